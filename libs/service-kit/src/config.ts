@@ -1,0 +1,35 @@
+import { z } from 'zod';
+
+/**
+ * Reads a service's configuration from the environment once, at start. A wrong value stops the
+ * service with one message that names every bad variable, instead of failing later mid-request.
+ */
+export function loadConfig<S extends z.ZodType>(schema: S, env: NodeJS.ProcessEnv = process.env): z.infer<S> {
+  const result = schema.safeParse(env);
+  if (!result.success) {
+    const problems = result.error.issues.map((issue) => `${issue.path.join('.') || '(env)'}: ${issue.message}`);
+    throw new Error(`invalid configuration:\n  ${problems.join('\n  ')}`);
+  }
+  return result.data;
+}
+
+/** A TCP port from an env var, with a default. */
+export const portVar = (fallback: number) => z.coerce.number().int().min(0).max(65535).default(fallback);
+
+/** A duration in milliseconds from an env var, with a default. */
+export const millisVar = (fallback: number) => z.coerce.number().int().min(0).max(3_600_000).default(fallback);
+
+/** The settings every gRPC service shares; each service extends this schema with its own. */
+export const grpcServiceEnv = z.object({
+  GRPC_HOST: z.string().default('127.0.0.1'),
+  GRPC_PORT: portVar(50051),
+  METRICS_PORT: portVar(9464),
+  LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
+  /** How long readiness reports NOT_SERVING before the server stops taking calls (k8s endpoint propagation). */
+  SHUTDOWN_DELAY_MS: millisVar(0),
+  /** Upper bound on draining in-flight calls; after it the server is stopped hard. */
+  DRAIN_TIMEOUT_MS: millisVar(10_000),
+  /** Connections are closed after this age so clients re-resolve DNS and find new replicas. */
+  GRPC_MAX_CONNECTION_AGE_MS: millisVar(30_000),
+});
+export type GrpcServiceEnv = z.infer<typeof grpcServiceEnv>;

@@ -1,0 +1,124 @@
+import { randomUUID } from 'node:crypto';
+import * as grpc from '@grpc/grpc-js';
+import type { MethodDefinition, ServiceDefinition } from '@grpc/proto-loader';
+import type { Observable } from 'rxjs';
+import type { ServiceMetrics } from './metrics.js';
+import { serviceDefinition } from './protos.js';
+import { REQUEST_ID_HEADER, currentRequestContext } from './request-context.js';
+import { statusName } from './grpc-status.js';
+
+/** Per-call options. */
+export interface CallOptions {
+  /** Overrides the client's default timeout for this call; the caller's own deadline still caps it. */
+  readonly timeoutMs?: number;
+}
+
+/**
+ * The promise form of a ts-proto `...ServiceClient` interface: same method names and messages,
+ * `(request, options?) => Promise<response>`.
+ */
+export type PromiseClient<T> = {
+  [K in keyof T]: T[K] extends (request: infer Req) => Observable<infer Res>
+    ? (request: Req, options?: CallOptions) => Promise<Res>
+    : never;
+} & {
+  /** Closes the channel. */
+  close(): void;
+};
+
+export interface GrpcClientOptions {
+  /**
+   * What to dial: `dns:///catalog:50051` in Kubernetes (a headless Service: one address per pod),
+   * `ipv4:127.0.0.1:50061,127.0.0.1:50062` for local replicas.
+   */
+  readonly target: string;
+  /** Deadline of every call unless the call says otherwise, in milliseconds. */
+  readonly timeoutMs: number;
+  readonly metrics?: ServiceMetrics;
+  /** Attempts for retryable methods (1 = no retry). */
+  readonly maxAttempts?: number;
+}
+
+/** Methods whose contract says a repeat is harmless; only those are retried. */
+const RETRYABLE_LEVELS = new Set(['NO_SIDE_EFFECTS', 'IDEMPOTENT']);
+
+/**
+ * The grpc-js service config of a client: round_robin over every address the target resolves to (so
+ * each call, not each connection, is balanced), and a retry policy on UNAVAILABLE for the methods
+ * marked `idempotency_level = NO_SIDE_EFFECTS | IDEMPOTENT` in the contract.
+ */
+export function clientServiceConfig(serviceName: string, definition: ServiceDefinition, maxAttempts = 3): string {
+  const retryable = Object.values(definition)
+    .filter((method) => RETRYABLE_LEVELS.has(String((method.options as Record<string, unknown>)?.idempotency_level)))
+    .map((method) => ({ service: serviceName, method: method.path.split('/')[2] }));
+  const methodConfig =
+    retryable.length > 0 && maxAttempts > 1
+      ? [
+          {
+            name: retryable,
+            retryPolicy: {
+              maxAttempts,
+              initialBackoff: '0.02s',
+              maxBackoff: '0.2s',
+              backoffMultiplier: 2,
+              retryableStatusCodes: ['UNAVAILABLE'],
+            },
+          },
+        ]
+      : [];
+  return JSON.stringify({ loadBalancingConfig: [{ round_robin: {} }], methodConfig });
+}
+
+/**
+ * Creates the one channel a process keeps per target, and a promise-returning client over it. Every call
+ * gets a deadline (the client default, capped by the deadline of the request being served), the
+ * request id of the request being served, and client metrics.
+ */
+export function createGrpcClient<T>(serviceName: string, options: GrpcClientOptions): PromiseClient<T> {
+  const definition = serviceDefinition(serviceName);
+  const shortName = serviceName.slice(serviceName.lastIndexOf('.') + 1);
+  // Channel options spelled out where the channel is made (grpc-node examples' style).
+  const channelOptions: grpc.ChannelOptions = {
+    'grpc.service_config': clientServiceConfig(serviceName, definition, options.maxAttempts),
+    // The config above is the whole truth: do not look up DNS TXT records for another one.
+    'grpc.service_config_disable_resolution': 1,
+    // Re-resolve soon after a connection drops (max connection age, a pod going away).
+    'grpc.dns_min_time_between_resolutions_ms': 2_000,
+    'grpc.keepalive_time_ms': 60_000,
+    'grpc.keepalive_timeout_ms': 10_000,
+    'grpc.max_receive_message_length': 4 * 1024 * 1024,
+    'grpc.max_send_message_length': 1024 * 1024,
+  };
+  const Client = grpc.makeGenericClientConstructor(definition, shortName);
+  const client = new Client(options.target, grpc.credentials.createInsecure(), channelOptions);
+
+  const facade: Record<string, unknown> = { close: () => client.close() };
+  for (const method of Object.values(definition) as MethodDefinition<unknown, unknown>[]) {
+    if (method.requestStream || method.responseStream) continue;
+    const labels = { grpc_service: shortName, grpc_method: method.originalName ?? method.path };
+    facade[method.originalName ?? method.path] = (request: unknown, callOptions?: CallOptions) =>
+      new Promise((resolve, reject) => {
+        const context = currentRequestContext();
+        const metadata = new grpc.Metadata();
+        metadata.set(REQUEST_ID_HEADER, context?.requestId ?? randomUUID());
+        let deadline = Date.now() + (callOptions?.timeoutMs ?? options.timeoutMs);
+        if (context?.deadline !== undefined && context.deadline < deadline) deadline = context.deadline;
+        const started = performance.now();
+        client.makeUnaryRequest(
+          method.path,
+          method.requestSerialize,
+          method.responseDeserialize,
+          request,
+          metadata,
+          { deadline },
+          (error, response) => {
+            options.metrics?.clientHandled.inc({ ...labels, grpc_code: statusName(error?.code ?? grpc.status.OK) });
+            options.metrics?.clientLatency.observe(labels, (performance.now() - started) / 1000);
+            if (error) reject(error);
+            else resolve(response);
+          },
+        );
+      });
+  }
+  return facade as PromiseClient<T>;
+}

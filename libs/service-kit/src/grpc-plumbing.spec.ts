@@ -1,0 +1,102 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { setTimeout as delay } from 'node:timers/promises';
+import { status } from '@grpc/grpc-js';
+import { Controller, Module } from '@nestjs/common';
+import {
+  CatalogServiceControllerMethods,
+  type CatalogServiceClient,
+  type GetProductRequest,
+  type GetProductResponse,
+} from '@strata/contracts/catalog/v1';
+import { grpcServiceEnv, loadConfig } from './config.js';
+import { notFound } from './domain-errors.js';
+import { checkHealth } from './grpc-health.js';
+import { clientServiceConfig, createGrpcClient, type PromiseClient } from './grpc-client.js';
+import { startGrpcService, type RunningGrpcService } from './grpc-server.js';
+import { freePort } from './free-port.js';
+import { serviceDefinition } from './protos.js';
+import { currentRequestContext, runWithRequestContext } from './request-context.js';
+
+const CATALOG = 'strata.catalog.v1.CatalogService';
+const seen: { requestId?: string; deadline?: number }[] = [];
+
+/** A stand-in CatalogService whose product id says how long to take: "p-000300" takes 300 ms. */
+@Controller()
+@CatalogServiceControllerMethods()
+class SlowCatalog {
+  async getProduct(request: GetProductRequest): Promise<GetProductResponse> {
+    seen.push({ ...currentRequestContext() });
+    const ms = Number(request.id.slice(2));
+    if (ms === 404) throw notFound(`product '${request.id}' does not exist`);
+    if (ms === 500) throw new Error('secret internal detail at 10.0.0.7');
+    await delay(ms);
+    return { product: { id: request.id, name: 'x', description: '', category: 'books', price: { currencyCode: 'EUR', minorUnits: 2 ** 40 }, tags: [], attributes: {} } };
+  }
+  batchGetProducts(): never { throw new Error('unused'); }
+  searchProducts(): never { throw new Error('unused'); }
+}
+@Module({ controllers: [SlowCatalog] })
+class SlowCatalogModule {}
+
+describe('Strata gRPC plumbing (server bootstrap + client factory) over loopback', () => {
+  let service: RunningGrpcService;
+  let client: PromiseClient<CatalogServiceClient>;
+  let address: string;
+
+  before(async () => {
+    const port = await freePort();
+    address = `127.0.0.1:${port}`;
+    const config = loadConfig(grpcServiceEnv, { GRPC_PORT: String(port), METRICS_PORT: String(await freePort()), LOG_LEVEL: 'silent', SHUTDOWN_DELAY_MS: '200' });
+    service = await startGrpcService({ name: 'slow-catalog', services: [CATALOG], config, module: () => ({ module: SlowCatalogModule }) });
+    client = createGrpcClient<CatalogServiceClient>(CATALOG, { target: `ipv4:${address}`, timeoutMs: 1_000 });
+  });
+  after(() => client.close());
+
+  it('carries the request id and the caller deadline to the server, and int64 as a number', async () => {
+    const deadline = Date.now() + 800;
+    const response = await runWithRequestContext({ requestId: 'req-abc', deadline }, () => client.getProduct({ id: 'p-000001' }));
+    assert.equal(response.product?.price?.minorUnits, 2 ** 40);
+    const last = seen.at(-1)!;
+    assert.equal(last.requestId, 'req-abc');
+    assert.ok(last.deadline !== undefined && Math.abs(last.deadline - deadline) < 50, `deadline ${last.deadline} vs ${deadline}`);
+  });
+
+  it('fails with DEADLINE_EXCEEDED at the caller deadline instead of waiting', async () => {
+    const started = Date.now();
+    await assert.rejects(
+      runWithRequestContext({ requestId: 'r', deadline: Date.now() + 150 }, () => client.getProduct({ id: 'p-000900' })),
+      (e: { code: number }) => e.code === status.DEADLINE_EXCEEDED,
+    );
+    assert.ok(Date.now() - started < 600);
+  });
+
+  it('maps domain errors to their status and hides internal details', async () => {
+    await assert.rejects(client.getProduct({ id: 'p-000404' }), (e: { code: number; details: string }) => e.code === status.NOT_FOUND && /p-000404/.test(e.details));
+    await assert.rejects(client.getProduct({ id: 'p-000500' }), (e: { code: number; details: string }) => {
+      return e.code === status.INTERNAL && !/10\.0\.0\.7|secret|at /.test(e.details) && /request id/.test(e.details);
+    });
+  });
+
+  it('retries only methods whose contract says repeating is safe', () => {
+    const orders = JSON.parse(clientServiceConfig('strata.orders.v1.OrdersService', serviceDefinition('strata.orders.v1.OrdersService')));
+    assert.deepEqual(orders.loadBalancingConfig, [{ round_robin: {} }]);
+    const names = orders.methodConfig[0].name.map((n: { method: string }) => n.method).sort();
+    assert.deepEqual(names, ['GetOrder', 'PlaceOrder']);
+    assert.deepEqual(orders.methodConfig[0].retryPolicy.retryableStatusCodes, ['UNAVAILABLE']);
+    const noRetry = JSON.parse(clientServiceConfig(CATALOG, serviceDefinition(CATALOG), 1));
+    assert.deepEqual(noRetry.methodConfig, []);
+  });
+
+  it('on stop: readiness NOT_SERVING first, in-flight calls drain, then the port closes', async () => {
+    const inFlight = client.getProduct({ id: 'p-000400' });
+    await delay(100);
+    const stopped = service.stop();
+    await delay(50);
+    assert.equal(await checkHealth(address), 'NOT_SERVING');
+    const response = await inFlight;
+    assert.equal(response.product?.id, 'p-000400');
+    await stopped;
+    await assert.rejects(checkHealth(address, '', 300));
+  });
+});

@@ -1,0 +1,63 @@
+import { createServer, type Server } from 'node:http';
+import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+
+/** The Prometheus metrics of one service process, in the names of the go-grpc-prometheus convention. */
+export class ServiceMetrics {
+  readonly registry = new Registry();
+  readonly serverHandled: Counter<'grpc_service' | 'grpc_method' | 'grpc_code'>;
+  readonly serverLatency: Histogram<'grpc_service' | 'grpc_method'>;
+  readonly clientHandled: Counter<'grpc_service' | 'grpc_method' | 'grpc_code'>;
+  readonly clientLatency: Histogram<'grpc_service' | 'grpc_method'>;
+
+  constructor(service: string) {
+    this.registry.setDefaultLabels({ service });
+    collectDefaultMetrics({ register: this.registry });
+    this.serverHandled = new Counter({
+      name: 'grpc_server_handled_total',
+      help: 'RPCs completed on the server, by status code.',
+      labelNames: ['grpc_service', 'grpc_method', 'grpc_code'],
+      registers: [this.registry],
+    });
+    this.serverLatency = new Histogram({
+      name: 'grpc_server_handling_seconds',
+      help: 'Time the server took to answer an RPC.',
+      labelNames: ['grpc_service', 'grpc_method'],
+      buckets: LATENCY_BUCKETS,
+      registers: [this.registry],
+    });
+    this.clientHandled = new Counter({
+      name: 'grpc_client_handled_total',
+      help: 'RPCs this process made to other services, by status code.',
+      labelNames: ['grpc_service', 'grpc_method', 'grpc_code'],
+      registers: [this.registry],
+    });
+    this.clientLatency = new Histogram({
+      name: 'grpc_client_handling_seconds',
+      help: 'Time outgoing RPCs took, retries included.',
+      labelNames: ['grpc_service', 'grpc_method'],
+      buckets: LATENCY_BUCKETS,
+      registers: [this.registry],
+    });
+  }
+}
+
+/** Serves `GET /metrics` in the Prometheus text format on its own port (gRPC services have no HTTP). */
+export async function startMetricsServer(registry: Registry, port: number, host: string): Promise<Server> {
+  const server = createServer((req, res) => {
+    if (req.method === 'GET' && req.url === '/metrics') {
+      registry.metrics().then(
+        (body) => res.writeHead(200, { 'content-type': registry.contentType }).end(body),
+        () => res.writeHead(500).end('metrics unavailable\n'),
+      );
+    } else {
+      res.writeHead(404, { 'content-type': 'text/plain' }).end('only GET /metrics is served here\n');
+    }
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => resolve());
+  });
+  return server;
+}
