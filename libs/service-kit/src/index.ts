@@ -9,3 +9,4 @@ export * from './protos.js';
 export * from './request-context.js';
 export * from './grpc-health.js';
 export * from './free-port.js';
+export * from './embedded-postgres.js';

@@ -1,0 +1,114 @@
+import pg from 'pg';
+import type { Order } from '@strata/contracts/orders/v1';
+import { unavailable } from '@strata/service-kit';
+
+/** Result of trying to store an order under its idempotency key. */
+export type StoreResult = { stored: true; order: Order } | { stored: false; order: Order; fingerprint: string };
+
+/** Where orders live. The PostgreSQL implementation is the only one; tests of the domain use a map. */
+export interface OrderStore {
+  /** Stores `order` unless its key exists; then returns the order stored under the key and its fingerprint. */
+  insertOnce(order: Order, fingerprint: string): Promise<StoreResult>;
+  findByKey(idempotencyKey: string): Promise<{ order: Order; fingerprint: string } | undefined>;
+  findById(id: string): Promise<Order | undefined>;
+  close(): Promise<void>;
+}
+
+/** Versioned schema changes, applied in order, each once. */
+const MIGRATIONS: readonly string[] = [
+  `CREATE TABLE orders (
+     id              text PRIMARY KEY,
+     idempotency_key text NOT NULL UNIQUE,
+     fingerprint     text NOT NULL,
+     customer_email  text NOT NULL,
+     currency_code   text NOT NULL,
+     total_minor     bigint NOT NULL,
+     body            jsonb NOT NULL,
+     created_at      timestamptz NOT NULL
+   )`,
+  `CREATE INDEX orders_created_at ON orders (created_at)`,
+];
+/** Any constant: replicas that start together serialise their migrations on this advisory lock. */
+const MIGRATION_LOCK = 74_110_001;
+
+export class PostgresOrderStore implements OrderStore {
+  private constructor(private readonly pool: pg.Pool) {}
+
+  /** Connects and brings the schema up to date; safe when several replicas start at once. */
+  static async open(databaseUrl: string, poolSize: number): Promise<PostgresOrderStore> {
+    const pool = new pg.Pool({ connectionString: databaseUrl, max: poolSize, connectionTimeoutMillis: 3_000, idleTimeoutMillis: 10_000, query_timeout: 5_000 });
+    pool.on('error', () => undefined); // an idle client's error surfaces on the next query instead
+    const store = new PostgresOrderStore(pool);
+    await store.migrate();
+    return store;
+  }
+
+  private async migrate(): Promise<void> {
+    const client = await this.pool.connect();
+    try {
+      await client.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK]);
+      await client.query('CREATE TABLE IF NOT EXISTS schema_migrations (version int PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())');
+      const { rows } = await client.query<{ version: number }>('SELECT version FROM schema_migrations');
+      const applied = new Set(rows.map((r) => r.version));
+      for (const [index, sql] of MIGRATIONS.entries()) {
+        const version = index + 1;
+        if (applied.has(version)) continue;
+        await client.query('BEGIN');
+        await client.query(sql);
+        await client.query('INSERT INTO schema_migrations (version) VALUES ($1)', [version]);
+        await client.query('COMMIT');
+      }
+    } finally {
+      await client.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK]).catch(() => undefined);
+      client.release();
+    }
+  }
+
+  async insertOnce(order: Order, fingerprint: string): Promise<StoreResult> {
+    const inserted = await this.query<{ body: Order }>(
+      `INSERT INTO orders (id, idempotency_key, fingerprint, customer_email, currency_code, total_minor, body, created_at)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+       ON CONFLICT (idempotency_key) DO NOTHING
+       RETURNING body`,
+      [order.id, order.idempotencyKey, fingerprint, order.customerEmail, order.total?.currencyCode ?? '', order.total?.minorUnits ?? 0, JSON.stringify(order), order.createdAt],
+    );
+    if (inserted.length === 1) return { stored: true, order: inserted[0]!.body };
+    const existing = await this.findByKey(order.idempotencyKey);
+    if (!existing) throw unavailable('the order could not be stored nor found; retry with the same Idempotency-Key');
+    return { stored: false, ...existing };
+  }
+
+  async findByKey(idempotencyKey: string): Promise<{ order: Order; fingerprint: string } | undefined> {
+    const rows = await this.query<{ body: Order; fingerprint: string }>('SELECT body, fingerprint FROM orders WHERE idempotency_key = $1', [idempotencyKey]);
+    return rows[0] ? { order: rows[0].body, fingerprint: rows[0].fingerprint } : undefined;
+  }
+
+  async findById(id: string): Promise<Order | undefined> {
+    const rows = await this.query<{ body: Order }>('SELECT body FROM orders WHERE id = $1', [id]);
+    return rows[0]?.body;
+  }
+
+  /** How many orders use this key (for tests: exactly-once). */
+  async countByKey(idempotencyKey: string): Promise<number> {
+    const rows = await this.query<{ n: string }>('SELECT count(*) AS n FROM orders WHERE idempotency_key = $1', [idempotencyKey]);
+    return Number(rows[0]?.n ?? 0);
+  }
+
+  async close(): Promise<void> {
+    await this.pool.end();
+  }
+
+  /** A database that cannot be reached is UNAVAILABLE (callers may retry), never a hang or INTERNAL. */
+  private async query<R extends pg.QueryResultRow>(sql: string, params: unknown[]): Promise<R[]> {
+    try {
+      return (await this.pool.query<R>(sql, params)).rows;
+    } catch (error) {
+      const code = (error as { code?: string }).code;
+      if (code && /^(08|57P|53)/.test(code)) throw unavailable(`orders database unavailable (${code}); retry with the same Idempotency-Key`);
+      if (!code || /ECONN|ETIMEDOUT|timeout|terminated|Connection/i.test(String((error as Error).message))) {
+        throw unavailable('orders database unavailable; retry with the same Idempotency-Key');
+      }
+      throw error;
+    }
+  }
+}

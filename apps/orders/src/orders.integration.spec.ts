@@ -1,0 +1,108 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { status } from '@grpc/grpc-js';
+import { Controller, Module } from '@nestjs/common';
+import { CatalogServiceControllerMethods, type BatchGetProductsRequest, type BatchGetProductsResponse } from '@strata/contracts/catalog/v1';
+import type { OrdersServiceClient } from '@strata/contracts/orders/v1';
+import { PricingServiceControllerMethods, type QuoteRequest, type QuoteResponse } from '@strata/contracts/pricing/v1';
+import { createGrpcClient, freePort, grpcServiceEnv, loadConfig, startEmbeddedPostgres, startGrpcService, waitForServing, type PromiseClient, type RunningGrpcService } from '@strata/service-kit';
+import { ORDERS_SERVICE, startOrders } from './orders-service.js';
+
+// Stand-ins for catalog and pricing: real gRPC servers with the real contracts, so orders is tested
+// alone (an app never imports another app). The system test runs the real ones together.
+@Controller()
+@CatalogServiceControllerMethods()
+class StandInCatalog {
+  batchGetProducts({ ids }: BatchGetProductsRequest): BatchGetProductsResponse {
+    const known = ids.filter((id) => /^p-0000\d\d$/.test(id));
+    return {
+      products: known.map((id) => ({ id, name: `Product ${id}`, description: '', category: 'books', price: { currencyCode: 'EUR', minorUnits: 1999 }, tags: [], attributes: {} })),
+      missingIds: ids.filter((id) => !known.includes(id)),
+    };
+  }
+  getProduct(): never { throw new Error('unused'); }
+  searchProducts(): never { throw new Error('unused'); }
+}
+@Controller()
+@PricingServiceControllerMethods()
+class StandInPricing {
+  quote(request: QuoteRequest): QuoteResponse {
+    const m = (minorUnits: number) => ({ currencyCode: 'EUR', minorUnits });
+    const lines = request.lines.map((l) => ({ productId: l.productId, quantity: l.quantity, unitPrice: l.unitPrice, lineTotal: m(l.unitPrice!.minorUnits * l.quantity), discount: m(0), tax: m(0) }));
+    const total = lines.reduce((a, l) => a + l.lineTotal.minorUnits, 0);
+    return { lines, subtotal: m(total), discount: m(0), tax: m(0), total: m(total), appliedPromotions: [], taxRateBasisPoints: 0 };
+  }
+}
+@Module({ controllers: [StandInCatalog, StandInPricing] })
+class StandInsModule {}
+
+/** The test database: STRATA_TEST_DATABASE_URL (CI: Debian's PostgreSQL) or an embedded PGlite server. */
+async function testDatabase(): Promise<{ url: string; stop: () => void }> {
+  if (process.env.STRATA_TEST_DATABASE_URL) return { url: process.env.STRATA_TEST_DATABASE_URL, stop: () => undefined };
+  return startEmbeddedPostgres(await freePort());
+}
+
+describe('orders over real gRPC on loopback, with a real PostgreSQL', () => {
+  let standIns: RunningGrpcService;
+  let orders: RunningGrpcService & { store: { countByKey(key: string): Promise<number> } };
+  let client: PromiseClient<OrdersServiceClient>;
+  let database: { url: string; stop: () => void };
+  const runKey = Date.now().toString(36);
+
+  before(async () => {
+    database = await testDatabase();
+    const standInPort = await freePort();
+    const config = loadConfig(grpcServiceEnv, { GRPC_PORT: String(standInPort), METRICS_PORT: String(await freePort()), LOG_LEVEL: 'silent' });
+    standIns = await startGrpcService({ name: 'stand-ins', services: ['strata.catalog.v1.CatalogService', 'strata.pricing.v1.PricingService'], config, module: () => ({ module: StandInsModule }) });
+    const ordersPort = await freePort();
+    const target = `ipv4:127.0.0.1:${standInPort}`;
+    const env = { GRPC_PORT: String(ordersPort), METRICS_PORT: String(await freePort()), LOG_LEVEL: 'warn', DATABASE_URL: database.url, CATALOG_TARGET: target, PRICING_TARGET: target };
+    // Two replicas starting at once share one database: migrations must not collide.
+    const [first, second] = await Promise.all([startOrders(env), startOrders({ ...env, GRPC_PORT: String(await freePort()), METRICS_PORT: String(await freePort()) })]);
+    await second.stop();
+    orders = first;
+    await waitForServing(`127.0.0.1:${ordersPort}`);
+    client = createGrpcClient<OrdersServiceClient>(ORDERS_SERVICE, { target: `ipv4:127.0.0.1:${ordersPort}`, timeoutMs: 5_000 });
+  });
+
+  after(async () => {
+    client?.close();
+    await orders?.stop();
+    await standIns?.stop();
+    database?.stop();
+  });
+
+  const place = (key: string, quantity = 2) =>
+    client.placeOrder({ idempotencyKey: key, lines: [{ productId: 'p-000007', quantity }], currencyCode: 'EUR', promotionCode: '', countryCode: 'DE', customerEmail: '' });
+
+  it('places an order, stores it and reads it back', async () => {
+    const { order, replayed } = await place(`k-${runKey}-1`);
+    assert.equal(replayed, false);
+    assert.equal(order?.total?.minorUnits, 3998);
+    const { order: read } = await client.getOrder({ id: order!.id });
+    assert.deepEqual(read, order);
+  });
+
+  it('stores exactly one order for 20 concurrent requests with one key', async () => {
+    const key = `k-${runKey}-2`;
+    const results = await Promise.all(Array.from({ length: 20 }, () => place(key)));
+    assert.equal(new Set(results.map((r) => r.order?.id)).size, 1);
+    assert.equal(results.filter((r) => !r.replayed).length, 1);
+    assert.equal(await orders.store.countByKey(key), 1);
+  });
+
+  it('refuses a reused key with another body (FAILED_PRECONDITION) and an unknown product (INVALID_ARGUMENT)', async () => {
+    const key = `k-${runKey}-3`;
+    await place(key, 1);
+    await assert.rejects(place(key, 5), (e: { code: number; details: string }) => e.code === status.FAILED_PRECONDITION && /already used/.test(e.details));
+    await assert.rejects(
+      client.placeOrder({ idempotencyKey: `k-${runKey}-4`, lines: [{ productId: 'p-999999', quantity: 1 }], currencyCode: '', promotionCode: '', countryCode: '', customerEmail: '' }),
+      (e: { code: number; details: string }) => e.code === status.INVALID_ARGUMENT && /lines\[0\]\.product_id: unknown product 'p-999999'/.test(e.details),
+    );
+    assert.equal(await orders.store.countByKey(`k-${runKey}-4`), 0);
+  });
+
+  it('answers NOT_FOUND for an order that does not exist', async () => {
+    await assert.rejects(client.getOrder({ id: 'o-00000000-0000-4000-8000-000000000000' }), (e: { code: number }) => e.code === status.NOT_FOUND);
+  });
+});

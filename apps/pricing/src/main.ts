@@ -1,0 +1,5 @@
+import 'reflect-metadata';
+import { stopOnSignals } from '@strata/service-kit';
+import { startPricing } from './pricing-service.js';
+
+stopOnSignals(await startPricing());

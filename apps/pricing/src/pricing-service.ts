@@ -1,0 +1,19 @@
+import { Module } from '@nestjs/common';
+import { grpcServiceEnv, loadConfig, startGrpcService, type RunningGrpcService } from '@strata/service-kit';
+import { PricingController } from './pricing.controller.js';
+
+export const PRICING_SERVICE = 'strata.pricing.v1.PricingService';
+
+export const pricingEnv = grpcServiceEnv.extend({
+  GRPC_PORT: grpcServiceEnv.shape.GRPC_PORT.default(50062),
+  METRICS_PORT: grpcServiceEnv.shape.METRICS_PORT.default(9462),
+});
+
+@Module({ controllers: [PricingController] })
+class PricingModule {}
+
+/** Starts pricing with `env` (defaults make a local run work). */
+export async function startPricing(env: NodeJS.ProcessEnv = process.env): Promise<RunningGrpcService> {
+  const config = loadConfig(pricingEnv, env);
+  return startGrpcService({ name: 'pricing', services: [PRICING_SERVICE], config, module: () => ({ module: PricingModule }) });
+}

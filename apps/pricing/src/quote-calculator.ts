@@ -1,0 +1,99 @@
+import type { Money } from '@strata/contracts/common/v1';
+import type { PricedLine, QuoteRequest, QuoteResponse } from '@strata/contracts/pricing/v1';
+import { invalidArgument } from '@strata/service-kit';
+import { CURRENCIES, TAX_RATES, type Currency } from './currencies.js';
+import { applyBasisPoints, divideHalfEven } from './money-math.js';
+import { PROMOTIONS } from './promotions.js';
+
+export const MAX_LINES = 100;
+export const MAX_QUANTITY = 1000;
+/** 100 million EUR in cents: far above any product, far below where int64 → number loses precision. */
+export const MAX_UNIT_MINOR_UNITS = 10_000_000_000;
+export const DEFAULT_CURRENCY = 'EUR';
+export const DEFAULT_COUNTRY = 'DE';
+
+/**
+ * Computes a quote. The rounding rules, in order, per line:
+ * 1. the unit price is converted to the quote currency (rate table, half-even to the minor unit);
+ * 2. line total = converted unit price × quantity (exact);
+ * 3. discount = line total × promotion basis points / 10 000, half-even;
+ * 4. tax = (line total − discount) × tax basis points / 10 000, half-even.
+ * Totals are the sums of the line figures, so a quote always adds up to the cent.
+ */
+export function calculateQuote(request: QuoteRequest): QuoteResponse {
+  const currency = lookupCurrency('currency_code', request.currencyCode || DEFAULT_CURRENCY);
+  const country = (request.countryCode || DEFAULT_COUNTRY).toUpperCase();
+  const taxRate = TAX_RATES[country];
+  if (taxRate === undefined) {
+    throw invalidArgument('country_code', `no tax rate for '${country.slice(0, 8)}'; supported: ${Object.keys(TAX_RATES).join(', ')}`);
+  }
+  const promotion = request.promotionCode ? PROMOTIONS[request.promotionCode.toUpperCase()] : undefined;
+  if (request.promotionCode && !promotion) {
+    throw invalidArgument('promotion_code', `unknown promotion '${request.promotionCode.slice(0, 32)}'; valid codes: ${Object.keys(PROMOTIONS).join(', ')}`);
+  }
+  if (request.lines.length === 0 || request.lines.length > MAX_LINES) {
+    throw invalidArgument('lines', `a quote needs 1 to ${MAX_LINES} lines, got ${request.lines.length}`);
+  }
+
+  let promotionUsed = false;
+  const totals = { subtotal: 0n, discount: 0n, tax: 0n };
+  const lines: PricedLine[] = request.lines.map((line, i) => {
+    const field = `lines[${i}]`;
+    if (!line.productId) throw invalidArgument(`${field}.product_id`, 'is required');
+    if (!Number.isInteger(line.quantity) || line.quantity < 1 || line.quantity > MAX_QUANTITY) {
+      throw invalidArgument(`${field}.quantity`, `must be a whole number from 1 to ${MAX_QUANTITY}, got ${line.quantity}`);
+    }
+    const price = line.unitPrice;
+    if (!price) throw invalidArgument(`${field}.unit_price`, 'is required');
+    if (!Number.isSafeInteger(price.minorUnits) || price.minorUnits < 0 || price.minorUnits > MAX_UNIT_MINOR_UNITS) {
+      throw invalidArgument(`${field}.unit_price.minor_units`, `must be a whole number from 0 to ${MAX_UNIT_MINOR_UNITS}`);
+    }
+    const from = lookupCurrency(`${field}.unit_price.currency_code`, price.currencyCode);
+    const unit = convert(BigInt(price.minorUnits), from, currency);
+    const lineTotal = unit * BigInt(line.quantity);
+    const applies = promotion?.appliesTo({ category: line.category, quantity: line.quantity }) ?? false;
+    const discount = applies ? applyBasisPoints(lineTotal, promotion!.basisPoints) : 0n;
+    const tax = applyBasisPoints(lineTotal - discount, taxRate);
+    promotionUsed ||= applies;
+    totals.subtotal += lineTotal;
+    totals.discount += discount;
+    totals.tax += tax;
+    return {
+      productId: line.productId,
+      quantity: line.quantity,
+      unitPrice: money(unit, currency),
+      lineTotal: money(lineTotal, currency),
+      discount: money(discount, currency),
+      tax: money(tax, currency),
+    };
+  });
+
+  return {
+    lines,
+    subtotal: money(totals.subtotal, currency),
+    discount: money(totals.discount, currency),
+    tax: money(totals.tax, currency),
+    total: money(totals.subtotal - totals.discount + totals.tax, currency),
+    appliedPromotions: promotionUsed ? [promotion!.code] : [],
+    taxRateBasisPoints: taxRate,
+  };
+}
+
+/** Converts minor units between currencies through the EUR rate table, half-even to the target's minor unit. */
+export function convert(amount: bigint, from: Currency, to: Currency): bigint {
+  if (from.code === to.code) return amount;
+  const numerator = amount * to.microRatePerEur * 10n ** BigInt(to.exponent);
+  const denominator = from.microRatePerEur * 10n ** BigInt(from.exponent);
+  return divideHalfEven(numerator, denominator);
+}
+
+function lookupCurrency(field: string, code: string): Currency {
+  const currency = CURRENCIES[code.toUpperCase()];
+  if (!currency) throw invalidArgument(field, `unsupported currency '${code.slice(0, 8)}'; supported: ${Object.keys(CURRENCIES).join(', ')}`);
+  return currency;
+}
+
+function money(minorUnits: bigint, currency: Currency): Money {
+  if (minorUnits > BigInt(Number.MAX_SAFE_INTEGER)) throw invalidArgument('lines', 'the quote total is too large to represent');
+  return { currencyCode: currency.code, minorUnits: Number(minorUnits) };
+}
