@@ -1,0 +1,73 @@
+import { z } from 'zod';
+
+/**
+ * What the edge accepts. Every schema is strict: an unknown field is refused rather than silently
+ * dropped, so a misspelt "quantitiy" cannot turn into an order of one.
+ */
+const productId = z.string().regex(/^p-\d{6}$/, 'must be a product id such as "p-000042"');
+const currency = z.string().regex(/^[A-Za-z]{3}$/, 'must be a 3-letter ISO 4217 code such as "EUR"');
+const country = z.string().regex(/^[A-Za-z]{2}$/, 'must be a 2-letter ISO 3166 code such as "DE"');
+const promotion = z.string().regex(/^[A-Za-z0-9]{1,32}$/, 'must be 1 to 32 letters or digits');
+const quantity = z.number().int('must be a whole number').min(1).max(1000);
+
+export const listProductsQuery = z
+  .object({
+    query: z.string().max(200).optional(),
+    category: z.string().regex(/^[a-z]{1,32}$/, 'must be a lower-case category name such as "books"').optional(),
+    pageSize: z.coerce.number().int('must be a whole number').min(1).max(100).optional(),
+    pageToken: z.string().max(512).optional(),
+  })
+  .strict();
+
+export const productIdParam = productId;
+
+export const recommendationsQuery = z.object({ limit: z.coerce.number().int('must be a whole number').min(1).max(50).optional() }).strict();
+
+const line = z.object({ productId, quantity }).strict();
+
+export const quoteBody = z
+  .object({
+    lines: z.array(line).min(1).max(100),
+    currency: currency.optional(),
+    country: country.optional(),
+    promotionCode: promotion.optional(),
+  })
+  .strict();
+
+export const orderBody = z
+  .object({
+    lines: z
+      .array(line)
+      .min(1)
+      .max(50)
+      .refine((lines) => new Set(lines.map((l) => l.productId)).size === lines.length, 'each product may appear on one line only'),
+    currency: currency.optional(),
+    country: country.optional(),
+    promotionCode: promotion.optional(),
+    customerEmail: z.email().max(254).optional(),
+  })
+  .strict();
+
+export const idempotencyKey = z.string().regex(/^[A-Za-z0-9_-]{8,128}$/, 'must be 8 to 128 characters of letters, digits, "-" or "_" (a UUID works)');
+export const orderIdParam = z.string().regex(/^o-[0-9a-f-]{36}$/, 'must be an order id such as "o-1b4e28ba-2fa1-11d2-883f-0016d3cca427"');
+
+/** Parses `value` or throws a ValidationError naming every bad field ("lines[0].quantity: ..."). */
+export function parseInput<S extends z.ZodType>(schema: S, value: unknown, where: string): z.infer<S> {
+  const result = schema.safeParse(value);
+  if (result.success) return result.data;
+  throw new ValidationError(
+    result.error.issues.slice(0, 5).map((issue) => {
+      const path = issue.path.map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`)).join('');
+      const field = `${where}${path}`.replace(/^\./, '');
+      return `${field || where}: ${issue.message}`;
+    }),
+  );
+}
+
+/** Bad input at the edge: answered 400 with every problem listed. */
+export class ValidationError extends Error {
+  constructor(readonly problems: string[]) {
+    super(problems.join('; '));
+    this.name = 'ValidationError';
+  }
+}

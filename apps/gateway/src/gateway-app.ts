@@ -1,0 +1,116 @@
+import { Module, type DynamicModule, type INestApplication } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
+import { setTimeout as delay } from 'node:timers/promises';
+import { Counter, Histogram } from 'prom-client';
+import { z } from 'zod';
+import { NestPinoLogger, ServiceMetrics, acceptRequestId, createLogger, loadConfig, millisVar, portVar, REQUEST_ID_HEADER, type Logger } from '@strata/service-kit';
+import { ApiController } from './api.controller.js';
+import { ErrorFilter } from './error-filter.js';
+import { OpsController } from './ops.controller.js';
+import { RequestContextInterceptor } from './request-context.interceptor.js';
+import { Readiness, Upstreams } from './upstreams.js';
+
+export const gatewayEnv = z.object({
+  GATEWAY_HOST: z.string().default('127.0.0.1'),
+  GATEWAY_PORT: portVar(8080),
+  LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
+  CATALOG_TARGET: z.string().default('dns:///127.0.0.1:50061'),
+  PRICING_TARGET: z.string().default('dns:///127.0.0.1:50062'),
+  ORDERS_TARGET: z.string().default('dns:///127.0.0.1:50063'),
+  RECOMMENDATIONS_TARGET: z.string().default('dns:///127.0.0.1:50064'),
+  /** The whole budget of one API request; every gRPC call below inherits what is left of it. */
+  REQUEST_TIMEOUT_MS: millisVar(5_000),
+  /** Bodies above this are refused with 413 before they are parsed. */
+  MAX_BODY_BYTES: z.coerce.number().int().min(1_024).max(10_485_760).default(65_536),
+  SHUTDOWN_DELAY_MS: millisVar(0),
+  DRAIN_TIMEOUT_MS: millisVar(10_000),
+});
+export type GatewayConfig = z.infer<typeof gatewayEnv>;
+
+@Module({})
+class GatewayModule {
+  static forRoot(upstreams: Upstreams, readiness: Readiness, metrics: ServiceMetrics): DynamicModule {
+    return {
+      module: GatewayModule,
+      controllers: [ApiController, OpsController],
+      providers: [
+        { provide: Upstreams, useValue: upstreams },
+        { provide: Readiness, useValue: readiness },
+        { provide: ServiceMetrics, useValue: metrics },
+      ],
+    };
+  }
+}
+
+export interface RunningGateway {
+  readonly app: INestApplication;
+  readonly url: string;
+  readonly logger: Logger;
+  readonly metrics: ServiceMetrics;
+  /** Graceful stop: readiness 503, wait SHUTDOWN_DELAY_MS, finish in-flight requests, close channels. */
+  stop(): Promise<void>;
+}
+
+/** Starts the HTTP/JSON gateway. */
+export async function startGateway(env: NodeJS.ProcessEnv = process.env): Promise<RunningGateway> {
+  const config = loadConfig(gatewayEnv, env);
+  const logger = createLogger('gateway', config.LOG_LEVEL);
+  const metrics = new ServiceMetrics('gateway');
+  const upstreams = new Upstreams(
+    { catalog: config.CATALOG_TARGET, pricing: config.PRICING_TARGET, orders: config.ORDERS_TARGET, recommendations: config.RECOMMENDATIONS_TARGET },
+    config.REQUEST_TIMEOUT_MS,
+    metrics,
+  );
+  const readiness = new Readiness();
+  const adapter = new FastifyAdapter({
+    bodyLimit: config.MAX_BODY_BYTES,
+    genReqId: (req: { headers: Record<string, unknown> }) => acceptRequestId(req.headers[REQUEST_ID_HEADER]),
+    // Query strings like ?pageSize=10&pageSize=20 stay strings/arrays and are refused by validation.
+    routerOptions: { maxParamLength: 200 },
+  });
+  const app = await NestFactory.create<NestFastifyApplication>(GatewayModule.forRoot(upstreams, readiness, metrics), adapter, {
+    logger: new NestPinoLogger(logger),
+  });
+  app.useGlobalFilters(new ErrorFilter(logger));
+  app.useGlobalInterceptors(new RequestContextInterceptor(config.REQUEST_TIMEOUT_MS));
+
+  const requests = new Counter({ name: 'http_requests_total', help: 'HTTP requests answered, by route and status.', labelNames: ['method', 'route', 'status'], registers: [metrics.registry] });
+  const latency = new Histogram({
+    name: 'http_request_duration_seconds',
+    help: 'Time to answer an HTTP request.',
+    labelNames: ['method', 'route'],
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [metrics.registry],
+  });
+  const fastify = app.getHttpAdapter().getInstance();
+  fastify.addHook('onRequest', async (request, reply) => {
+    reply.header(REQUEST_ID_HEADER, request.id);
+  });
+  fastify.addHook('onResponse', async (request, reply) => {
+    const route = request.routeOptions.url ?? 'unmatched';
+    requests.inc({ method: request.method, route, status: String(reply.statusCode) });
+    latency.observe({ method: request.method, route }, reply.elapsedTime / 1000);
+  });
+
+  await app.listen(config.GATEWAY_PORT, config.GATEWAY_HOST);
+  const address = app.getHttpServer().address();
+  const port = typeof address === 'object' && address ? address.port : config.GATEWAY_PORT;
+  const url = `http://${config.GATEWAY_HOST}:${port}`;
+  readiness.ready = true;
+  logger.info({ url }, 'gateway serving');
+
+  let stopping: Promise<void> | undefined;
+  const stop = () =>
+    (stopping ??= (async () => {
+      readiness.ready = false;
+      logger.info({ delayMs: config.SHUTDOWN_DELAY_MS }, 'shutting down: readiness 503');
+      await delay(config.SHUTDOWN_DELAY_MS);
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([app.close(), new Promise((resolve) => (timer = setTimeout(resolve, config.DRAIN_TIMEOUT_MS)))]);
+      clearTimeout(timer);
+      upstreams.close();
+      logger.info('stopped');
+    })());
+  return { app, url, logger, metrics, stop };
+}
