@@ -53,7 +53,7 @@ export function generateCatalog(size: number, seed: number): Product[] {
     products.push({
       id: productId(n),
       name: `${brand} ${adjective} ${color} ${noun}`,
-      description: `A ${style} ${material} ${noun} by ${brand}, in ${color}.`,
+      description: `${/^[aeiou]/.test(style) ? 'An' : 'A'} ${style} ${material} ${noun} by ${brand}, in ${color}.`,
       category,
       price: { currencyCode: CATALOG_CURRENCY, minorUnits: euros * 100 + 99 },
       tags,

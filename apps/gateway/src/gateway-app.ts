@@ -24,6 +24,8 @@ export const gatewayEnv = z.object({
   /** Bodies above this are refused with 413 before they are parsed. */
   MAX_BODY_BYTES: z.coerce.number().int().min(1_024).max(10_485_760).default(65_536),
   SHUTDOWN_DELAY_MS: millisVar(0),
+  /** Lets several local replicas share one port (SO_REUSEPORT): the kernel spreads connections like a Service. */
+  GATEWAY_REUSE_PORT: z.enum(['true', 'false']).default('false').transform((v) => v === 'true'),
   DRAIN_TIMEOUT_MS: millisVar(10_000),
 });
 export type GatewayConfig = z.infer<typeof gatewayEnv>;
@@ -86,6 +88,11 @@ export async function startGateway(env: NodeJS.ProcessEnv = process.env): Promis
   const fastify = app.getHttpAdapter().getInstance();
   fastify.addHook('onRequest', async (request, reply) => {
     reply.header(REQUEST_ID_HEADER, request.id);
+    const type = request.headers['content-type'];
+    if (request.method === 'POST' && type !== undefined && !/^application\/json\b/i.test(type)) {
+      const message = `send the body as application/json, not ${type.slice(0, 60)}`;
+      await reply.status(415).send({ error: { status: 415, code: 'unsupported_media_type', message, requestId: String(request.id) } });
+    }
   });
   fastify.addHook('onResponse', async (request, reply) => {
     const route = request.routeOptions.url ?? 'unmatched';
@@ -93,7 +100,9 @@ export async function startGateway(env: NodeJS.ProcessEnv = process.env): Promis
     latency.observe({ method: request.method, route }, reply.elapsedTime / 1000);
   });
 
-  await app.listen(config.GATEWAY_PORT, config.GATEWAY_HOST);
+  // Fastify hands these options to net.Server.listen, which knows reusePort (Node >= 22.12); its types do not.
+  const listenOptions = { port: config.GATEWAY_PORT, host: config.GATEWAY_HOST, reusePort: config.GATEWAY_REUSE_PORT };
+  await app.listen(listenOptions as { port: number; host: string });
   const address = app.getHttpServer().address();
   const port = typeof address === 'object' && address ? address.port : config.GATEWAY_PORT;
   const url = `http://${config.GATEWAY_HOST}:${port}`;

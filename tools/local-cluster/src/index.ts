@@ -1,0 +1,5 @@
+export * from './local-cluster.js';
+export * from './local-plan.js';
+export * from './overlay-reader.js';
+export * from './status-table.js';
+export * from './supervisor.js';

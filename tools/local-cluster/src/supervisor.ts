@@ -1,0 +1,190 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { EventEmitter } from 'node:events';
+import { mkdirSync, openSync, closeSync } from 'node:fs';
+import { join } from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
+import { checkHealth, waitForPostgres } from '@strata/service-kit';
+import { LAYER_ORDER, type ReplicaPlan } from './local-plan.js';
+
+export type ReplicaState = 'starting' | 'ready' | 'backoff' | 'stopping' | 'stopped';
+
+/** What the status command shows of one replica. */
+export interface ReplicaStatus {
+  id: string;
+  service: string;
+  layer: string;
+  address: string;
+  metricsUrl: string;
+  logFile: string;
+  pid: number | undefined;
+  state: ReplicaState;
+  restarts: number;
+  lastExit: string | undefined;
+}
+
+export interface SupervisorOptions {
+  logDir: string;
+  /** First restart delay; doubles per quick crash up to maxBackoffMs, and resets after a stable run. */
+  initialBackoffMs?: number;
+  maxBackoffMs?: number;
+  /** A replica that stays up this long counts as stable. */
+  stableAfterMs?: number;
+  /** How long a replica may take to become ready. */
+  readyTimeoutMs?: number;
+  /** How long a stopping replica may drain before SIGKILL. */
+  stopGraceMs?: number;
+}
+
+interface Replica {
+  plan: ReplicaPlan;
+  status: ReplicaStatus;
+  child?: ChildProcess;
+  startedAt: number;
+  quickCrashes: number;
+  exited?: Promise<void>;
+}
+
+/**
+ * Keeps every local replica running, like a kubelet keeps a pod's containers running: starts them in
+ * layer order, waits for readiness, restarts a replica that exits with exponential backoff, and stops
+ * them in reverse order with SIGTERM (graceful drain) and SIGKILL after a grace period.
+ *
+ * Why not pm2 or Nx: see docs/architecture.md ("Local cluster supervision") — in short, neither knows gRPC
+ * readiness nor start order by layer, and pm2's daemon outlives a Ctrl-C; this is one small class.
+ * Events: 'change' (status), 'event' (a human-readable line).
+ */
+export class Supervisor extends EventEmitter {
+  private readonly replicas: Replica[];
+  private stopping = false;
+  private readonly options: Required<SupervisorOptions>;
+
+  constructor(plans: readonly ReplicaPlan[], options: SupervisorOptions) {
+    super();
+    this.options = { initialBackoffMs: 500, maxBackoffMs: 15_000, stableAfterMs: 10_000, readyTimeoutMs: 30_000, stopGraceMs: 20_000, ...options };
+    mkdirSync(options.logDir, { recursive: true });
+    this.replicas = plans.map((plan) => ({
+      plan,
+      startedAt: 0,
+      quickCrashes: 0,
+      status: {
+        id: plan.id,
+        service: plan.service,
+        layer: plan.layer,
+        address: plan.address,
+        metricsUrl: plan.metricsUrl,
+        logFile: join(options.logDir, `${plan.id}.log`),
+        pid: undefined,
+        state: 'stopped',
+        restarts: 0,
+        lastExit: undefined,
+      },
+    }));
+  }
+
+  /** Snapshot of every replica. */
+  status(): ReplicaStatus[] {
+    return this.replicas.map((r) => ({ ...r.status }));
+  }
+
+  /** Starts every replica, layer by layer, and resolves when all are ready. */
+  async start(): Promise<void> {
+    for (const layer of LAYER_ORDER) {
+      const members = this.replicas.filter((r) => r.plan.layer === layer);
+      await Promise.all(members.map((r) => this.launch(r)));
+    }
+    const others = this.replicas.filter((r) => !LAYER_ORDER.includes(r.plan.layer));
+    await Promise.all(others.map((r) => this.launch(r)));
+  }
+
+  /** Stops everything: edge first, data last; each replica gets SIGTERM, then SIGKILL after the grace. */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    for (const layer of [...LAYER_ORDER].reverse()) {
+      await Promise.all(this.replicas.filter((r) => r.plan.layer === layer).map((r) => this.terminate(r)));
+    }
+    await Promise.all(this.replicas.map((r) => this.terminate(r)));
+  }
+
+  /** Kills every child at once (for process 'exit', when nothing can be awaited). */
+  killAllNow(): void {
+    for (const r of this.replicas) r.child?.kill('SIGKILL');
+  }
+
+  private async launch(replica: Replica): Promise<void> {
+    const { plan, status } = replica;
+    const log = openSync(status.logFile, 'a');
+    const child = spawn(process.execPath, [plan.script, ...plan.args], { env: { ...process.env, ...plan.env }, stdio: ['ignore', log, log] });
+    closeSync(log);
+    replica.child = child;
+    replica.startedAt = Date.now();
+    replica.exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve(this.onExit(replica, child, code, signal))));
+    this.update(replica, { pid: child.pid, state: 'starting' });
+    const ready = await this.waitReady(replica, child);
+    if (ready && replica.child === child && !this.stopping) {
+      this.update(replica, { state: 'ready' });
+      this.emit('event', `${plan.id} ready at ${plan.address} (pid ${child.pid})`);
+    } else if (!ready && replica.child === child && child.exitCode === null && !this.stopping) {
+      this.emit('event', `${plan.id} not ready after ${this.options.readyTimeoutMs} ms; see ${status.logFile}`);
+    }
+  }
+
+  private async waitReady(replica: Replica, child: ChildProcess): Promise<boolean> {
+    const until = Date.now() + this.options.readyTimeoutMs;
+    const probe = replica.plan.probe;
+    while (Date.now() < until && child.exitCode === null && child.signalCode === null && !this.stopping) {
+      try {
+        if (probe.kind === 'grpc' && (await checkHealth(probe.address, probe.service, 500)) === 'SERVING') return true;
+        if (probe.kind === 'http' && (await fetch(probe.url, { signal: AbortSignal.timeout(500) })).ok) return true;
+        if (probe.kind === 'postgres') {
+          await waitForPostgres(probe.url, 1_000);
+          return true;
+        }
+      } catch {
+        // not up yet
+      }
+      await delay(100);
+    }
+    return false;
+  }
+
+  private async onExit(replica: Replica, child: ChildProcess, code: number | null, signal: NodeJS.Signals | null): Promise<void> {
+    if (replica.child !== child) return;
+    const how = signal ? `signal ${signal}` : `code ${code}`;
+    replica.child = undefined;
+    if (this.stopping) {
+      this.update(replica, { state: 'stopped', pid: undefined, lastExit: how });
+      return;
+    }
+    const ranFor = Date.now() - replica.startedAt;
+    replica.quickCrashes = ranFor > this.options.stableAfterMs ? 0 : replica.quickCrashes + 1;
+    const wait = Math.min(this.options.maxBackoffMs, this.options.initialBackoffMs * 2 ** Math.max(0, replica.quickCrashes - 1));
+    this.update(replica, { state: 'backoff', pid: undefined, lastExit: how, restarts: replica.status.restarts + 1 });
+    this.emit('event', `${replica.plan.id} exited (${how}); restarting in ${(wait / 1000).toFixed(1)} s; log: ${replica.status.logFile}`);
+    await delay(wait);
+    if (!this.stopping) await this.launch(replica);
+  }
+
+  private async terminate(replica: Replica): Promise<void> {
+    const child = replica.child;
+    if (!child || child.exitCode !== null || child.signalCode !== null) {
+      if (replica.status.state !== 'stopped') this.update(replica, { state: 'stopped', pid: undefined });
+      return;
+    }
+    this.update(replica, { state: 'stopping' });
+    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    child.kill('SIGTERM');
+    let timer: NodeJS.Timeout | undefined;
+    const graceful = await Promise.race([exited.then(() => true), new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), this.options.stopGraceMs)))]);
+    clearTimeout(timer);
+    if (!graceful) {
+      this.emit('event', `${replica.plan.id} did not stop within ${this.options.stopGraceMs} ms; killing it`);
+      child.kill('SIGKILL');
+      await exited;
+    }
+  }
+
+  private update(replica: Replica, change: Partial<ReplicaStatus>): void {
+    Object.assign(replica.status, change);
+    this.emit('change', this.status());
+  }
+}
