@@ -22,7 +22,9 @@ class MapOrderStore implements OrderStore {
   async findById(id: string) {
     return [...this.rows.values()].find((r) => r.order.id === id)?.order;
   }
-  async close() {}
+  async close(): Promise<void> {
+    this.rows.clear();
+  }
 }
 
 const catalog: ProductLookup = {

@@ -1,0 +1,47 @@
+import { freePort } from '@strata/service-kit';
+import { startLocalCluster, type LocalCluster } from '@strata/local-cluster';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+/** Boots the whole system as `npm start` does (same overlay, same supervisor) on free ports, in memory. */
+export async function startTestCluster(): Promise<LocalCluster> {
+  const gatewayPort = await freePort();
+  // A base port region unlikely to be in use; each run picks its own so parallel checkouts do not clash.
+  const basePort = 20_000 + Math.floor(Math.random() * 400) * 100;
+  return startLocalCluster({
+    gatewayPort,
+    basePort,
+    stateDir: mkdtempSync(join(tmpdir(), 'strata-system-')),
+    ephemeralDatabase: true,
+    extraEnv: { LOG_LEVEL: 'warn', SHUTDOWN_DELAY_MS: '100', DRAIN_TIMEOUT_MS: '3000' },
+    supervisor: { initialBackoffMs: 300 },
+  });
+}
+
+/** A JSON request to the gateway; returns status, headers and parsed body. */
+export async function call(baseUrl: string, path: string, init: RequestInit = {}): Promise<{ status: number; headers: Headers; body: any }> {
+  const response = await fetch(`${baseUrl}${path}`, { ...init, signal: AbortSignal.timeout(10_000) });
+  const text = await response.text();
+  let body: unknown = text;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    // not JSON: keep the text
+  }
+  return { status: response.status, headers: response.headers, body };
+}
+
+export const postJson = (baseUrl: string, path: string, body: unknown, headers: Record<string, string> = {}) =>
+  call(baseUrl, path, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: typeof body === 'string' ? body : JSON.stringify(body) });
+
+/** Sum of one counter's samples whose labels contain every `match` pair, from a Prometheus text page. */
+export async function counterValue(metricsUrl: string, name: string, match: Record<string, string>): Promise<number> {
+  const text = await (await fetch(metricsUrl, { signal: AbortSignal.timeout(5_000) })).text();
+  let sum = 0;
+  for (const line of text.split('\n')) {
+    if (!line.startsWith(`${name}{`)) continue;
+    if (Object.entries(match).every(([k, v]) => line.includes(`${k}="${v}"`))) sum += Number(line.slice(line.lastIndexOf(' ') + 1));
+  }
+  return sum;
+}
