@@ -19,8 +19,12 @@ export async function startTestCluster(): Promise<LocalCluster> {
   });
 }
 
+/** Parsed JSON of an API response: tests inspect it field by field, so it is deliberately untyped. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type Json = any;
+
 /** A JSON request to the gateway; returns status, headers and parsed body. */
-export async function call(baseUrl: string, path: string, init: RequestInit = {}): Promise<{ status: number; headers: Headers; body: any }> {
+export async function call(baseUrl: string, path: string, init: RequestInit = {}): Promise<{ status: number; headers: Headers; body: Json }> {
   const response = await fetch(`${baseUrl}${path}`, { ...init, signal: AbortSignal.timeout(10_000) });
   const text = await response.text();
   let body: unknown = text;

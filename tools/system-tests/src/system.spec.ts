@@ -3,10 +3,10 @@ import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
 import { checkHealth } from '@strata/service-kit';
 import type { LocalCluster } from '@strata/local-cluster';
-import { call, postJson, startTestCluster } from './cluster-fixture.js';
+import { call, postJson, startTestCluster, type Json } from './cluster-fixture.js';
 
 /** Every error body names the problem and carries the request id, never a stack trace. */
-function assertClearError(response: { status: number; body: any }, status: number, message: RegExp): void {
+function assertClearError(response: { status: number; body: Json }, status: number, message: RegExp): void {
   assert.equal(response.status, status, JSON.stringify(response.body));
   assert.equal(response.body?.error?.status, status);
   assert.match(response.body.error.message, message);
