@@ -1,0 +1,64 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { OVERLAYS, kubectlAvailable, type K8sObject } from './render.js';
+import { checkObjects, validateOverlay } from './validate.js';
+
+const skip = kubectlAvailable() ? false : 'kubectl (which bundles kustomize) is not installed here';
+
+/** A deep copy of an overlay's objects with one change applied. */
+function broken(change: (objects: K8sObject[]) => void): K8sObject[] {
+  const objects = structuredClone(validateOverlay('minikube').objects);
+  change(objects);
+  return objects;
+}
+const find = (objects: K8sObject[], kind: string, name: string) => objects.find((o) => o.kind === kind && o.metadata.name === name)!;
+
+describe('k8s overlays', { skip }, () => {
+  for (const overlay of OVERLAYS) {
+    it(`${overlay}: renders, validates against the API schemas and meets every policy`, () => {
+      const report = validateOverlay(overlay);
+      assert.ok(report.objects.length > 20);
+      assert.deepEqual(report.problems, []);
+    });
+  }
+
+  it('fails a Deployment without a readiness probe', () => {
+    const objects = broken((o) => delete find(o, 'Deployment', 'catalog').spec.template.spec.containers[0].readinessProbe);
+    assert.ok(checkObjects(objects, true).includes('Deployment/catalog container catalog: no readinessProbe'));
+  });
+
+  it('fails a gRPC Service with a ClusterIP (calls would be pinned to one pod)', () => {
+    const objects = broken((o) => delete find(o, 'Service', 'pricing').spec.clusterIP);
+    const problems = checkObjects(objects, true);
+    assert.ok(problems.some((p) => p.startsWith('Service/pricing: a gRPC Service must be headless')));
+    assert.ok(problems.some((p) => /PRICING_TARGET dials pricing, which is not headless/.test(p)));
+  });
+
+  it('fails a container that runs as root', () => {
+    const objects = broken((o) => {
+      const c = find(o, 'Deployment', 'orders').spec.template.spec.containers[0];
+      c.securityContext = { ...c.securityContext, runAsUser: 0 };
+    });
+    assert.ok(checkObjects(objects, true).includes('Deployment/orders container orders: runs as root (runAsUser 0)'));
+  });
+
+  it('fails a rolling update that may take replicas away, and an object the API would reject', () => {
+    const objects = broken((o) => {
+      find(o, 'Deployment', 'gateway').spec.strategy.rollingUpdate.maxUnavailable = 1;
+      find(o, 'Deployment', 'recommendations').spec.template.spec.containers[0].ports[0].containerPort = 'fifty';
+    });
+    const problems = checkObjects(objects, true);
+    assert.ok(problems.includes('Deployment/gateway: rolling update must have maxUnavailable: 0'));
+    assert.ok(problems.some((p) => p.startsWith('Deployment/recommendations: ') && /containerPort must be integer/.test(p)));
+  });
+
+  it('fails when postgres is open to more than orders, or there is no default deny', () => {
+    const objects = broken((o) => {
+      find(o, 'NetworkPolicy', 'postgres').spec.ingress[0].from.push({ podSelector: { matchLabels: { 'app.kubernetes.io/name': 'gateway' } } });
+      o.splice(o.indexOf(find(o, 'NetworkPolicy', 'default-deny')), 1);
+    });
+    const problems = checkObjects(objects, true);
+    assert.ok(problems.includes('NetworkPolicy/postgres: must accept traffic from orders only'));
+    assert.ok(problems.includes('NetworkPolicy: no default deny (ingress and egress) for Strata pods'));
+  });
+});
