@@ -2,9 +2,9 @@ import type { Metadata, ServerUnaryCall } from '@grpc/grpc-js';
 import { status } from '@grpc/grpc-js';
 import type { CallHandler, ExecutionContext, NestInterceptor } from '@nestjs/common';
 import { RpcException } from '@nestjs/microservices';
-import { Observable, catchError, tap, throwError } from 'rxjs';
+import { Observable } from 'rxjs';
 import type { Logger } from './logger.js';
-import type { ServiceMetrics } from './metrics.js';
+import { RpcRecorder, type ServiceMetrics } from './metrics.js';
 import { REQUEST_ID_HEADER, acceptRequestId, runWithRequestContext } from './request-context.js';
 import { statusName, toGrpcStatus } from './grpc-status.js';
 
@@ -14,6 +14,9 @@ import { statusName, toGrpcStatus } from './grpc-status.js';
  * whatever the handler threw into a gRPC status with a readable message.
  */
 export class GrpcCallInterceptor implements NestInterceptor {
+  /** One recorder per method, made on its first call (the hot path then allocates no label objects). */
+  private readonly recorders = new Map<string, RpcRecorder>();
+
   constructor(
     private readonly serviceName: string,
     private readonly logger: Logger,
@@ -27,13 +30,16 @@ export class GrpcCallInterceptor implements NestInterceptor {
     const requestId = acceptRequestId(metadata?.get(REQUEST_ID_HEADER)[0]);
     const rawDeadline = call?.getDeadline?.();
     const deadline = rawDeadline instanceof Date ? rawDeadline.getTime() : Number.isFinite(rawDeadline) ? Number(rawDeadline) : undefined;
-    const labels = { grpc_service: this.serviceName, grpc_method: method };
+    let recorder = this.recorders.get(method);
+    if (!recorder) {
+      recorder = new RpcRecorder(this.metrics.serverHandled, this.metrics.serverLatency, this.serviceName, method, statusName);
+      this.recorders.set(method, recorder);
+    }
     const started = performance.now();
 
     const finish = (code: number, message?: string) => {
       const seconds = (performance.now() - started) / 1000;
-      this.metrics.serverHandled.inc({ ...labels, grpc_code: statusName(code) });
-      this.metrics.serverLatency.observe(labels, seconds);
+      recorder.record(code, seconds);
       if (code === status.INTERNAL || code === status.UNKNOWN) {
         this.logger.error({ method, code: statusName(code), ms: seconds * 1000 }, message ?? 'call failed');
       } else if (code !== status.OK) {
@@ -51,20 +57,22 @@ export class GrpcCallInterceptor implements NestInterceptor {
           subscriber.error(new RpcException({ code: status.DEADLINE_EXCEEDED, message }));
           return;
         }
-        return next
-          .handle()
-          .pipe(
-            tap({ complete: () => finish(status.OK) }),
-            catchError((error: unknown) => {
-              const mapped = toGrpcStatus(error, requestId);
-              if (mapped.code === status.INTERNAL) {
-                this.logger.error({ err: error, method }, 'unexpected error in handler');
-              }
-              finish(mapped.code, mapped.message);
-              return throwError(() => new RpcException(mapped));
-            }),
-          )
-          .subscribe(subscriber);
+        // One plain subscription instead of a tap/catchError pipe: no operator objects per call.
+        return next.handle().subscribe({
+          next: (value) => subscriber.next(value),
+          complete: () => {
+            finish(status.OK);
+            subscriber.complete();
+          },
+          error: (error: unknown) => {
+            const mapped = toGrpcStatus(error, requestId);
+            if (mapped.code === status.INTERNAL) {
+              this.logger.error({ err: error, method }, 'unexpected error in handler');
+            }
+            finish(mapped.code, mapped.message);
+            subscriber.error(new RpcException(mapped));
+          },
+        });
       }),
     );
   }

@@ -74,6 +74,8 @@ export async function startGrpcService(spec: GrpcServiceSpec): Promise<RunningGr
         'grpc.keepalive_time_ms': 60_000,
         'grpc.keepalive_timeout_ms': 10_000,
         'grpc.http2.min_ping_interval_without_data_ms': 10_000,
+        // channelz keeps per-call bookkeeping nobody reads here (Prometheus metrics cover it); off saves CPU.
+        'grpc.enable_channelz': 0,
       },
       onLoadPackageDefinition: (pkg: PackageDefinition, server: GrpcServer) => {
         health.addToServer(server);

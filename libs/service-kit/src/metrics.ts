@@ -43,6 +43,35 @@ export class ServiceMetrics {
   }
 }
 
+/**
+ * Records one RPC outcome with label children looked up once per (method, code) instead of hashing a label
+ * object on every call: prom-client's `inc(labels)` builds a key string per call, which showed in profiles.
+ */
+export class RpcRecorder {
+  private readonly counted = new Map<number, { inc(): void }>();
+  private readonly timed: { observe(value: number): void };
+
+  constructor(
+    private readonly counter: Counter<'grpc_service' | 'grpc_method' | 'grpc_code'>,
+    histogram: Histogram<'grpc_service' | 'grpc_method'>,
+    private readonly service: string,
+    private readonly method: string,
+    private readonly codeName: (code: number) => string,
+  ) {
+    this.timed = histogram.labels({ grpc_service: service, grpc_method: method });
+  }
+
+  record(code: number, seconds: number): void {
+    let child = this.counted.get(code);
+    if (!child) {
+      child = this.counter.labels({ grpc_service: this.service, grpc_method: this.method, grpc_code: this.codeName(code) });
+      this.counted.set(code, child);
+    }
+    child.inc();
+    this.timed.observe(seconds);
+  }
+}
+
 /** Serves `GET /metrics` in the Prometheus text format on its own port (gRPC services have no HTTP). */
 export async function startMetricsServer(registry: Registry, port: number, host: string): Promise<Server> {
   const server = createServer((req, res) => {

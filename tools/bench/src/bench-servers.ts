@@ -1,0 +1,104 @@
+import * as grpc from '@grpc/grpc-js';
+import { Controller, Module } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { Transport, type MicroserviceOptions } from '@nestjs/microservices';
+import { CatalogServiceControllerMethods, type CatalogServiceClient, type GetProductRequest, type GetProductResponse } from '@strata/contracts/catalog/v1';
+import { createGrpcClient, type PromiseClient, grpcServiceEnv, loadConfig, loadStrataProtos, serviceDefinition, startGrpcService } from '@strata/service-kit';
+
+/** The one response every variant returns: a realistic catalog product. */
+export const PRODUCT: GetProductResponse = {
+  product: {
+    id: 'p-000042',
+    name: 'Fjord modern red helmet',
+    description: 'A sporty wool helmet by Fjord, in red.',
+    category: 'sports',
+    price: { currencyCode: 'EUR', minorUnits: 3299 },
+    tags: ['limited', 'new'],
+    attributes: { brand: 'Fjord', color: 'red', material: 'wool', size: 'XS', style: 'sporty' },
+  },
+};
+export const CATALOG = 'strata.catalog.v1.CatalogService';
+const GET_PRODUCT = `/${CATALOG}/GetProduct`;
+
+/** Same handler in a Nest controller (used by the stock Nest and the Strata variants). */
+@Controller()
+@CatalogServiceControllerMethods()
+class ConstantCatalog {
+  getProduct(): GetProductResponse {
+    return PRODUCT;
+  }
+  batchGetProducts(): never { throw new Error('unused'); }
+  searchProducts(): never { throw new Error('unused'); }
+}
+@Module({ controllers: [ConstantCatalog] })
+class ConstantCatalogModule {}
+
+/** Bare @grpc/grpc-js: the floor every variant is compared with. */
+async function bareServer(port: number, handler: grpc.handleUnaryCall<GetProductRequest, GetProductResponse>): Promise<void> {
+  const server = new grpc.Server();
+  const definition = serviceDefinition(CATALOG);
+  server.addService(definition, {
+    GetProduct: handler,
+    BatchGetProducts: (_c: unknown, cb: grpc.sendUnaryData<unknown>) => cb({ code: grpc.status.UNIMPLEMENTED }),
+    SearchProducts: (_c: unknown, cb: grpc.sendUnaryData<unknown>) => cb({ code: grpc.status.UNIMPLEMENTED }),
+  });
+  await new Promise<number>((resolve, reject) => server.bindAsync(`127.0.0.1:${port}`, grpc.ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))));
+}
+
+/** Starts one server variant in this process. */
+export async function startVariant(variant: string, port: number, backendPort?: number): Promise<void> {
+  const config = () => loadConfig(grpcServiceEnv, { GRPC_PORT: String(port), METRICS_PORT: '0', LOG_LEVEL: 'info' });
+  switch (variant) {
+    case 'bare':
+      return bareServer(port, (_call, callback) => callback(null, PRODUCT));
+    case 'nest': {
+      const app = await NestFactory.createMicroservice<MicroserviceOptions>(ConstantCatalogModule, {
+        transport: Transport.GRPC,
+        logger: false,
+        options: { url: `127.0.0.1:${port}`, package: 'strata.catalog.v1', packageDefinition: loadStrataProtos() },
+      });
+      await app.listen();
+      return;
+    }
+    case 'strata':
+      await startGrpcService({ name: 'bench', services: [CATALOG], config: config(), module: () => ({ module: ConstantCatalogModule }) });
+      return;
+    case 'hop-strata': {
+      // A Strata service whose handler forwards through Strata's client plumbing, made as services make it.
+      let backend!: PromiseClient<CatalogServiceClient>;
+      @Controller()
+      @CatalogServiceControllerMethods()
+      class ForwardingCatalog {
+        getProduct(request: GetProductRequest): Promise<GetProductResponse> {
+          return backend.getProduct(request);
+        }
+        batchGetProducts(): never { throw new Error('unused'); }
+        searchProducts(): never { throw new Error('unused'); }
+      }
+      @Module({ controllers: [ForwardingCatalog] })
+      class ForwardingModule {}
+      await startGrpcService({
+        name: 'bench-front',
+        services: [CATALOG],
+        config: config(),
+        module: ({ metrics }) => {
+          backend = createGrpcClient<CatalogServiceClient>(CATALOG, { target: `ipv4:127.0.0.1:${backendPort}`, timeoutMs: 5_000, metrics });
+          return { module: ForwardingModule };
+        },
+      });
+      return;
+    }
+    case 'hop-bare': {
+      // The same forwarding with nothing but grpc-js on both sides.
+      const definition = serviceDefinition(CATALOG).GetProduct!;
+      const client = new grpc.Client(`127.0.0.1:${backendPort}`, grpc.credentials.createInsecure());
+      return bareServer(port, (call, callback) => {
+        client.makeUnaryRequest(GET_PRODUCT, definition.requestSerialize, definition.responseDeserialize, call.request, new grpc.Metadata(), { deadline: Date.now() + 5_000 }, (error, response) =>
+          error ? callback(error) : callback(null, response as GetProductResponse),
+        );
+      });
+    }
+    default:
+      throw new Error(`unknown variant ${variant}`);
+  }
+}
