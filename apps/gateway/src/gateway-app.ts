@@ -1,6 +1,7 @@
 import { Module, type DynamicModule, type INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { setTimeout as delay } from 'node:timers/promises';
 import { Counter, Histogram } from 'prom-client';
 import { z } from 'zod';
@@ -23,6 +24,8 @@ export const gatewayEnv = z.object({
   REQUEST_TIMEOUT_MS: millisVar(5_000),
   /** Bodies above this are refused with 413 before they are parsed. */
   MAX_BODY_BYTES: z.coerce.number().int().min(1_024).max(10_485_760).default(65_536),
+  /** API requests in progress beyond this are refused at once with 503 + Retry-After (load shedding). */
+  GATEWAY_MAX_INFLIGHT: z.coerce.number().int().min(1).max(100_000).default(512),
   SHUTDOWN_DELAY_MS: millisVar(0),
   /** Lets several local replicas share one port (SO_REUSEPORT): the kernel spreads connections like a Service. */
   GATEWAY_REUSE_PORT: z.enum(['true', 'false']).default('false').transform((v) => v === 'true'),
@@ -68,8 +71,12 @@ export async function startGateway(env: NodeJS.ProcessEnv = process.env): Promis
   const adapter = new FastifyAdapter({
     bodyLimit: config.MAX_BODY_BYTES,
     genReqId: (req: { headers: Record<string, unknown> }) => acceptRequestId(req.headers[REQUEST_ID_HEADER]),
-    // Query strings like ?pageSize=10&pageSize=20 stay strings/arrays and are refused by validation.
-    routerOptions: { maxParamLength: 200 },
+    // Long path parameters reach validation (a 400 that says what an id looks like) instead of the router's 414.
+    routerOptions: { maxParamLength: 4_096 },
+    // Errors the router raises before any handler (a malformed percent-encoding in the URL) get the same body.
+    frameworkErrors: (error: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
+      reply.code(400).send({ error: { status: 400, code: 'invalid_argument', message: `the URL is not valid: ${error.message.slice(0, 200)}`, requestId: String(request.id) } });
+    },
   });
   const app = await NestFactory.create<NestFastifyApplication>(GatewayModule.forRoot(upstreams, readiness, metrics), adapter, {
     logger: new NestPinoLogger(logger),
@@ -86,15 +93,35 @@ export async function startGateway(env: NodeJS.ProcessEnv = process.env): Promis
     registers: [metrics.registry],
   });
   const fastify = app.getHttpAdapter().getInstance();
+  // Load shedding: past GATEWAY_MAX_INFLIGHT concurrent API requests, answer 503 at once instead of queueing
+  // work that would miss its deadline anyway; the edge stays responsive and recovers as soon as load drops.
+  let inflight = 0;
+  const counted = new WeakSet<object>();
+  const release = (request: object) => {
+    if (counted.delete(request)) inflight--;
+  };
+  const shed = new Counter({ name: 'http_requests_shed_total', help: 'API requests refused because the gateway was at capacity.', registers: [metrics.registry] });
   fastify.addHook('onRequest', async (request, reply) => {
     reply.header(REQUEST_ID_HEADER, request.id);
+    if (request.url.startsWith('/api/')) {
+      if (inflight >= config.GATEWAY_MAX_INFLIGHT) {
+        shed.inc();
+        const message = `the gateway is at capacity (${inflight} requests in progress); retry after 1 s`;
+        await reply.status(503).header('retry-after', '1').send({ error: { status: 503, code: 'unavailable', message, requestId: String(request.id) } });
+        return;
+      }
+      inflight++;
+      counted.add(request);
+    }
     const type = request.headers['content-type'];
     if (request.method === 'POST' && type !== undefined && !/^application\/json\b/i.test(type)) {
       const message = `send the body as application/json, not ${type.slice(0, 60)}`;
       await reply.status(415).send({ error: { status: 415, code: 'unsupported_media_type', message, requestId: String(request.id) } });
     }
   });
+  fastify.addHook('onRequestAbort', async (request) => release(request));
   fastify.addHook('onResponse', async (request, reply) => {
+    release(request);
     const route = request.routeOptions.url ?? 'unmatched';
     requests.inc({ method: request.method, route, status: String(reply.statusCode) });
     latency.observe({ method: request.method, route }, reply.elapsedTime / 1000);

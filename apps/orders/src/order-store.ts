@@ -36,7 +36,7 @@ export class PostgresOrderStore implements OrderStore {
 
   /** Connects and brings the schema up to date; safe when several replicas start at once. */
   static async open(databaseUrl: string, poolSize: number): Promise<PostgresOrderStore> {
-    const pool = new pg.Pool({ connectionString: databaseUrl, max: poolSize, connectionTimeoutMillis: 3_000, idleTimeoutMillis: 10_000, query_timeout: 5_000 });
+    const pool = new pg.Pool({ connectionString: databaseUrl, max: poolSize, connectionTimeoutMillis: 1_000, idleTimeoutMillis: 10_000, query_timeout: 3_000 });
     pool.on('error', () => undefined); // an idle client's error surfaces on the next query instead
     const store = new PostgresOrderStore(pool);
     await store.migrate();

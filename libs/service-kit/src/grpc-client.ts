@@ -86,6 +86,10 @@ export function createGrpcClient<T>(serviceName: string, options: GrpcClientOpti
     'grpc.dns_min_time_between_resolutions_ms': 2_000,
     'grpc.keepalive_time_ms': 60_000,
     'grpc.keepalive_timeout_ms': 10_000,
+    // A replica that comes back (restart, rollout) is reconnected within a fraction of a second, not after
+    // grpc-js's default backoff of 1 s growing to 120 s.
+    'grpc.initial_reconnect_backoff_ms': 200,
+    'grpc.max_reconnect_backoff_ms': 5_000,
     'grpc.max_receive_message_length': 4 * 1024 * 1024,
     'grpc.max_send_message_length': 1024 * 1024,
     // channelz keeps per-call bookkeeping nobody reads here (Prometheus metrics cover it); off saves CPU.

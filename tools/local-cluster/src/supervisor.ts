@@ -6,6 +6,17 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { checkHealth, waitForPostgres } from '@strata/service-kit';
 import { LAYER_ORDER, type ReplicaPlan } from './local-plan.js';
 
+/** Whether a replica's Prometheus page counts at least one handled gRPC call. */
+async function servedAnyCall(metricsUrl: string): Promise<boolean> {
+  if (!metricsUrl.startsWith('http')) return true;
+  try {
+    const text = await (await fetch(metricsUrl, { signal: AbortSignal.timeout(500) })).text();
+    return text.split('\n').some((line) => line.startsWith('grpc_server_handled_total{') && Number(line.slice(line.lastIndexOf(' ') + 1)) > 0);
+  } catch {
+    return false;
+  }
+}
+
 export type ReplicaState = 'starting' | 'ready' | 'backoff' | 'stopping' | 'stopped';
 
 /** What the status command shows of one replica. */
@@ -37,6 +48,8 @@ export interface SupervisorOptions {
 
 interface Replica {
   plan: ReplicaPlan;
+  /** Set while the replica is being stopped on purpose (rolling restart, stopReplica): no auto-restart. */
+  held?: boolean;
   status: ReplicaStatus;
   child?: ChildProcess;
   startedAt: number;
@@ -105,6 +118,44 @@ export class Supervisor extends EventEmitter {
     await Promise.all(this.replicas.map((r) => this.terminate(r)));
   }
 
+  /** Stops one replica gracefully and keeps it stopped (SIGTERM, drain, SIGKILL after the grace). */
+  async stopReplica(id: string): Promise<void> {
+    const replica = this.find(id);
+    replica.held = true;
+    await this.terminate(replica);
+    this.update(replica, { state: 'stopped', pid: undefined });
+  }
+
+  /** Starts a replica that stopReplica stopped; resolves when it is ready. */
+  async startReplica(id: string): Promise<void> {
+    const replica = this.find(id);
+    replica.held = false;
+    await this.launch(replica);
+  }
+
+  /**
+   * Restarts every replica of `service`, one at a time, each ready again before the next one stops. Local
+   * replicas have fixed addresses, so each is stopped (readiness off, drain) before its successor starts on the
+   * same address; the other replicas carry the load meanwhile (with one replica there is a gap).
+   */
+  async rollingRestart(service: string, settleTimeoutMs = 5_000): Promise<void> {
+    for (const replica of this.replicas.filter((r) => r.plan.service === service)) {
+      await this.stopReplica(replica.plan.id);
+      await this.startReplica(replica.plan.id);
+      if (replica.status.state !== 'ready') throw new Error(`${replica.plan.id} did not become ready after a restart`);
+      // Like minReadySeconds: the next replica stops only once callers have reconnected to this one, i.e. it
+      // has served calls again (bounded, for a replica nobody calls).
+      const until = Date.now() + settleTimeoutMs;
+      while (Date.now() < until && !(await servedAnyCall(replica.plan.metricsUrl))) await delay(100);
+    }
+  }
+
+  private find(id: string): Replica {
+    const replica = this.replicas.find((r) => r.plan.id === id);
+    if (!replica) throw new Error(`no replica ${id}`);
+    return replica;
+  }
+
   /** Kills every child at once (for process 'exit', when nothing can be awaited). */
   killAllNow(): void {
     for (const r of this.replicas) r.child?.kill('SIGKILL');
@@ -151,7 +202,7 @@ export class Supervisor extends EventEmitter {
     if (replica.child !== child) return;
     const how = signal ? `signal ${signal}` : `code ${code}`;
     replica.child = undefined;
-    if (this.stopping) {
+    if (this.stopping || replica.held) {
       this.update(replica, { state: 'stopped', pid: undefined, lastExit: how });
       return;
     }

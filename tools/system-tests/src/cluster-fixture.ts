@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 /** Boots the whole system as `npm start` does (same overlay, same supervisor) on free ports, in memory. */
-export async function startTestCluster(): Promise<LocalCluster> {
+export async function startTestCluster(options: { ephemeralDatabase?: boolean; extraEnv?: Record<string, string> } = {}): Promise<LocalCluster> {
   const gatewayPort = await freePort();
   // A base port region unlikely to be in use; each run picks its own so parallel checkouts do not clash.
   const basePort = 20_000 + Math.floor(Math.random() * 400) * 100;
@@ -13,8 +13,8 @@ export async function startTestCluster(): Promise<LocalCluster> {
     gatewayPort,
     basePort,
     stateDir: mkdtempSync(join(tmpdir(), 'strata-system-')),
-    ephemeralDatabase: true,
-    extraEnv: { LOG_LEVEL: 'warn', SHUTDOWN_DELAY_MS: '100', DRAIN_TIMEOUT_MS: '3000' },
+    ephemeralDatabase: options.ephemeralDatabase ?? true,
+    extraEnv: { LOG_LEVEL: 'warn', SHUTDOWN_DELAY_MS: '100', DRAIN_TIMEOUT_MS: '3000', ...options.extraEnv },
     supervisor: { initialBackoffMs: 300 },
   });
 }
