@@ -3,7 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
 import { Controller, Module } from '@nestjs/common';
 import { CatalogServiceControllerMethods, type GetProductRequest } from '@strata/contracts/catalog/v1';
-import { freePort, grpcServiceEnv, loadConfig, notFound, startGrpcService, type RunningGrpcService } from '@strata/service-kit';
+import { freePort, notFound, startStandInService, type RunningGrpcService } from '@strata/service-kit';
 import { startGateway, type RunningGateway } from './gateway-app.js';
 
 /** A stand-in catalog over real gRPC: "p-000800" answers after 800 ms, "p-000404" is NOT_FOUND. */
@@ -29,13 +29,9 @@ describe('gateway over HTTP, with a stand-in catalog over real gRPC', () => {
   let gateway: RunningGateway;
 
   before(async () => {
-    const catalogPort = await freePort();
-    catalog = await startGrpcService({
-      name: 'stand-in-catalog',
-      services: ['strata.catalog.v1.CatalogService'],
-      config: loadConfig(grpcServiceEnv, { GRPC_PORT: String(catalogPort), METRICS_PORT: String(await freePort()), LOG_LEVEL: 'silent' }),
-      module: () => ({ module: StandInModule }),
-    });
+    const standIn = await startStandInService(['strata.catalog.v1.CatalogService'], StandInModule);
+    catalog = standIn;
+    const catalogPort = standIn.port;
     const unused = await freePort();
     gateway = await startGateway({
       GATEWAY_PORT: '0',

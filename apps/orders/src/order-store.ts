@@ -14,9 +14,13 @@ export interface OrderStore {
   close(): Promise<void>;
 }
 
-/** Versioned schema changes, applied in order, each once. */
+/**
+ * Versioned schema changes, applied in order. Each is also idempotent (IF NOT EXISTS) and runs without an explicit
+ * transaction: on PostgreSQL the advisory lock below serialises replicas that start together, but the embedded
+ * PGlite server multiplexes every client onto one session, where session locks and transactions are shared.
+ */
 const MIGRATIONS: readonly string[] = [
-  `CREATE TABLE orders (
+  `CREATE TABLE IF NOT EXISTS orders (
      id              text PRIMARY KEY,
      idempotency_key text NOT NULL UNIQUE,
      fingerprint     text NOT NULL,
@@ -26,7 +30,7 @@ const MIGRATIONS: readonly string[] = [
      body            jsonb NOT NULL,
      created_at      timestamptz NOT NULL
    )`,
-  `CREATE INDEX orders_created_at ON orders (created_at)`,
+  `CREATE INDEX IF NOT EXISTS orders_created_at ON orders (created_at)`,
 ];
 /** Any constant: replicas that start together serialise their migrations on this advisory lock. */
 const MIGRATION_LOCK = 74_110_001;
@@ -53,10 +57,8 @@ export class PostgresOrderStore implements OrderStore {
       for (const [index, sql] of MIGRATIONS.entries()) {
         const version = index + 1;
         if (applied.has(version)) continue;
-        await client.query('BEGIN');
         await client.query(sql);
-        await client.query('INSERT INTO schema_migrations (version) VALUES ($1)', [version]);
-        await client.query('COMMIT');
+        await client.query('INSERT INTO schema_migrations (version) VALUES ($1) ON CONFLICT DO NOTHING', [version]);
       }
     } finally {
       await client.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK]).catch(() => undefined);

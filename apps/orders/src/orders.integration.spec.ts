@@ -5,7 +5,7 @@ import { Controller, Module } from '@nestjs/common';
 import { CatalogServiceControllerMethods, type BatchGetProductsRequest, type BatchGetProductsResponse } from '@strata/contracts/catalog/v1';
 import type { OrdersServiceClient } from '@strata/contracts/orders/v1';
 import { PricingServiceControllerMethods, type QuoteRequest, type QuoteResponse } from '@strata/contracts/pricing/v1';
-import { createGrpcClient, freePort, grpcServiceEnv, loadConfig, startEmbeddedPostgres, startGrpcService, waitForServing, type PromiseClient, type RunningGrpcService } from '@strata/service-kit';
+import { createGrpcClient, freePort, startEmbeddedPostgres, startStandInService, waitForServing, type PromiseClient, type RunningGrpcService } from '@strata/service-kit';
 import { ORDERS_SERVICE, startOrders } from './orders-service.js';
 
 // Stand-ins for catalog and pricing: real gRPC servers with the real contracts, so orders is tested
@@ -51,9 +51,9 @@ describe('orders over real gRPC on loopback, with a real PostgreSQL', () => {
 
   before(async () => {
     database = await testDatabase();
-    const standInPort = await freePort();
-    const config = loadConfig(grpcServiceEnv, { GRPC_PORT: String(standInPort), METRICS_PORT: String(await freePort()), LOG_LEVEL: 'silent' });
-    standIns = await startGrpcService({ name: 'stand-ins', services: ['strata.catalog.v1.CatalogService', 'strata.pricing.v1.PricingService'], config, module: () => ({ module: StandInsModule }) });
+    const started = await startStandInService(['strata.catalog.v1.CatalogService', 'strata.pricing.v1.PricingService'], StandInsModule);
+    standIns = started;
+    const standInPort = started.port;
     const ordersPort = await freePort();
     const target = `ipv4:127.0.0.1:${standInPort}`;
     const env = { GRPC_PORT: String(ordersPort), METRICS_PORT: String(await freePort()), LOG_LEVEL: 'warn', DATABASE_URL: database.url, CATALOG_TARGET: target, PRICING_TARGET: target };

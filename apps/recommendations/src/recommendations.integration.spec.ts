@@ -4,7 +4,7 @@ import { status } from '@grpc/grpc-js';
 import { Controller, Module } from '@nestjs/common';
 import { CatalogServiceControllerMethods, type GetProductRequest, type Product, type SearchProductsRequest } from '@strata/contracts/catalog/v1';
 import type { RecommendationsServiceClient } from '@strata/contracts/recommendations/v1';
-import { createGrpcClient, freePort, grpcServiceEnv, loadConfig, notFound, startGrpcService, type PromiseClient, type RunningGrpcService } from '@strata/service-kit';
+import { createGrpcClient, freePort, notFound, startStandInService, type PromiseClient, type RunningGrpcService } from '@strata/service-kit';
 import { RECOMMENDATIONS_SERVICE, startRecommendations } from './recommendations-service.js';
 
 const colors = ['red', 'blue', 'green', 'black'];
@@ -46,13 +46,9 @@ describe('recommendations over real gRPC on loopback', () => {
   let client: PromiseClient<RecommendationsServiceClient>;
 
   before(async () => {
-    const catalogPort = await freePort();
-    catalog = await startGrpcService({
-      name: 'stand-in-catalog',
-      services: ['strata.catalog.v1.CatalogService'],
-      config: loadConfig(grpcServiceEnv, { GRPC_PORT: String(catalogPort), METRICS_PORT: String(await freePort()), LOG_LEVEL: 'silent' }),
-      module: () => ({ module: StandInModule }),
-    });
+    const standIn = await startStandInService(['strata.catalog.v1.CatalogService'], StandInModule);
+    catalog = standIn;
+    const catalogPort = standIn.port;
     const port = await freePort();
     service = await startRecommendations({ GRPC_PORT: String(port), METRICS_PORT: String(await freePort()), LOG_LEVEL: 'warn', CATALOG_TARGET: `ipv4:127.0.0.1:${catalogPort}` });
     client = createGrpcClient<RecommendationsServiceClient>(RECOMMENDATIONS_SERVICE, { target: `ipv4:127.0.0.1:${port}`, timeoutMs: 5_000 });

@@ -10,3 +10,4 @@ export * from './request-context.js';
 export * from './grpc-health.js';
 export * from './free-port.js';
 export * from './embedded-postgres.js';
+export * from './stand-in-service.js';
