@@ -1,19 +1,8 @@
 import { execFileSync } from 'node:child_process';
 import type { StartedTestContainer } from 'testcontainers';
+import { scrapeCounter } from '@strata/service-kit';
 import { ContainerTopology, type ServiceName } from './container-topology.js';
 import type { ExperimentTarget, ScaleOut } from './experiment.js';
-
-async function servedCalls(metricsUrl: string): Promise<number> {
-  try {
-    const text = await (await fetch(metricsUrl, { signal: AbortSignal.timeout(1_000) })).text();
-    return text
-      .split('\n')
-      .filter((l) => l.startsWith('grpc_server_handled_total{'))
-      .reduce((a, l) => a + Number(l.slice(l.lastIndexOf(' ') + 1)), 0);
-  } catch {
-    return 0;
-  }
-}
 
 /** Containers: scale-out starts containers with the same network alias; traffic is read from each one's metrics. */
 export class ContainersTarget implements ExperimentTarget {
@@ -33,7 +22,7 @@ export class ContainersTarget implements ExperimentTarget {
           added.map(async (container) => {
             const url = this.topology.metricsUrl(container);
             while (Date.now() - readyAt < timeoutMs) {
-              if ((await servedCalls(url)) > 0) return (Date.now() - readyAt) / 1000;
+              if ((await scrapeCounter(url, 'grpc_server_handled_total', {}, 1_000)) > 0) return (Date.now() - readyAt) / 1000;
               await new Promise((r) => setTimeout(r, 200));
             }
             return Number.NaN;

@@ -3,19 +3,8 @@ import { EventEmitter } from 'node:events';
 import { mkdirSync, openSync, closeSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
-import { checkHealth, waitForPostgres } from '@strata/service-kit';
+import { checkHealth, scrapeCounter, waitForPostgres } from '@strata/service-kit';
 import { LAYER_ORDER, type ReplicaPlan } from './local-plan.js';
-
-/** Whether a replica's Prometheus page counts at least one handled gRPC call. */
-async function servedAnyCall(metricsUrl: string): Promise<boolean> {
-  if (!metricsUrl.startsWith('http')) return true;
-  try {
-    const text = await (await fetch(metricsUrl, { signal: AbortSignal.timeout(500) })).text();
-    return text.split('\n').some((line) => line.startsWith('grpc_server_handled_total{') && Number(line.slice(line.lastIndexOf(' ') + 1)) > 0);
-  } catch {
-    return false;
-  }
-}
 
 export type ReplicaState = 'starting' | 'ready' | 'backoff' | 'stopping' | 'stopped';
 
@@ -146,7 +135,7 @@ export class Supervisor extends EventEmitter {
       // Like minReadySeconds: the next replica stops only once callers have reconnected to this one, i.e. it
       // has served calls again (bounded, for a replica nobody calls).
       const until = Date.now() + settleTimeoutMs;
-      while (Date.now() < until && !(await servedAnyCall(replica.plan.metricsUrl))) await delay(100);
+      while (Date.now() < until && replica.plan.metricsUrl.startsWith('http') && (await scrapeCounter(replica.plan.metricsUrl, 'grpc_server_handled_total', {}, 500)) === 0) await delay(100);
     }
   }
 

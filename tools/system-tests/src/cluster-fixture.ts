@@ -38,14 +38,3 @@ export async function call(baseUrl: string, path: string, init: RequestInit = {}
 
 export const postJson = (baseUrl: string, path: string, body: unknown, headers: Record<string, string> = {}) =>
   call(baseUrl, path, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: typeof body === 'string' ? body : JSON.stringify(body) });
-
-/** Sum of one counter's samples whose labels contain every `match` pair, from a Prometheus text page. */
-export async function counterValue(metricsUrl: string, name: string, match: Record<string, string>): Promise<number> {
-  const text = await (await fetch(metricsUrl, { signal: AbortSignal.timeout(5_000) })).text();
-  let sum = 0;
-  for (const line of text.split('\n')) {
-    if (!line.startsWith(`${name}{`)) continue;
-    if (Object.entries(match).every(([k, v]) => line.includes(`${k}="${v}"`))) sum += Number(line.slice(line.lastIndexOf(' ') + 1));
-  }
-  return sum;
-}

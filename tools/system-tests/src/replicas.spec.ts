@@ -2,9 +2,10 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { LocalCluster } from '@strata/local-cluster';
-import { call, counterValue, startTestCluster } from './cluster-fixture.js';
+import { scrapeCounter } from '@strata/service-kit';
+import { call, startTestCluster } from './cluster-fixture.js';
 
-const getProductServed = (metricsUrl: string) => counterValue(metricsUrl, 'grpc_server_handled_total', { grpc_method: 'getProduct', grpc_code: 'OK' });
+const getProductServed = (metricsUrl: string) => scrapeCounter(metricsUrl, 'grpc_server_handled_total', { grpc_method: 'getProduct', grpc_code: 'OK' });
 
 /** Sends `rate` GET requests per second for `seconds` (open loop, bounded) and tallies the outcomes. */
 async function steadyLoad(base: string, rate: number, seconds: number, onTick?: (sent: number) => void): Promise<{ sent: number; failed: { status: number; body: unknown }[] }> {
