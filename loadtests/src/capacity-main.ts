@@ -35,7 +35,7 @@ const log = (line: string) => console.log(line);
 const time = () => new Date().toISOString().slice(11, 19);
 const layers = (values.smoke ? 'catalog' : values.layers!).split(',');
 const steps = (values.smoke ? '1,2' : values.steps!).split(',').map(Number);
-const probeSeconds = Number(values.smoke ? 3 : values['probe-seconds']);
+const probeSeconds = Number(values.smoke ? 4 : values['probe-seconds']);
 const refinements = Number(values.smoke ? 1 : values.refinements);
 const out = values.smoke ? `${values.out}/smoke` : values.out!;
 
