@@ -34,7 +34,8 @@ export interface ClusterState {
 
 /** Plans every local process: the embedded database (unless a URL is given) and each service replica. */
 export function planLocalCluster(options: LocalClusterOptions = {}): { plans: ReplicaPlan[]; gatewayUrl: string; databaseUrl: string; stateDir: string } {
-  const basePort = options.basePort ?? 51_000;
+  // Below Linux's ephemeral range (32768–60999), so no outgoing connection can hold a replica's port.
+  const basePort = options.basePort ?? 21_000;
   const gatewayPort = options.gatewayPort ?? 8080;
   const stateDir = options.stateDir ?? join(REPO_ROOT, '.strata');
   const databasePort = basePort + 99;

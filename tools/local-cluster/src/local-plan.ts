@@ -11,7 +11,7 @@ export interface ReplicaPlan {
   script: string;
   args: string[];
   env: Record<string, string>;
-  /** What is dialled or browsed: "127.0.0.1:51002" or "http://127.0.0.1:8080". */
+  /** What is dialled or browsed: "127.0.0.1:21002" or "http://127.0.0.1:8080". */
   address: string;
   /** How readiness is checked. */
   probe: { kind: 'grpc'; address: string; service: string } | { kind: 'http'; url: string } | { kind: 'postgres'; url: string };

@@ -6,13 +6,13 @@ const USAGE = `usage: strata-local <up|status|plan>
   up      start every service with the replicas of k8s/overlays/local; Ctrl-C stops them all
   status  show the replicas of the cluster running from this checkout
   plan    print what 'up' would start, without starting anything
-env: GATEWAY_PORT (8080), LOCAL_BASE_PORT (51000), DATABASE_URL (default: embedded PGlite in .strata/pgdata),
+env: GATEWAY_PORT (8080), LOCAL_BASE_PORT (21000), DATABASE_URL (default: embedded PGlite in .strata/pgdata),
      LOG_LEVEL (info)`;
 
 const command = process.argv[2] ?? 'up';
 const options = {
   gatewayPort: Number(process.env.GATEWAY_PORT ?? 8080),
-  basePort: Number(process.env.LOCAL_BASE_PORT ?? 51_000),
+  basePort: Number(process.env.LOCAL_BASE_PORT ?? 21_000),
   databaseUrl: process.env.DATABASE_URL || undefined,
   extraEnv: { LOG_LEVEL: process.env.LOG_LEVEL ?? 'info', SHUTDOWN_DELAY_MS: '200', DRAIN_TIMEOUT_MS: '5000' },
 };

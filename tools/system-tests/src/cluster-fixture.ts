@@ -7,8 +7,9 @@ import { join } from 'node:path';
 /** Boots the whole system as `npm start` does (same overlay, same supervisor) on free ports, in memory. */
 export async function startTestCluster(options: { ephemeralDatabase?: boolean; extraEnv?: Record<string, string> } = {}): Promise<LocalCluster> {
   const gatewayPort = await freePort();
-  // A base port region unlikely to be in use; each run picks its own so parallel checkouts do not clash.
-  const basePort = 20_000 + Math.floor(Math.random() * 400) * 100;
+  // Replica ports come from a random region below Linux's ephemeral range (32768–60999), where freePort()
+  // finds the gateway's port: the two can never collide. Each run picks its own region.
+  const basePort = 22_000 + Math.floor(Math.random() * 100) * 100;
   return startLocalCluster({
     gatewayPort,
     basePort,
