@@ -91,7 +91,8 @@ if (values.smoke) {
   // The claim, qualitatively: capacity rises with replicas, the control does not degrade, nothing fails.
   const [one, two] = reports[0]!.steps;
   const problems: string[] = [];
-  if (!(two!.capacity >= 1.3 * one!.capacity)) problems.push(`capacity did not rise enough: ${one!.capacity} → ${two!.capacity} req/s`);
+  // "Rises", not "doubles": single short runs on a shared 2-core machine vary too much for a tighter bound.
+  if (!(two!.capacity > one!.capacity)) problems.push(`capacity did not rise: ${one!.capacity} → ${two!.capacity} req/s`);
   if (!(two!.controlP99Ms <= Math.max(1.5 * one!.controlP99Ms, one!.controlP99Ms + 25))) problems.push(`control p99 degraded: ${one!.controlP99Ms.toFixed(1)} → ${two!.controlP99Ms.toFixed(1)} ms`);
   if (two!.scaleOut!.failed > 0) problems.push(`${two!.scaleOut!.failed} requests failed during the scale-out`);
   if (two!.scaleOut!.othersRestarted) problems.push('another service restarted during the scale-out');

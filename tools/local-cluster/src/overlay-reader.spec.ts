@@ -51,3 +51,24 @@ describe('planLocalReplicas', () => {
     assert.deepEqual([...new Set(plans.map((p) => p.layer))], ['leaf', 'composite', 'edge']);
   });
 });
+
+describe('starting the local cluster', () => {
+  it('fails loudly, naming the replica, when one cannot start (its port is taken)', async () => {
+    const { createServer } = await import('node:net');
+    const { mkdtempSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { startLocalCluster } = await import('./local-cluster.js');
+    const basePort = 23_000 + Math.floor(Math.random() * 90) * 100;
+    const blocker = createServer((socket) => socket.destroy());
+    // catalog-1 listens on basePort + 1 (catalog is the first Deployment by name).
+    await new Promise<void>((resolve) => blocker.listen(basePort + 1, '127.0.0.1', () => resolve()));
+    try {
+      await assert.rejects(
+        startLocalCluster({ basePort, gatewayPort: 0, stateDir: mkdtempSync(join(tmpdir(), 'strata-fail-')), ephemeralDatabase: true, extraEnv: { LOG_LEVEL: 'silent' }, supervisor: { readyTimeoutMs: 5_000, initialBackoffMs: 60_000 } }),
+        /not ready after start: catalog-1/,
+      );
+    } finally {
+      blocker.close();
+    }
+  });
+});

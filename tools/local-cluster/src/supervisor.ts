@@ -58,6 +58,8 @@ interface Replica {
 export class Supervisor extends EventEmitter {
   private readonly replicas: Replica[];
   private stopping = false;
+  /** Cancels pending restart backoffs when the cluster stops, so nothing keeps the process alive. */
+  private readonly stopController = new AbortController();
   private readonly options: Required<SupervisorOptions>;
 
   constructor(plans: readonly ReplicaPlan[], options: SupervisorOptions) {
@@ -88,7 +90,7 @@ export class Supervisor extends EventEmitter {
     return this.replicas.map((r) => ({ ...r.status }));
   }
 
-  /** Starts every replica, layer by layer, and resolves when all are ready. */
+  /** Starts every replica, layer by layer, and resolves when all are ready; rejects if one is not. */
   async start(): Promise<void> {
     for (const layer of LAYER_ORDER) {
       const members = this.replicas.filter((r) => r.plan.layer === layer);
@@ -96,11 +98,18 @@ export class Supervisor extends EventEmitter {
     }
     const others = this.replicas.filter((r) => !LAYER_ORDER.includes(r.plan.layer));
     await Promise.all(others.map((r) => this.launch(r)));
+    // A replica that exited or never became ready (a port in use, a bad config) fails the start loudly rather
+    // than leaving a cluster that answers on the wrong port.
+    const notReady = this.replicas.filter((r) => r.status.state !== 'ready');
+    if (notReady.length > 0) {
+      throw new Error(`not ready after start: ${notReady.map((r) => `${r.plan.id} (${r.status.state}${r.status.lastExit ? `, exited with ${r.status.lastExit}` : ''}; log ${r.status.logFile})`).join(', ')}`);
+    }
   }
 
   /** Stops everything: edge first, data last; each replica gets SIGTERM, then SIGKILL after the grace. */
   async stop(): Promise<void> {
     this.stopping = true;
+    this.stopController.abort();
     for (const layer of [...LAYER_ORDER].reverse()) {
       await Promise.all(this.replicas.filter((r) => r.plan.layer === layer).map((r) => this.terminate(r)));
     }
@@ -200,8 +209,12 @@ export class Supervisor extends EventEmitter {
     const wait = Math.min(this.options.maxBackoffMs, this.options.initialBackoffMs * 2 ** Math.max(0, replica.quickCrashes - 1));
     this.update(replica, { state: 'backoff', pid: undefined, lastExit: how, restarts: replica.status.restarts + 1 });
     this.emit('event', `${replica.plan.id} exited (${how}); restarting in ${(wait / 1000).toFixed(1)} s; log: ${replica.status.logFile}`);
-    await delay(wait);
-    if (!this.stopping) await this.launch(replica);
+    try {
+      await delay(wait, undefined, { signal: this.stopController.signal });
+    } catch {
+      return; // the cluster is stopping
+    }
+    if (!this.stopping && !replica.held) await this.launch(replica);
   }
 
   private async terminate(replica: Replica): Promise<void> {
