@@ -2,7 +2,20 @@
 // Plain ES module: no k6 and no Node APIs, so both runtimes import the very same definitions.
 
 export const PRODUCT_COUNT = 10000;
-export const CATEGORIES = ['books', 'music', 'kitchen', 'garden', 'toys', 'sports', 'outdoor', 'office', 'beauty', 'electronics', 'home', 'clothing'];
+export const CATEGORIES = [
+  'books',
+  'music',
+  'kitchen',
+  'garden',
+  'toys',
+  'sports',
+  'outdoor',
+  'office',
+  'beauty',
+  'electronics',
+  'home',
+  'clothing',
+];
 
 /** A product id spread over the whole catalog (7919 is prime, so consecutive iterations jump around). */
 export function productId(i) {
@@ -10,7 +23,20 @@ export function productId(i) {
 }
 
 /** Search words that occur in names, descriptions and tags, alone and in pairs. */
-export const QUERIES = ['classic', 'red', 'wood', 'acme kettle', 'gift', 'retro lamp', 'steel', 'blue', 'handmade', 'eco', 'cotton scarf', 'premium'];
+export const QUERIES = [
+  'classic',
+  'red',
+  'wood',
+  'acme kettle',
+  'gift',
+  'retro lamp',
+  'steel',
+  'blue',
+  'handmade',
+  'eco',
+  'cotton scarf',
+  'premium',
+];
 
 const json = { 'content-type': 'application/json' };
 
@@ -30,7 +56,11 @@ export const scenarios = {
   search: {
     layer: 'catalog',
     description: 'full-text search over the whole catalog (10,000 products)',
-    request: (i) => ({ method: 'GET', path: `/api/products?query=${encodeURIComponent(QUERIES[i % QUERIES.length])}&pageSize=20`, name: 'GET /api/products?query' }),
+    request: (i) => ({
+      method: 'GET',
+      path: `/api/products?query=${encodeURIComponent(QUERIES[i % QUERIES.length])}&pageSize=20`,
+      name: 'GET /api/products?query',
+    }),
   },
   product: {
     layer: 'catalog',
@@ -72,7 +102,11 @@ export const scenarios = {
   recommendations: {
     layer: 'recommendations',
     description: 'top 10 similar products',
-    request: (i) => ({ method: 'GET', path: `/api/products/${productId(i)}/recommendations?limit=10`, name: 'GET /api/products/:id/recommendations' }),
+    request: (i) => ({
+      method: 'GET',
+      path: `/api/products/${productId(i)}/recommendations?limit=10`,
+      name: 'GET /api/products/:id/recommendations',
+    }),
   },
 };
 

@@ -15,7 +15,11 @@ export const options = grpcOptions('grpc-catalog');
 export default function () {
   if (exec.vu.iterationInScenario === 0) client.connect(TARGET, { plaintext: true, timeout: '5s' });
   const i = exec.scenario.iterationInTest;
-  const response = client.invoke('strata.catalog.v1.CatalogService/GetProduct', { id: productId(i) }, { timeout: '2s', metadata: { 'x-request-id': `k6-${i}` } });
+  const response = client.invoke(
+    'strata.catalog.v1.CatalogService/GetProduct',
+    { id: productId(i) },
+    { timeout: '2s', metadata: { 'x-request-id': `k6-${i}` } },
+  );
   check(response, { 'status is OK': (r) => r && r.status === grpc.StatusOK });
 }
 

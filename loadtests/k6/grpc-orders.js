@@ -16,12 +16,16 @@ export const options = grpcOptions('grpc-orders');
 export default function () {
   if (exec.vu.iterationInScenario === 0) client.connect(TARGET, { plaintext: true, timeout: '5s' });
   const i = exec.scenario.iterationInTest;
-  const response = client.invoke('strata.orders.v1.OrdersService/PlaceOrder', {
-    idempotencyKey: `k6-grpc-${RUN_ID}-${i}`,
-    lines: [{ productId: productId(i), quantity: 1 }],
-    currencyCode: 'EUR',
-    countryCode: 'DE',
-  }, { timeout: '2s', metadata: { 'x-request-id': `k6-${i}` } });
+  const response = client.invoke(
+    'strata.orders.v1.OrdersService/PlaceOrder',
+    {
+      idempotencyKey: `k6-grpc-${RUN_ID}-${i}`,
+      lines: [{ productId: productId(i), quantity: 1 }],
+      currencyCode: 'EUR',
+      countryCode: 'DE',
+    },
+    { timeout: '2s', metadata: { 'x-request-id': `k6-${i}` } },
+  );
   check(response, { 'status is OK': (r) => r && r.status === grpc.StatusOK });
 }
 

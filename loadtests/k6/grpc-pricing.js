@@ -15,12 +15,16 @@ export const options = grpcOptions('grpc-pricing');
 export default function () {
   if (exec.vu.iterationInScenario === 0) client.connect(TARGET, { plaintext: true, timeout: '5s' });
   const i = exec.scenario.iterationInTest;
-  const response = client.invoke('strata.pricing.v1.PricingService/Quote', {
-    lines: [{ productId: productId(i), category: 'books', quantity: 1 + (i % 5), unitPrice: { currencyCode: 'EUR', minorUnits: 1999 } }],
-    currencyCode: 'USD',
-    promotionCode: 'SAVE10',
-    countryCode: 'FR',
-  }, { timeout: '2s', metadata: { 'x-request-id': `k6-${i}` } });
+  const response = client.invoke(
+    'strata.pricing.v1.PricingService/Quote',
+    {
+      lines: [{ productId: productId(i), category: 'books', quantity: 1 + (i % 5), unitPrice: { currencyCode: 'EUR', minorUnits: 1999 } }],
+      currencyCode: 'USD',
+      promotionCode: 'SAVE10',
+      countryCode: 'FR',
+    },
+    { timeout: '2s', metadata: { 'x-request-id': `k6-${i}` } },
+  );
   check(response, { 'status is OK': (r) => r && r.status === grpc.StatusOK });
 }
 

@@ -12,7 +12,10 @@ export const options = httpOptions('recommendations');
 
 export default function () {
   const request = scenarios.recommendations.request(exec.scenario.iterationInTest, { runId: RUN_ID });
-  const response = http.request(request.method, BASE_URL + request.path, request.body || null, { headers: request.headers, tags: { name: request.name } });
+  const response = http.request(request.method, BASE_URL + request.path, request.body || null, {
+    headers: request.headers,
+    tags: { name: request.name },
+  });
   check(response, { 'status is 2xx': (r) => r.status >= 200 && r.status < 300 });
 }
 

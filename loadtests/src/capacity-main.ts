@@ -25,11 +25,36 @@ const { values } = parseArgs({
 /** Per layer: what limits it, its control, and the CPU quota of one replica in containers mode. */
 const PLANS: Record<string, LayerPlan & { cpus: number }> = {
   // Full-text search: catalog's own work (scanning 10,000 products) outweighs the gateway's, so catalog limits it.
-  catalog: { service: 'catalog', layer: 'leaf', scenario: 'search', control: 'orderRead', controlRate: 20, sloP99Ms: 200, startRate: 60, cpus: 0.25 },
-  recommendations: { service: 'recommendations', layer: 'composite', scenario: 'recommendations', control: 'orderRead', controlRate: 20, sloP99Ms: 400, startRate: 15, cpus: 0.25 },
+  catalog: {
+    service: 'catalog',
+    layer: 'leaf',
+    scenario: 'search',
+    control: 'orderRead',
+    controlRate: 20,
+    sloP99Ms: 200,
+    startRate: 60,
+    cpus: 0.25,
+  },
+  recommendations: {
+    service: 'recommendations',
+    layer: 'composite',
+    scenario: 'recommendations',
+    control: 'orderRead',
+    controlRate: 20,
+    sloP99Ms: 400,
+    startRate: 15,
+    cpus: 0.25,
+  },
 };
 /** Fixed quotas of the services that are not being stepped: generous, so they never limit. */
-const FIXED_CPUS: Record<ServiceName, number> = { postgres: 0.3, catalog: 0.6, pricing: 0.2, orders: 0.3, recommendations: 0.3, gateway: 1.0 };
+const FIXED_CPUS: Record<ServiceName, number> = {
+  postgres: 0.3,
+  catalog: 0.6,
+  pricing: 0.2,
+  orders: 0.3,
+  recommendations: 0.3,
+  gateway: 1.0,
+};
 
 const log = (line: string) => console.log(line);
 const time = () => new Date().toISOString().slice(11, 19);
@@ -39,7 +64,11 @@ const probeSeconds = Number(values.smoke ? 4 : values['probe-seconds']);
 const refinements = Number(values.smoke ? 1 : values.refinements);
 const out = values.smoke ? `${values.out}/smoke` : values.out!;
 
-if (values.target === 'containers' && spawnSync('docker', ['info'], { stdio: 'ignore' }).status !== 0 && spawnSync('/usr/bin/docker', ['info'], { stdio: 'ignore' }).status !== 0) {
+if (
+  values.target === 'containers' &&
+  spawnSync('docker', ['info'], { stdio: 'ignore' }).status !== 0 &&
+  spawnSync('/usr/bin/docker', ['info'], { stdio: 'ignore' }).status !== 0
+) {
   console.error('No Docker engine answers here. Use --target k8s --base-url <gateway URL> against a cluster, or start Docker.');
   console.error('(A local-processes mode is not offered: local replicas cannot be added live without restarting their callers.)');
   process.exit(2);
@@ -77,7 +106,14 @@ for (const name of layers) {
     });
     const order = (await placed.json()) as { id: string };
     const steps_ = await runLayer(target, plan, { steps, probeSeconds, refinements, log }, { runId: `${Date.now()}`, orderId: order.id });
-    const report: LayerReport = { plan, target: values.target!, cpusPerReplica: values.target === 'k8s' ? Number.NaN : plan.cpus, steps: steps_, startedAt, finishedAt: new Date().toISOString() };
+    const report: LayerReport = {
+      plan,
+      target: values.target!,
+      cpusPerReplica: values.target === 'k8s' ? Number.NaN : plan.cpus,
+      steps: steps_,
+      startedAt,
+      finishedAt: new Date().toISOString(),
+    };
     reports.push(report);
     console.log(`\n${layerTable(report)}\n`);
   } finally {
@@ -93,10 +129,15 @@ if (values.smoke) {
   const problems: string[] = [];
   // "Rises", not "doubles": single short runs on a shared 2-core machine vary too much for a tighter bound.
   if (!(two!.capacity > one!.capacity)) problems.push(`capacity did not rise: ${one!.capacity} → ${two!.capacity} req/s`);
-  if (!(two!.controlP99Ms <= Math.max(1.5 * one!.controlP99Ms, one!.controlP99Ms + 25))) problems.push(`control p99 degraded: ${one!.controlP99Ms.toFixed(1)} → ${two!.controlP99Ms.toFixed(1)} ms`);
+  if (!(two!.controlP99Ms <= Math.max(1.5 * one!.controlP99Ms, one!.controlP99Ms + 25)))
+    problems.push(`control p99 degraded: ${one!.controlP99Ms.toFixed(1)} → ${two!.controlP99Ms.toFixed(1)} ms`);
   if (two!.scaleOut!.failed > 0) problems.push(`${two!.scaleOut!.failed} requests failed during the scale-out`);
   if (two!.scaleOut!.othersRestarted) problems.push('another service restarted during the scale-out');
   if (two!.controlFailed > 0 || one!.controlFailed > 0) problems.push('control requests failed');
-  console.log(problems.length ? `capacity smoke FAILED:\n  ${problems.join('\n  ')}` : 'capacity smoke: capacity rose with replicas, the control endpoint held, no request failed');
+  console.log(
+    problems.length
+      ? `capacity smoke FAILED:\n  ${problems.join('\n  ')}`
+      : 'capacity smoke: capacity rose with replicas, the control endpoint held, no request failed',
+  );
   process.exit(problems.length ? 1 : 0);
 }

@@ -64,7 +64,14 @@ export async function runOpenLoop(options: OpenLoopOptions): Promise<LoadResult>
     sent++;
     const t0 = performance.now();
     pool
-      .request({ method: request.method, path: request.path, headers: request.headers, body: request.body, headersTimeout: timeoutMs, bodyTimeout: timeoutMs })
+      .request({
+        method: request.method,
+        path: request.path,
+        headers: request.headers,
+        body: request.body,
+        headersTimeout: timeoutMs,
+        bodyTimeout: timeoutMs,
+      })
       .then(async (response) => {
         await response.body.dump();
         histogram.recordValue(Math.max(1, Math.round((performance.now() - t0) * 1000)));

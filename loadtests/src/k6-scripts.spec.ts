@@ -11,7 +11,11 @@ import { scenarios } from '../scenarios.js';
 // the shared scenarios, declare open-loop scenarios with thresholds, and send exactly the requests the Node
 // driver sends. (No k6 binary can run here; the stand-ins record what the scripts ask k6 to do.)
 const K6_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', 'k6');
-type Recorded = { http: { method: string; url: string; body: string | null }[]; grpc: { method: string; request: Record<string, unknown> }[]; i: number };
+type Recorded = {
+  http: { method: string; url: string; body: string | null }[];
+  grpc: { method: string; request: Record<string, unknown> }[];
+  i: number;
+};
 const g = globalThis as unknown as { __ENV: Record<string, string>; __k6: Recorded };
 g.__ENV = { BASE_URL: 'http://gateway.test', RUN_ID: 'r1', TARGET: 'catalog.test:50051' };
 g.__k6 = { http: [], grpc: [], i: 0 };
@@ -51,14 +55,20 @@ describe('k6 scripts', () => {
       const [[scenarioName, scenario]] = Object.entries(script.options.scenarios) as [string, { executor: string; rate: number }][];
       assert.equal(scenarioName, name);
       assert.equal(scenario.executor, 'constant-arrival-rate');
-      assert.ok(script.options.thresholds.http_req_failed && script.options.thresholds.http_req_duration.length === 2 && script.options.thresholds.dropped_iterations);
+      assert.ok(
+        script.options.thresholds.http_req_failed &&
+          script.options.thresholds.http_req_duration.length === 2 &&
+          script.options.thresholds.dropped_iterations,
+      );
       assert.ok(Object.keys(script.handleSummary({})).some((k) => k.endsWith(`${name}.json`)));
       for (let i = 0; i < 4; i++) {
         g.__k6.i = i;
         g.__k6.http.length = 0;
         script.default();
         const expected = scenarios[name].request(i, { runId: 'r1' });
-        assert.deepEqual(g.__k6.http, [{ method: expected.method, url: `http://gateway.test${expected.path}`, body: expected.body ?? null }]);
+        assert.deepEqual(g.__k6.http, [
+          { method: expected.method, url: `http://gateway.test${expected.path}`, body: expected.body ?? null },
+        ]);
       }
       const ramping = await load(file, '?ramping');
       assert.ok(ramping.options, 'a fresh instance loads');
@@ -77,8 +87,11 @@ describe('k6 scripts', () => {
       const definition = serviceDefinition(service)[rpc];
       assert.ok(definition, `${method} is in the contract`);
       // k6 takes protobuf JSON: lowerCamelCase field names.
-      const fields = (definition.requestType as unknown as { type: { field: { name: string }[] } }).type.field.map((f) => f.name.replace(/_([a-z])/g, (_m, c: string) => c.toUpperCase()));
-      for (const key of Object.keys(request!)) assert.ok(fields.includes(key), `${key} is a field of ${service}/${rpc}'s request (${fields.join(', ')})`);
+      const fields = (definition.requestType as unknown as { type: { field: { name: string }[] } }).type.field.map((f) =>
+        f.name.replace(/_([a-z])/g, (_m, c: string) => c.toUpperCase()),
+      );
+      for (const key of Object.keys(request!))
+        assert.ok(fields.includes(key), `${key} is a field of ${service}/${rpc}'s request (${fields.join(', ')})`);
     });
   }
 });

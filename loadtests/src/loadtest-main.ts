@@ -25,7 +25,9 @@ if (!scenario) {
 }
 const rate = Number(values.rate);
 const duration = Number(values.duration);
-console.log(`${name}: ${scenario.description}; ${rate} req/s for ${duration} s against ${values['base-url']} (limited by ${scenario.layer})`);
+console.log(
+  `${name}: ${scenario.description}; ${rate} req/s for ${duration} s against ${values['base-url']} (limited by ${scenario.layer})`,
+);
 const result = await runOpenLoop({
   baseUrls: [values['base-url']!],
   scenario,
@@ -35,8 +37,12 @@ const result = await runOpenLoop({
   onProgress: (s) => console.log(progressLine(name, s)),
 });
 const l = result.latencyMs;
-console.log(`\nsent ${result.sent}, ok ${result.completed}, failed ${result.failed}, dropped ${result.dropped}; achieved ${result.achievedRate.toFixed(1)} req/s`);
-console.log(`latency ms: p50 ${l.p50.toFixed(1)}  p90 ${l.p90.toFixed(1)}  p95 ${l.p95.toFixed(1)}  p99 ${l.p99.toFixed(1)}  max ${l.max.toFixed(1)}`);
+console.log(
+  `\nsent ${result.sent}, ok ${result.completed}, failed ${result.failed}, dropped ${result.dropped}; achieved ${result.achievedRate.toFixed(1)} req/s`,
+);
+console.log(
+  `latency ms: p50 ${l.p50.toFixed(1)}  p90 ${l.p90.toFixed(1)}  p95 ${l.p95.toFixed(1)}  p99 ${l.p99.toFixed(1)}  max ${l.max.toFixed(1)}`,
+);
 if (Object.keys(result.errors).length) console.log('errors:', result.errors);
 const ok = result.failed === 0 && result.dropped === 0 && l.p95 <= SLO.p95Ms && l.p99 <= SLO.p99Ms;
 console.log(`thresholds (p95 < ${SLO.p95Ms} ms, p99 < ${SLO.p99Ms} ms, no failures): ${ok ? 'met' : 'NOT met'}`);

@@ -13,7 +13,12 @@ describe('catalog over real gRPC on loopback', () => {
   before(async () => {
     const [grpcPort, metricsPort] = [await freePort(), await freePort()];
     address = `127.0.0.1:${grpcPort}`;
-    service = await startCatalog({ GRPC_PORT: String(grpcPort), METRICS_PORT: String(metricsPort), LOG_LEVEL: 'warn', CATALOG_SIZE: '2000' });
+    service = await startCatalog({
+      GRPC_PORT: String(grpcPort),
+      METRICS_PORT: String(metricsPort),
+      LOG_LEVEL: 'warn',
+      CATALOG_SIZE: '2000',
+    });
     client = createGrpcClient<CatalogServiceClient>(CATALOG_SERVICE, { target: `ipv4:${address}`, timeoutMs: 2_000 });
   });
 
@@ -42,9 +47,12 @@ describe('catalog over real gRPC on loopback', () => {
     await assert.rejects(client.getProduct({ id: 'p-999999' }), (e: { code: number; details: string }) => {
       return e.code === status.NOT_FOUND && /p-999999/.test(e.details);
     });
-    await assert.rejects(client.searchProducts({ query: '', category: '', pageSize: 1000, pageToken: '' }), (e: { code: number; details: string }) => {
-      return e.code === status.INVALID_ARGUMENT && /page_size/.test(e.details);
-    });
+    await assert.rejects(
+      client.searchProducts({ query: '', category: '', pageSize: 1000, pageToken: '' }),
+      (e: { code: number; details: string }) => {
+        return e.code === status.INVALID_ARGUMENT && /page_size/.test(e.details);
+      },
+    );
   });
 
   it('counts calls in its Prometheus metrics', async () => {

@@ -25,13 +25,22 @@ describe('generateCatalog', () => {
 describe('ProductCatalog', () => {
   it('gets a product, refuses malformed ids and reports unknown ones as not found', () => {
     assert.equal(catalog.getProduct('p-000042').id, 'p-000042');
-    assert.throws(() => catalog.getProduct('p-999999'), (e: DomainError) => e.kind === 'not_found');
-    assert.throws(() => catalog.getProduct('42'), (e: DomainError) => e.kind === 'invalid_argument' && e.field === 'id');
+    assert.throws(
+      () => catalog.getProduct('p-999999'),
+      (e: DomainError) => e.kind === 'not_found',
+    );
+    assert.throws(
+      () => catalog.getProduct('42'),
+      (e: DomainError) => e.kind === 'invalid_argument' && e.field === 'id',
+    );
   });
 
   it('batch-gets in request order and lists the missing ids', () => {
     const result = catalog.batchGet(['p-000003', 'p-999999', 'p-000001']);
-    assert.deepEqual(result.products.map((p) => p.id), ['p-000003', 'p-000001']);
+    assert.deepEqual(
+      result.products.map((p) => p.id),
+      ['p-000003', 'p-000001'],
+    );
     assert.deepEqual(result.missingIds, ['p-999999']);
     assert.throws(() => catalog.batchGet(Array.from({ length: 101 }, () => 'p-000001')), /at most 100/);
   });

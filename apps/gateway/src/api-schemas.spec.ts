@@ -14,9 +14,25 @@ describe('edge validation', () => {
   });
 
   it('names the field at fault', () => {
-    assert.throws(() => parseInput(quoteBody, { lines: [{ productId: 'p-000001', quantity: 1.5 }] }, 'body'), /body\.lines\[0\]\.quantity: must be a whole number/);
+    assert.throws(
+      () => parseInput(quoteBody, { lines: [{ productId: 'p-000001', quantity: 1.5 }] }, 'body'),
+      /body\.lines\[0\]\.quantity: must be a whole number/,
+    );
     assert.throws(() => parseInput(quoteBody, { lines: [], extra: 1 }, 'body'), /Unrecognized key: "extra"/);
-    assert.throws(() => parseInput(orderBody, { lines: [{ productId: 'p-000001', quantity: 1 }, { productId: 'p-000001', quantity: 1 }] }, 'body'), /one line only/);
+    assert.throws(
+      () =>
+        parseInput(
+          orderBody,
+          {
+            lines: [
+              { productId: 'p-000001', quantity: 1 },
+              { productId: 'p-000001', quantity: 1 },
+            ],
+          },
+          'body',
+        ),
+      /one line only/,
+    );
   });
 
   it('turns any JSON value into a parsed body or a ValidationError, never anything else', () => {
@@ -37,14 +53,22 @@ describe('edge validation', () => {
 
   it('refuses quantities outside 1..1000 and non-integers, whatever their size', () => {
     fc.assert(
-      fc.property(fc.oneof(fc.integer({ min: -1e9, max: 0 }), fc.integer({ min: 1001, max: 1e9 }), fc.double({ noInteger: true }), fc.constant(Number.MAX_SAFE_INTEGER + 2)), (quantity) => {
-        try {
-          parseInput(quoteBody, { lines: [{ productId: 'p-000001', quantity }] }, 'body');
-          return false;
-        } catch (error) {
-          return error instanceof ValidationError && /lines\[0\]\.quantity/.test(error.message);
-        }
-      }),
+      fc.property(
+        fc.oneof(
+          fc.integer({ min: -1e9, max: 0 }),
+          fc.integer({ min: 1001, max: 1e9 }),
+          fc.double({ noInteger: true }),
+          fc.constant(Number.MAX_SAFE_INTEGER + 2),
+        ),
+        (quantity) => {
+          try {
+            parseInput(quoteBody, { lines: [{ productId: 'p-000001', quantity }] }, 'body');
+            return false;
+          } catch (error) {
+            return error instanceof ValidationError && /lines\[0\]\.quantity/.test(error.message);
+          }
+        },
+      ),
     );
   });
 });

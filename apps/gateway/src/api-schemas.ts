@@ -13,7 +13,10 @@ const quantity = z.number().int('must be a whole number').min(1).max(1000);
 export const listProductsQuery = z
   .object({
     query: z.string().max(200).optional(),
-    category: z.string().regex(/^[a-z]{1,32}$/, 'must be a lower-case category name such as "books"').optional(),
+    category: z
+      .string()
+      .regex(/^[a-z]{1,32}$/, 'must be a lower-case category name such as "books"')
+      .optional(),
     pageSize: z.coerce.number().int('must be a whole number').min(1).max(100).optional(),
     pageToken: z.string().max(512).optional(),
   })
@@ -48,7 +51,9 @@ export const orderBody = z
   })
   .strict();
 
-export const idempotencyKey = z.string().regex(/^[A-Za-z0-9_-]{8,128}$/, 'must be 8 to 128 characters of letters, digits, "-" or "_" (a UUID works)');
+export const idempotencyKey = z
+  .string()
+  .regex(/^[A-Za-z0-9_-]{8,128}$/, 'must be 8 to 128 characters of letters, digits, "-" or "_" (a UUID works)');
 export const orderIdParam = z.string().regex(/^o-[0-9a-f-]{36}$/, 'must be an order id such as "o-1b4e28ba-2fa1-11d2-883f-0016d3cca427"');
 
 /** Parses `value` or throws a ValidationError naming every bad field ("lines[0].quantity: ..."). */

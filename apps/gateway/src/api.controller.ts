@@ -1,7 +1,16 @@
 import { Body, Controller, Get, Headers, HttpCode, Inject, Param, Post, Query, Res } from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
 import { invalidArgument } from '@strata/service-kit';
-import { idempotencyKey, listProductsQuery, orderBody, orderIdParam, parseInput, productIdParam, quoteBody, recommendationsQuery } from './api-schemas.js';
+import {
+  idempotencyKey,
+  listProductsQuery,
+  orderBody,
+  orderIdParam,
+  parseInput,
+  productIdParam,
+  quoteBody,
+  recommendationsQuery,
+} from './api-schemas.js';
 import { Upstreams } from './upstreams.js';
 
 /**
@@ -16,7 +25,12 @@ export class ApiController {
   @Get('products')
   async listProducts(@Query() query: unknown) {
     const q = parseInput(listProductsQuery, query, 'query');
-    const page = await this.upstreams.catalog.searchProducts({ query: q.query ?? '', category: q.category ?? '', pageSize: q.pageSize ?? 0, pageToken: q.pageToken ?? '' });
+    const page = await this.upstreams.catalog.searchProducts({
+      query: q.query ?? '',
+      category: q.category ?? '',
+      pageSize: q.pageSize ?? 0,
+      pageToken: q.pageToken ?? '',
+    });
     return { products: page.products, nextPageToken: page.nextPageToken, totalSize: page.totalSize };
   }
 
@@ -40,10 +54,16 @@ export class ApiController {
     const request = parseInput(quoteBody, body, 'body');
     const ids = request.lines.map((l) => l.productId);
     const { products, missingIds } = await this.upstreams.catalog.batchGetProducts({ ids });
-    if (missingIds.length > 0) throw invalidArgument(`lines[${ids.indexOf(missingIds[0]!)}].productId`, `unknown product '${missingIds[0]}'`);
+    if (missingIds.length > 0)
+      throw invalidArgument(`lines[${ids.indexOf(missingIds[0]!)}].productId`, `unknown product '${missingIds[0]}'`);
     const byId = new Map(products.map((p) => [p.id, p]));
     return this.upstreams.pricing.quote({
-      lines: request.lines.map((l) => ({ productId: l.productId, quantity: l.quantity, category: byId.get(l.productId)!.category, unitPrice: byId.get(l.productId)!.price })),
+      lines: request.lines.map((l) => ({
+        productId: l.productId,
+        quantity: l.quantity,
+        category: byId.get(l.productId)!.category,
+        unitPrice: byId.get(l.productId)!.price,
+      })),
       currencyCode: request.currency ?? '',
       countryCode: request.country ?? '',
       promotionCode: request.promotionCode ?? '',
@@ -51,8 +71,16 @@ export class ApiController {
   }
 
   @Post('orders')
-  async placeOrder(@Body() body: unknown, @Headers('idempotency-key') key: string | undefined, @Res({ passthrough: true }) reply: FastifyReply) {
-    if (key === undefined) throw invalidArgument('Idempotency-Key', 'header is required: send a new unique value (a UUID) per order, and the same value when retrying it');
+  async placeOrder(
+    @Body() body: unknown,
+    @Headers('idempotency-key') key: string | undefined,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ) {
+    if (key === undefined)
+      throw invalidArgument(
+        'Idempotency-Key',
+        'header is required: send a new unique value (a UUID) per order, and the same value when retrying it',
+      );
     const idempotencyKeyValue = parseInput(idempotencyKey, key, 'Idempotency-Key');
     const request = parseInput(orderBody, body, 'body');
     const { order, replayed } = await this.upstreams.orders.placeOrder({
@@ -63,7 +91,10 @@ export class ApiController {
       promotionCode: request.promotionCode ?? '',
       customerEmail: request.customerEmail ?? '',
     });
-    reply.status(replayed ? 200 : 201).header('location', `/api/orders/${order!.id}`).header('idempotent-replayed', String(replayed));
+    reply
+      .status(replayed ? 200 : 201)
+      .header('location', `/api/orders/${order!.id}`)
+      .header('idempotent-replayed', String(replayed));
     return order;
   }
 

@@ -30,11 +30,17 @@ export class ErrorFilter implements ExceptionFilter {
 
   private describe(exception: unknown): { status: number; message: string } {
     if (exception instanceof ValidationError) return { status: 400, message: exception.message };
-    if (exception instanceof DomainError) return { status: exception.kind === 'invalid_argument' ? 400 : exception.kind === 'not_found' ? 404 : 409, message: exception.message };
+    if (exception instanceof DomainError)
+      return {
+        status: exception.kind === 'invalid_argument' ? 400 : exception.kind === 'not_found' ? 404 : 409,
+        message: exception.message,
+      };
     if (isGrpcError(exception)) {
       const status = httpStatusFor(exception.code);
-      if (status === 503) return { status, message: `a service behind the gateway is unavailable; retry shortly (${exception.details.slice(0, 120)})` };
-      if (status === 504) return { status, message: 'a service behind the gateway did not answer within the request deadline; retry shortly' };
+      if (status === 503)
+        return { status, message: `a service behind the gateway is unavailable; retry shortly (${exception.details.slice(0, 120)})` };
+      if (status === 504)
+        return { status, message: 'a service behind the gateway did not answer within the request deadline; retry shortly' };
       if (status === 502) return { status, message: 'a service behind the gateway failed; the request id leads to its log' };
       return { status, message: exception.details };
     }
@@ -42,7 +48,10 @@ export class ErrorFilter implements ExceptionFilter {
       const status = exception.getStatus();
       if (status === 404) return { status, message: 'no such endpoint; see the README for the API' };
       const response = exception.getResponse();
-      const message = typeof response === 'string' ? response : String((response as { message?: unknown }).message ?? (response as { status?: unknown }).status ?? exception.message);
+      const message =
+        typeof response === 'string'
+          ? response
+          : String((response as { message?: unknown }).message ?? (response as { status?: unknown }).status ?? exception.message);
       return { status, message };
     }
     // Fastify's content-type parser errors (bad JSON, too large, unsupported type) carry their status.

@@ -5,7 +5,17 @@ import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { setTimeout as delay } from 'node:timers/promises';
 import { Counter, Histogram } from 'prom-client';
 import { z } from 'zod';
-import { NestPinoLogger, ServiceMetrics, acceptRequestId, createLogger, loadConfig, millisVar, portVar, REQUEST_ID_HEADER, type Logger } from '@strata/service-kit';
+import {
+  NestPinoLogger,
+  ServiceMetrics,
+  acceptRequestId,
+  createLogger,
+  loadConfig,
+  millisVar,
+  portVar,
+  REQUEST_ID_HEADER,
+  type Logger,
+} from '@strata/service-kit';
 import { ApiController } from './api.controller.js';
 import { ErrorFilter } from './error-filter.js';
 import { OpsController } from './ops.controller.js';
@@ -28,7 +38,10 @@ export const gatewayEnv = z.object({
   GATEWAY_MAX_INFLIGHT: z.coerce.number().int().min(1).max(100_000).default(512),
   SHUTDOWN_DELAY_MS: millisVar(0),
   /** Lets several local replicas share one port (SO_REUSEPORT): the kernel spreads connections like a Service. */
-  GATEWAY_REUSE_PORT: z.enum(['true', 'false']).default('false').transform((v) => v === 'true'),
+  GATEWAY_REUSE_PORT: z
+    .enum(['true', 'false'])
+    .default('false')
+    .transform((v) => v === 'true'),
   DRAIN_TIMEOUT_MS: millisVar(10_000),
 });
 export type GatewayConfig = z.infer<typeof gatewayEnv>;
@@ -63,7 +76,12 @@ export async function startGateway(env: NodeJS.ProcessEnv = process.env): Promis
   const logger = createLogger('gateway', config.LOG_LEVEL);
   const metrics = new ServiceMetrics('gateway');
   const upstreams = new Upstreams(
-    { catalog: config.CATALOG_TARGET, pricing: config.PRICING_TARGET, orders: config.ORDERS_TARGET, recommendations: config.RECOMMENDATIONS_TARGET },
+    {
+      catalog: config.CATALOG_TARGET,
+      pricing: config.PRICING_TARGET,
+      orders: config.ORDERS_TARGET,
+      recommendations: config.RECOMMENDATIONS_TARGET,
+    },
     config.REQUEST_TIMEOUT_MS,
     metrics,
   );
@@ -75,7 +93,16 @@ export async function startGateway(env: NodeJS.ProcessEnv = process.env): Promis
     routerOptions: { maxParamLength: 4_096 },
     // Errors the router raises before any handler (a malformed percent-encoding in the URL) get the same body.
     frameworkErrors: (error: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
-      reply.code(400).send({ error: { status: 400, code: 'invalid_argument', message: `the URL is not valid: ${error.message.slice(0, 200)}`, requestId: String(request.id) } });
+      reply
+        .code(400)
+        .send({
+          error: {
+            status: 400,
+            code: 'invalid_argument',
+            message: `the URL is not valid: ${error.message.slice(0, 200)}`,
+            requestId: String(request.id),
+          },
+        });
     },
   });
   const app = await NestFactory.create<NestFastifyApplication>(GatewayModule.forRoot(upstreams, readiness, metrics), adapter, {
@@ -84,7 +111,12 @@ export async function startGateway(env: NodeJS.ProcessEnv = process.env): Promis
   app.useGlobalFilters(new ErrorFilter(logger));
   app.useGlobalInterceptors(new RequestContextInterceptor(config.REQUEST_TIMEOUT_MS));
 
-  const requests = new Counter({ name: 'http_requests_total', help: 'HTTP requests answered, by route and status.', labelNames: ['method', 'route', 'status'], registers: [metrics.registry] });
+  const requests = new Counter({
+    name: 'http_requests_total',
+    help: 'HTTP requests answered, by route and status.',
+    labelNames: ['method', 'route', 'status'],
+    registers: [metrics.registry],
+  });
   const latency = new Histogram({
     name: 'http_request_duration_seconds',
     help: 'Time to answer an HTTP request.',
@@ -100,14 +132,21 @@ export async function startGateway(env: NodeJS.ProcessEnv = process.env): Promis
   const release = (request: object) => {
     if (counted.delete(request)) inflight--;
   };
-  const shed = new Counter({ name: 'http_requests_shed_total', help: 'API requests refused because the gateway was at capacity.', registers: [metrics.registry] });
+  const shed = new Counter({
+    name: 'http_requests_shed_total',
+    help: 'API requests refused because the gateway was at capacity.',
+    registers: [metrics.registry],
+  });
   fastify.addHook('onRequest', async (request, reply) => {
     reply.header(REQUEST_ID_HEADER, request.id);
     if (request.url.startsWith('/api/')) {
       if (inflight >= config.GATEWAY_MAX_INFLIGHT) {
         shed.inc();
         const message = `the gateway is at capacity (${inflight} requests in progress); retry after 1 s`;
-        await reply.status(503).header('retry-after', '1').send({ error: { status: 503, code: 'unavailable', message, requestId: String(request.id) } });
+        await reply
+          .status(503)
+          .header('retry-after', '1')
+          .send({ error: { status: 503, code: 'unavailable', message, requestId: String(request.id) } });
         return;
       }
       inflight++;

@@ -14,12 +14,35 @@ class StandInCatalog {
     const ms = Number(id.slice(2));
     if (ms === 404) throw notFound(`product '${id}' does not exist`);
     await delay(ms);
-    return { product: { id, name: 'x', description: '', category: 'books', price: { currencyCode: 'EUR', minorUnits: 100 }, tags: [], attributes: {} } };
+    return {
+      product: {
+        id,
+        name: 'x',
+        description: '',
+        category: 'books',
+        price: { currencyCode: 'EUR', minorUnits: 100 },
+        tags: [],
+        attributes: {},
+      },
+    };
   }
   batchGetProducts({ ids }: { ids: string[] }) {
-    return { products: ids.map((id) => ({ id, name: 'x', description: '', category: 'books', price: { currencyCode: 'EUR', minorUnits: 100 }, tags: [], attributes: {} })), missingIds: [] };
+    return {
+      products: ids.map((id) => ({
+        id,
+        name: 'x',
+        description: '',
+        category: 'books',
+        price: { currencyCode: 'EUR', minorUnits: 100 },
+        tags: [],
+        attributes: {},
+      })),
+      missingIds: [],
+    };
   }
-  searchProducts(): never { throw new Error('unused'); }
+  searchProducts(): never {
+    throw new Error('unused');
+  }
 }
 @Module({ controllers: [StandInCatalog] })
 class StandInModule {}

@@ -11,11 +11,19 @@ export class Upstreams {
   readonly orders: PromiseClient<OrdersServiceClient>;
   readonly recommendations: PromiseClient<RecommendationsServiceClient>;
 
-  constructor(targets: { catalog: string; pricing: string; orders: string; recommendations: string }, timeoutMs: number, metrics: ServiceMetrics) {
+  constructor(
+    targets: { catalog: string; pricing: string; orders: string; recommendations: string },
+    timeoutMs: number,
+    metrics: ServiceMetrics,
+  ) {
     this.catalog = createGrpcClient('strata.catalog.v1.CatalogService', { target: targets.catalog, timeoutMs, metrics });
     this.pricing = createGrpcClient('strata.pricing.v1.PricingService', { target: targets.pricing, timeoutMs, metrics });
     this.orders = createGrpcClient('strata.orders.v1.OrdersService', { target: targets.orders, timeoutMs, metrics });
-    this.recommendations = createGrpcClient('strata.recommendations.v1.RecommendationsService', { target: targets.recommendations, timeoutMs, metrics });
+    this.recommendations = createGrpcClient('strata.recommendations.v1.RecommendationsService', {
+      target: targets.recommendations,
+      timeoutMs,
+      metrics,
+    });
   }
 
   close(): void {

@@ -29,7 +29,8 @@ export function validateOrderRequest(request: PlaceOrderRequest): OrderIntent {
   const seen = new Set<string>();
   request.lines.forEach((line, i) => {
     if (!line.productId) throw invalidArgument(`lines[${i}].product_id`, 'is required');
-    if (seen.has(line.productId)) throw invalidArgument(`lines[${i}].product_id`, `'${line.productId.slice(0, 40)}' appears twice; put the whole quantity on one line`);
+    if (seen.has(line.productId))
+      throw invalidArgument(`lines[${i}].product_id`, `'${line.productId.slice(0, 40)}' appears twice; put the whole quantity on one line`);
     seen.add(line.productId);
     if (!Number.isInteger(line.quantity) || line.quantity < 1 || line.quantity > MAX_QUANTITY) {
       throw invalidArgument(`lines[${i}].quantity`, `must be a whole number from 1 to ${MAX_QUANTITY}, got ${line.quantity}`);

@@ -31,7 +31,15 @@ const catalog: ProductLookup = {
   async batchGetProducts({ ids }) {
     const known = ids.filter((id) => id.startsWith('p-'));
     return {
-      products: known.map((id) => ({ id, name: `Product ${id}`, description: '', category: 'books', price: { currencyCode: 'EUR', minorUnits: 1000 }, tags: [], attributes: {} })),
+      products: known.map((id) => ({
+        id,
+        name: `Product ${id}`,
+        description: '',
+        category: 'books',
+        price: { currencyCode: 'EUR', minorUnits: 1000 },
+        tags: [],
+        attributes: {},
+      })),
       missingIds: ids.filter((id) => !id.startsWith('p-')),
     };
   },
@@ -41,7 +49,14 @@ const pricing: QuoteSource = {
   async quote(request: QuoteRequest): Promise<QuoteResponse> {
     quotes++;
     const m = (minorUnits: number) => ({ currencyCode: 'EUR', minorUnits });
-    const lines = request.lines.map((l) => ({ productId: l.productId, quantity: l.quantity, unitPrice: l.unitPrice, lineTotal: m(l.unitPrice!.minorUnits * l.quantity), discount: m(0), tax: m(0) }));
+    const lines = request.lines.map((l) => ({
+      productId: l.productId,
+      quantity: l.quantity,
+      unitPrice: l.unitPrice,
+      lineTotal: m(l.unitPrice!.minorUnits * l.quantity),
+      discount: m(0),
+      tax: m(0),
+    }));
     const subtotal = lines.reduce((a, l) => a + l.lineTotal.minorUnits, 0);
     return { lines, subtotal: m(subtotal), discount: m(0), tax: m(0), total: m(subtotal), appliedPromotions: [], taxRateBasisPoints: 0 };
   },
@@ -74,7 +89,10 @@ describe('OrderPlacement', () => {
   it('refuses the same key with a different body', async () => {
     const orders = new OrderPlacement(catalog, pricing, new MapOrderStore());
     await orders.placeOrder(request('key-00000002', 1));
-    await assert.rejects(orders.placeOrder(request('key-00000002', 3)), (e: DomainError) => e.kind === 'failed_precondition' && /already used/.test(e.message));
+    await assert.rejects(
+      orders.placeOrder(request('key-00000002', 3)),
+      (e: DomainError) => e.kind === 'failed_precondition' && /already used/.test(e.message),
+    );
   });
 
   it('names the line of an unknown product and stores nothing', async () => {
@@ -86,14 +104,17 @@ describe('OrderPlacement', () => {
 
   it('never stores two orders for one key, whatever the interleaving of repeats', async () => {
     await fc.assert(
-      fc.asyncProperty(fc.array(fc.constantFrom('key-aaaaaaaa', 'key-bbbbbbbb', 'key-cccccccc'), { minLength: 1, maxLength: 12 }), async (keys) => {
-        const store = new MapOrderStore();
-        const orders = new OrderPlacement(catalog, pricing, store);
-        const results = await Promise.all(keys.map((k) => orders.placeOrder(request(k))));
-        const idsPerKey = new Map<string, Set<string>>();
-        results.forEach((r, i) => idsPerKey.set(keys[i]!, (idsPerKey.get(keys[i]!) ?? new Set()).add(r.order!.id)));
-        return store.rows.size === new Set(keys).size && [...idsPerKey.values()].every((ids) => ids.size === 1);
-      }),
+      fc.asyncProperty(
+        fc.array(fc.constantFrom('key-aaaaaaaa', 'key-bbbbbbbb', 'key-cccccccc'), { minLength: 1, maxLength: 12 }),
+        async (keys) => {
+          const store = new MapOrderStore();
+          const orders = new OrderPlacement(catalog, pricing, store);
+          const results = await Promise.all(keys.map((k) => orders.placeOrder(request(k))));
+          const idsPerKey = new Map<string, Set<string>>();
+          results.forEach((r, i) => idsPerKey.set(keys[i]!, (idsPerKey.get(keys[i]!) ?? new Set()).add(r.order!.id)));
+          return store.rows.size === new Set(keys).size && [...idsPerKey.values()].every((ids) => ids.size === 1);
+        },
+      ),
       { numRuns: 50 },
     );
   });
@@ -102,7 +123,16 @@ describe('OrderPlacement', () => {
     const orders = new OrderPlacement(catalog, pricing, new MapOrderStore());
     await assert.rejects(orders.placeOrder(request('short')), /idempotency_key/);
     await assert.rejects(orders.placeOrder(request('key-00000004', 0)), /lines\[0\]\.quantity/);
-    await assert.rejects(orders.placeOrder({ ...request('key-00000005'), lines: [{ productId: 'p-1', quantity: 1 }, { productId: 'p-1', quantity: 1 }] }), /appears twice/);
+    await assert.rejects(
+      orders.placeOrder({
+        ...request('key-00000005'),
+        lines: [
+          { productId: 'p-1', quantity: 1 },
+          { productId: 'p-1', quantity: 1 },
+        ],
+      }),
+      /appears twice/,
+    );
     await assert.rejects(orders.getOrder('42'), /not an order id/);
   });
 });

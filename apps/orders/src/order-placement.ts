@@ -83,7 +83,9 @@ export class OrderPlacement {
 
   private replay(existing: { order: Order; fingerprint: string }, fingerprint: string, key: string): PlaceOrderResponse {
     if (existing.fingerprint !== fingerprint) {
-      throw failedPrecondition(`Idempotency-Key '${key}' was already used for a different order (${existing.order.id}); use a new key for a new order`);
+      throw failedPrecondition(
+        `Idempotency-Key '${key}' was already used for a different order (${existing.order.id}); use a new key for a new order`,
+      );
     }
     return { order: existing.order, replayed: true };
   }

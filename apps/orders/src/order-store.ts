@@ -40,7 +40,13 @@ export class PostgresOrderStore implements OrderStore {
 
   /** Connects and brings the schema up to date; safe when several replicas start at once. */
   static async open(databaseUrl: string, poolSize: number): Promise<PostgresOrderStore> {
-    const pool = new pg.Pool({ connectionString: databaseUrl, max: poolSize, connectionTimeoutMillis: 1_000, idleTimeoutMillis: 10_000, query_timeout: 3_000 });
+    const pool = new pg.Pool({
+      connectionString: databaseUrl,
+      max: poolSize,
+      connectionTimeoutMillis: 1_000,
+      idleTimeoutMillis: 10_000,
+      query_timeout: 3_000,
+    });
     pool.on('error', () => undefined); // an idle client's error surfaces on the next query instead
     const store = new PostgresOrderStore(pool);
     await store.migrate();
@@ -51,7 +57,9 @@ export class PostgresOrderStore implements OrderStore {
     const client = await this.pool.connect();
     try {
       await client.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK]);
-      await client.query('CREATE TABLE IF NOT EXISTS schema_migrations (version int PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())');
+      await client.query(
+        'CREATE TABLE IF NOT EXISTS schema_migrations (version int PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())',
+      );
       const { rows } = await client.query<{ version: number }>('SELECT version FROM schema_migrations');
       const applied = new Set(rows.map((r) => r.version));
       for (const [index, sql] of MIGRATIONS.entries()) {
@@ -72,7 +80,16 @@ export class PostgresOrderStore implements OrderStore {
        VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
        ON CONFLICT (idempotency_key) DO NOTHING
        RETURNING body`,
-      [order.id, order.idempotencyKey, fingerprint, order.customerEmail, order.total?.currencyCode ?? '', order.total?.minorUnits ?? 0, JSON.stringify(order), order.createdAt],
+      [
+        order.id,
+        order.idempotencyKey,
+        fingerprint,
+        order.customerEmail,
+        order.total?.currencyCode ?? '',
+        order.total?.minorUnits ?? 0,
+        JSON.stringify(order),
+        order.createdAt,
+      ],
     );
     if (inserted.length === 1) return { stored: true, order: inserted[0]!.body };
     const existing = await this.findByKey(order.idempotencyKey);
@@ -81,7 +98,9 @@ export class PostgresOrderStore implements OrderStore {
   }
 
   async findByKey(idempotencyKey: string): Promise<{ order: Order; fingerprint: string } | undefined> {
-    const rows = await this.query<{ body: Order; fingerprint: string }>('SELECT body, fingerprint FROM orders WHERE idempotency_key = $1', [idempotencyKey]);
+    const rows = await this.query<{ body: Order; fingerprint: string }>('SELECT body, fingerprint FROM orders WHERE idempotency_key = $1', [
+      idempotencyKey,
+    ]);
     return rows[0] ? { order: rows[0].body, fingerprint: rows[0].fingerprint } : undefined;
   }
 
@@ -106,7 +125,8 @@ export class PostgresOrderStore implements OrderStore {
       return (await this.pool.query<R>(sql, params)).rows;
     } catch (error) {
       const code = (error as { code?: string }).code;
-      if (code && /^(08|57P|53)/.test(code)) throw unavailable(`orders database unavailable (${code}); retry with the same Idempotency-Key`);
+      if (code && /^(08|57P|53)/.test(code))
+        throw unavailable(`orders database unavailable (${code}); retry with the same Idempotency-Key`);
       if (!code || /ECONN|ETIMEDOUT|timeout|terminated|Connection/i.test(String((error as Error).message))) {
         throw unavailable('orders database unavailable; retry with the same Idempotency-Key');
       }

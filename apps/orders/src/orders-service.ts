@@ -55,8 +55,16 @@ export async function startOrders(env: NodeJS.ProcessEnv = process.env): Promise
       services: [ORDERS_SERVICE],
       config,
       module: ({ metrics }) => {
-        const catalog = createGrpcClient<CatalogServiceClient>('strata.catalog.v1.CatalogService', { target: config.CATALOG_TARGET, timeoutMs: config.UPSTREAM_TIMEOUT_MS, metrics });
-        const pricing = createGrpcClient<PricingServiceClient>('strata.pricing.v1.PricingService', { target: config.PRICING_TARGET, timeoutMs: config.UPSTREAM_TIMEOUT_MS, metrics });
+        const catalog = createGrpcClient<CatalogServiceClient>('strata.catalog.v1.CatalogService', {
+          target: config.CATALOG_TARGET,
+          timeoutMs: config.UPSTREAM_TIMEOUT_MS,
+          metrics,
+        });
+        const pricing = createGrpcClient<PricingServiceClient>('strata.pricing.v1.PricingService', {
+          target: config.PRICING_TARGET,
+          timeoutMs: config.UPSTREAM_TIMEOUT_MS,
+          metrics,
+        });
         const cleanup = async () => {
           catalog.close();
           pricing.close();

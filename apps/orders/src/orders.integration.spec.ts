@@ -5,7 +5,15 @@ import { Controller, Module } from '@nestjs/common';
 import { CatalogServiceControllerMethods, type BatchGetProductsRequest, type BatchGetProductsResponse } from '@strata/contracts/catalog/v1';
 import type { OrdersServiceClient } from '@strata/contracts/orders/v1';
 import { PricingServiceControllerMethods, type QuoteRequest, type QuoteResponse } from '@strata/contracts/pricing/v1';
-import { createGrpcClient, freePort, startEmbeddedPostgres, startStandInService, waitForServing, type PromiseClient, type RunningGrpcService } from '@strata/service-kit';
+import {
+  createGrpcClient,
+  freePort,
+  startEmbeddedPostgres,
+  startStandInService,
+  waitForServing,
+  type PromiseClient,
+  type RunningGrpcService,
+} from '@strata/service-kit';
 import { ORDERS_SERVICE, startOrders } from './orders-service.js';
 
 // Stand-ins for catalog and pricing: real gRPC servers with the real contracts, so orders is tested
@@ -16,19 +24,38 @@ class StandInCatalog {
   batchGetProducts({ ids }: BatchGetProductsRequest): BatchGetProductsResponse {
     const known = ids.filter((id) => /^p-0000\d\d$/.test(id));
     return {
-      products: known.map((id) => ({ id, name: `Product ${id}`, description: '', category: 'books', price: { currencyCode: 'EUR', minorUnits: 1999 }, tags: [], attributes: {} })),
+      products: known.map((id) => ({
+        id,
+        name: `Product ${id}`,
+        description: '',
+        category: 'books',
+        price: { currencyCode: 'EUR', minorUnits: 1999 },
+        tags: [],
+        attributes: {},
+      })),
       missingIds: ids.filter((id) => !known.includes(id)),
     };
   }
-  getProduct(): never { throw new Error('unused'); }
-  searchProducts(): never { throw new Error('unused'); }
+  getProduct(): never {
+    throw new Error('unused');
+  }
+  searchProducts(): never {
+    throw new Error('unused');
+  }
 }
 @Controller()
 @PricingServiceControllerMethods()
 class StandInPricing {
   quote(request: QuoteRequest): QuoteResponse {
     const m = (minorUnits: number) => ({ currencyCode: 'EUR', minorUnits });
-    const lines = request.lines.map((l) => ({ productId: l.productId, quantity: l.quantity, unitPrice: l.unitPrice, lineTotal: m(l.unitPrice!.minorUnits * l.quantity), discount: m(0), tax: m(0) }));
+    const lines = request.lines.map((l) => ({
+      productId: l.productId,
+      quantity: l.quantity,
+      unitPrice: l.unitPrice,
+      lineTotal: m(l.unitPrice!.minorUnits * l.quantity),
+      discount: m(0),
+      tax: m(0),
+    }));
     const total = lines.reduce((a, l) => a + l.lineTotal.minorUnits, 0);
     return { lines, subtotal: m(total), discount: m(0), tax: m(0), total: m(total), appliedPromotions: [], taxRateBasisPoints: 0 };
   }
@@ -56,9 +83,19 @@ describe('orders over real gRPC on loopback, with a real PostgreSQL', () => {
     const standInPort = started.port;
     const ordersPort = await freePort();
     const target = `ipv4:127.0.0.1:${standInPort}`;
-    const env = { GRPC_PORT: String(ordersPort), METRICS_PORT: String(await freePort()), LOG_LEVEL: 'warn', DATABASE_URL: database.url, CATALOG_TARGET: target, PRICING_TARGET: target };
+    const env = {
+      GRPC_PORT: String(ordersPort),
+      METRICS_PORT: String(await freePort()),
+      LOG_LEVEL: 'warn',
+      DATABASE_URL: database.url,
+      CATALOG_TARGET: target,
+      PRICING_TARGET: target,
+    };
     // Two replicas starting at once share one database: migrations must not collide.
-    const [first, second] = await Promise.all([startOrders(env), startOrders({ ...env, GRPC_PORT: String(await freePort()), METRICS_PORT: String(await freePort()) })]);
+    const [first, second] = await Promise.all([
+      startOrders(env),
+      startOrders({ ...env, GRPC_PORT: String(await freePort()), METRICS_PORT: String(await freePort()) }),
+    ]);
     await second.stop();
     orders = first;
     await waitForServing(`127.0.0.1:${ordersPort}`);
@@ -73,7 +110,14 @@ describe('orders over real gRPC on loopback, with a real PostgreSQL', () => {
   });
 
   const place = (key: string, quantity = 2) =>
-    client.placeOrder({ idempotencyKey: key, lines: [{ productId: 'p-000007', quantity }], currencyCode: 'EUR', promotionCode: '', countryCode: 'DE', customerEmail: '' });
+    client.placeOrder({
+      idempotencyKey: key,
+      lines: [{ productId: 'p-000007', quantity }],
+      currencyCode: 'EUR',
+      promotionCode: '',
+      countryCode: 'DE',
+      customerEmail: '',
+    });
 
   it('places an order, stores it and reads it back', async () => {
     const { order, replayed } = await place(`k-${runKey}-1`);
@@ -94,15 +138,29 @@ describe('orders over real gRPC on loopback, with a real PostgreSQL', () => {
   it('refuses a reused key with another body (FAILED_PRECONDITION) and an unknown product (INVALID_ARGUMENT)', async () => {
     const key = `k-${runKey}-3`;
     await place(key, 1);
-    await assert.rejects(place(key, 5), (e: { code: number; details: string }) => e.code === status.FAILED_PRECONDITION && /already used/.test(e.details));
     await assert.rejects(
-      client.placeOrder({ idempotencyKey: `k-${runKey}-4`, lines: [{ productId: 'p-999999', quantity: 1 }], currencyCode: '', promotionCode: '', countryCode: '', customerEmail: '' }),
-      (e: { code: number; details: string }) => e.code === status.INVALID_ARGUMENT && /lines\[0\]\.product_id: unknown product 'p-999999'/.test(e.details),
+      place(key, 5),
+      (e: { code: number; details: string }) => e.code === status.FAILED_PRECONDITION && /already used/.test(e.details),
+    );
+    await assert.rejects(
+      client.placeOrder({
+        idempotencyKey: `k-${runKey}-4`,
+        lines: [{ productId: 'p-999999', quantity: 1 }],
+        currencyCode: '',
+        promotionCode: '',
+        countryCode: '',
+        customerEmail: '',
+      }),
+      (e: { code: number; details: string }) =>
+        e.code === status.INVALID_ARGUMENT && /lines\[0\]\.product_id: unknown product 'p-999999'/.test(e.details),
     );
     assert.equal(await orders.store.countByKey(`k-${runKey}-4`), 0);
   });
 
   it('answers NOT_FOUND for an order that does not exist', async () => {
-    await assert.rejects(client.getOrder({ id: 'o-00000000-0000-4000-8000-000000000000' }), (e: { code: number }) => e.code === status.NOT_FOUND);
+    await assert.rejects(
+      client.getOrder({ id: 'o-00000000-0000-4000-8000-000000000000' }),
+      (e: { code: number }) => e.code === status.NOT_FOUND,
+    );
   });
 });

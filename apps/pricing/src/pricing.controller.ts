@@ -1,5 +1,10 @@
 import { Controller } from '@nestjs/common';
-import { PricingServiceControllerMethods, type PricingServiceController, type QuoteRequest, type QuoteResponse } from '@strata/contracts/pricing/v1';
+import {
+  PricingServiceControllerMethods,
+  type PricingServiceController,
+  type QuoteRequest,
+  type QuoteResponse,
+} from '@strata/contracts/pricing/v1';
 import { calculateQuote } from './quote-calculator.js';
 
 /** Translates strata.pricing.v1.PricingService calls to the quote calculator. */

@@ -35,7 +35,12 @@ describe('pricing over real gRPC on loopback', () => {
 
   it('answers INVALID_ARGUMENT naming the field', async () => {
     await assert.rejects(
-      client.quote({ lines: [{ productId: 'p-1', category: '', quantity: 5000, unitPrice: { currencyCode: 'EUR', minorUnits: 1 } }], currencyCode: '', promotionCode: '', countryCode: '' }),
+      client.quote({
+        lines: [{ productId: 'p-1', category: '', quantity: 5000, unitPrice: { currencyCode: 'EUR', minorUnits: 1 } }],
+        currencyCode: '',
+        promotionCode: '',
+        countryCode: '',
+      }),
       (e: { code: number; details: string }) => e.code === status.INVALID_ARGUMENT && /lines\[0\]\.quantity/.test(e.details),
     );
   });

@@ -7,7 +7,12 @@ import { applyBasisPoints, divideHalfEven } from './money-math.js';
 import { calculateQuote, convert } from './quote-calculator.js';
 
 const eur = (minorUnits: number) => ({ currencyCode: 'EUR', minorUnits });
-const line = (quantity: number, cents: number, category = 'kitchen'): QuoteLine => ({ productId: 'p-000001', category, quantity, unitPrice: eur(cents) });
+const line = (quantity: number, cents: number, category = 'kitchen'): QuoteLine => ({
+  productId: 'p-000001',
+  category,
+  quantity,
+  unitPrice: eur(cents),
+});
 
 describe('divideHalfEven', () => {
   it('rounds halves to the even neighbour and everything else to the nearest', () => {
@@ -43,10 +48,21 @@ describe('calculateQuote', () => {
   });
 
   it('applies category and quantity promotions only to the lines they target', () => {
-    const quote = calculateQuote({ lines: [line(1, 1000, 'books'), line(1, 1000, 'toys')], currencyCode: '', promotionCode: 'books20', countryCode: 'US' });
-    assert.deepEqual(quote.lines.map((l) => l.discount!.minorUnits), [200, 0]);
+    const quote = calculateQuote({
+      lines: [line(1, 1000, 'books'), line(1, 1000, 'toys')],
+      currencyCode: '',
+      promotionCode: 'books20',
+      countryCode: 'US',
+    });
+    assert.deepEqual(
+      quote.lines.map((l) => l.discount!.minorUnits),
+      [200, 0],
+    );
     const bulk = calculateQuote({ lines: [line(10, 100), line(9, 100)], currencyCode: '', promotionCode: 'BULK5', countryCode: 'US' });
-    assert.deepEqual(bulk.lines.map((l) => l.discount!.minorUnits), [50, 0]);
+    assert.deepEqual(
+      bulk.lines.map((l) => l.discount!.minorUnits),
+      [50, 0],
+    );
   });
 
   it('converts to currencies with other minor units (JPY has none)', () => {
@@ -59,12 +75,24 @@ describe('calculateQuote', () => {
   it('totals always equal the sum of the lines, in any currency', () => {
     fc.assert(
       fc.property(
-        fc.array(fc.record({ quantity: fc.integer({ min: 1, max: 1000 }), cents: fc.integer({ min: 0, max: 10_000_000 }), category: fc.constantFrom('books', 'toys') }), { minLength: 1, maxLength: 20 }),
+        fc.array(
+          fc.record({
+            quantity: fc.integer({ min: 1, max: 1000 }),
+            cents: fc.integer({ min: 0, max: 10_000_000 }),
+            category: fc.constantFrom('books', 'toys'),
+          }),
+          { minLength: 1, maxLength: 20 },
+        ),
         fc.constantFrom('EUR', 'USD', 'JPY', 'SEK'),
         fc.constantFrom('', 'SAVE10', 'BOOKS20', 'BULK5'),
         fc.constantFrom('DE', 'US', 'CH'),
         (lines, currencyCode, promotionCode, countryCode) => {
-          const q = calculateQuote({ lines: lines.map((l) => line(l.quantity, l.cents, l.category)), currencyCode, promotionCode, countryCode });
+          const q = calculateQuote({
+            lines: lines.map((l) => line(l.quantity, l.cents, l.category)),
+            currencyCode,
+            promotionCode,
+            countryCode,
+          });
           const sum = (pick: (l: (typeof q.lines)[number]) => number) => q.lines.reduce((acc, l) => acc + pick(l), 0);
           return (
             q.subtotal!.minorUnits === sum((l) => l.lineTotal!.minorUnits) &&

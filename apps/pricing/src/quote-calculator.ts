@@ -29,7 +29,10 @@ export function calculateQuote(request: QuoteRequest): QuoteResponse {
   }
   const promotion = request.promotionCode ? PROMOTIONS[request.promotionCode.toUpperCase()] : undefined;
   if (request.promotionCode && !promotion) {
-    throw invalidArgument('promotion_code', `unknown promotion '${request.promotionCode.slice(0, 32)}'; valid codes: ${Object.keys(PROMOTIONS).join(', ')}`);
+    throw invalidArgument(
+      'promotion_code',
+      `unknown promotion '${request.promotionCode.slice(0, 32)}'; valid codes: ${Object.keys(PROMOTIONS).join(', ')}`,
+    );
   }
   if (request.lines.length === 0 || request.lines.length > MAX_LINES) {
     throw invalidArgument('lines', `a quote needs 1 to ${MAX_LINES} lines, got ${request.lines.length}`);
@@ -89,7 +92,8 @@ export function convert(amount: bigint, from: Currency, to: Currency): bigint {
 
 function lookupCurrency(field: string, code: string): Currency {
   const currency = CURRENCIES[code.toUpperCase()];
-  if (!currency) throw invalidArgument(field, `unsupported currency '${code.slice(0, 8)}'; supported: ${Object.keys(CURRENCIES).join(', ')}`);
+  if (!currency)
+    throw invalidArgument(field, `unsupported currency '${code.slice(0, 8)}'; supported: ${Object.keys(CURRENCIES).join(', ')}`);
   return currency;
 }
 

@@ -1,6 +1,14 @@
 import { Inject, Module, type DynamicModule, type OnApplicationShutdown } from '@nestjs/common';
 import type { CatalogServiceClient } from '@strata/contracts/catalog/v1';
-import { createGrpcClient, grpcServiceEnv, loadConfig, millisVar, startGrpcService, type PromiseClient, type RunningGrpcService } from '@strata/service-kit';
+import {
+  createGrpcClient,
+  grpcServiceEnv,
+  loadConfig,
+  millisVar,
+  startGrpcService,
+  type PromiseClient,
+  type RunningGrpcService,
+} from '@strata/service-kit';
 import { z } from 'zod';
 import { RecommendationsController } from './recommendations.controller.js';
 import { Recommender } from './recommender.js';
@@ -45,8 +53,15 @@ export async function startRecommendations(env: NodeJS.ProcessEnv = process.env)
     services: [RECOMMENDATIONS_SERVICE],
     config,
     module: ({ metrics }) => {
-      const catalog = createGrpcClient<CatalogServiceClient>('strata.catalog.v1.CatalogService', { target: config.CATALOG_TARGET, timeoutMs: config.UPSTREAM_TIMEOUT_MS, metrics });
-      const recommender = new Recommender(catalog, { candidates: config.RECOMMENDATIONS_CANDIDATES, dimensions: config.RECOMMENDATIONS_DIMENSIONS });
+      const catalog = createGrpcClient<CatalogServiceClient>('strata.catalog.v1.CatalogService', {
+        target: config.CATALOG_TARGET,
+        timeoutMs: config.UPSTREAM_TIMEOUT_MS,
+        metrics,
+      });
+      const recommender = new Recommender(catalog, {
+        candidates: config.RECOMMENDATIONS_CANDIDATES,
+        dimensions: config.RECOMMENDATIONS_DIMENSIONS,
+      });
       return RecommendationsModule.forRoot(catalog, recommender);
     },
   });

@@ -2,9 +2,21 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { status } from '@grpc/grpc-js';
 import { Controller, Module } from '@nestjs/common';
-import { CatalogServiceControllerMethods, type GetProductRequest, type Product, type SearchProductsRequest } from '@strata/contracts/catalog/v1';
+import {
+  CatalogServiceControllerMethods,
+  type GetProductRequest,
+  type Product,
+  type SearchProductsRequest,
+} from '@strata/contracts/catalog/v1';
 import type { RecommendationsServiceClient } from '@strata/contracts/recommendations/v1';
-import { createGrpcClient, freePort, notFound, startStandInService, type PromiseClient, type RunningGrpcService } from '@strata/service-kit';
+import {
+  createGrpcClient,
+  freePort,
+  notFound,
+  startStandInService,
+  type PromiseClient,
+  type RunningGrpcService,
+} from '@strata/service-kit';
 import { RECOMMENDATIONS_SERVICE, startRecommendations } from './recommendations-service.js';
 
 const colors = ['red', 'blue', 'green', 'black'];
@@ -33,9 +45,15 @@ class StandInCatalog {
     pagesServed++;
     const offset = Number(pageToken || 0);
     const next = offset + 100;
-    return { products: products.slice(offset, next), nextPageToken: next < products.length ? String(next) : '', totalSize: products.length };
+    return {
+      products: products.slice(offset, next),
+      nextPageToken: next < products.length ? String(next) : '',
+      totalSize: products.length,
+    };
   }
-  batchGetProducts(): never { throw new Error('unused'); }
+  batchGetProducts(): never {
+    throw new Error('unused');
+  }
 }
 @Module({ controllers: [StandInCatalog] })
 class StandInModule {}
@@ -50,8 +68,16 @@ describe('recommendations over real gRPC on loopback', () => {
     catalog = standIn;
     const catalogPort = standIn.port;
     const port = await freePort();
-    service = await startRecommendations({ GRPC_PORT: String(port), METRICS_PORT: String(await freePort()), LOG_LEVEL: 'warn', CATALOG_TARGET: `ipv4:127.0.0.1:${catalogPort}` });
-    client = createGrpcClient<RecommendationsServiceClient>(RECOMMENDATIONS_SERVICE, { target: `ipv4:127.0.0.1:${port}`, timeoutMs: 5_000 });
+    service = await startRecommendations({
+      GRPC_PORT: String(port),
+      METRICS_PORT: String(await freePort()),
+      LOG_LEVEL: 'warn',
+      CATALOG_TARGET: `ipv4:127.0.0.1:${catalogPort}`,
+    });
+    client = createGrpcClient<RecommendationsServiceClient>(RECOMMENDATIONS_SERVICE, {
+      target: `ipv4:127.0.0.1:${port}`,
+      timeoutMs: 5_000,
+    });
   });
   after(async () => {
     client.close();
@@ -70,7 +96,13 @@ describe('recommendations over real gRPC on loopback', () => {
   });
 
   it('passes NOT_FOUND through from catalog and refuses a bad limit', async () => {
-    await assert.rejects(client.getRecommendations({ productId: 'p-999999', limit: 5 }), (e: { code: number }) => e.code === status.NOT_FOUND);
-    await assert.rejects(client.getRecommendations({ productId: 'p-000001', limit: 500 }), (e: { code: number; details: string }) => e.code === status.INVALID_ARGUMENT && /limit/.test(e.details));
+    await assert.rejects(
+      client.getRecommendations({ productId: 'p-999999', limit: 5 }),
+      (e: { code: number }) => e.code === status.NOT_FOUND,
+    );
+    await assert.rejects(
+      client.getRecommendations({ productId: 'p-000001', limit: 500 }),
+      (e: { code: number; details: string }) => e.code === status.INVALID_ARGUMENT && /limit/.test(e.details),
+    );
   });
 });

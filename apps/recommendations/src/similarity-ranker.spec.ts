@@ -13,13 +13,15 @@ const product = (id: string, attributes: Record<string, string>, category = 'kit
   tags,
   attributes,
 });
-const arbProduct = fc.record({
-  id: fc.integer({ min: 1, max: 999_999 }).map((n) => `p-${String(n).padStart(6, '0')}`),
-  brand: fc.constantFrom('Acme', 'Ember', 'Fjord'),
-  color: fc.constantFrom('red', 'blue', 'green'),
-  material: fc.constantFrom('wood', 'steel'),
-  cents: fc.integer({ min: 0, max: 100_000 }),
-}).map((p) => product(p.id, { brand: p.brand, color: p.color, material: p.material }, 'kitchen', p.cents));
+const arbProduct = fc
+  .record({
+    id: fc.integer({ min: 1, max: 999_999 }).map((n) => `p-${String(n).padStart(6, '0')}`),
+    brand: fc.constantFrom('Acme', 'Ember', 'Fjord'),
+    color: fc.constantFrom('red', 'blue', 'green'),
+    material: fc.constantFrom('wood', 'steel'),
+    cents: fc.integer({ min: 0, max: 100_000 }),
+  })
+  .map((p) => product(p.id, { brand: p.brand, color: p.color, material: p.material }, 'kitchen', p.cents));
 
 describe('featureVector', () => {
   it('is a unit vector with no negative entries', () => {
@@ -41,22 +43,30 @@ describe('rankSimilar', () => {
 
   it('puts the most similar first, never returns the product itself, and scores within 0..1', () => {
     const ranked = rankSimilar(target, [stranger, cousin, twin, target], 3, 256, 0);
-    assert.deepEqual(ranked.map((r) => r.product.id), ['p-000002', 'p-000003', 'p-000004']);
+    assert.deepEqual(
+      ranked.map((r) => r.product.id),
+      ['p-000002', 'p-000003', 'p-000004'],
+    );
     assert.ok(Math.abs(ranked[0]!.score - 1) < 1e-9, 'an identical product scores 1');
     assert.ok(ranked.every((r) => r.score >= 0 && r.score <= 1));
   });
 
   it('without diversity, equals the top-k by cosine similarity (checked by brute force)', () => {
     fc.assert(
-      fc.property(arbProduct, fc.uniqueArray(arbProduct, { selector: (p) => p.id, maxLength: 30 }), fc.integer({ min: 1, max: 10 }), (t, candidates, k) => {
-        const ranked = rankSimilar(t, candidates, k, 128, 0);
-        const expected = candidates
-          .filter((c) => c.id !== t.id)
-          .map((c) => ({ id: c.id, score: featureVector(t, 128).reduce((a, x, i) => a + x * featureVector(c, 128)[i]!, 0) }))
-          .sort((a, b) => b.score - a.score || a.id.localeCompare(b.id))
-          .slice(0, k);
-        return ranked.length === expected.length && ranked.every((r, i) => Math.abs(r.score - expected[i]!.score) < 1e-9);
-      }),
+      fc.property(
+        arbProduct,
+        fc.uniqueArray(arbProduct, { selector: (p) => p.id, maxLength: 30 }),
+        fc.integer({ min: 1, max: 10 }),
+        (t, candidates, k) => {
+          const ranked = rankSimilar(t, candidates, k, 128, 0);
+          const expected = candidates
+            .filter((c) => c.id !== t.id)
+            .map((c) => ({ id: c.id, score: featureVector(t, 128).reduce((a, x, i) => a + x * featureVector(c, 128)[i]!, 0) }))
+            .sort((a, b) => b.score - a.score || a.id.localeCompare(b.id))
+            .slice(0, k);
+          return ranked.length === expected.length && ranked.every((r, i) => Math.abs(r.score - expected[i]!.score) < 1e-9);
+        },
+      ),
       { numRuns: 50 },
     );
   });

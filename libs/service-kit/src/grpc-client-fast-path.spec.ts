@@ -17,8 +17,12 @@ class EchoCatalog {
   getProduct({ id }: GetProductRequest) {
     return { product: { id, name: '', description: '', category: '', price: undefined, tags: [], attributes: {} } };
   }
-  batchGetProducts(): never { throw new Error('unused'); }
-  searchProducts(): never { throw new Error('unused'); }
+  batchGetProducts(): never {
+    throw new Error('unused');
+  }
+  searchProducts(): never {
+    throw new Error('unused');
+  }
 }
 @Module({ controllers: [EchoCatalog] })
 class EchoModule {}
@@ -33,7 +37,11 @@ function countingRelay(targetPort: number): Promise<{ server: Server; port: numb
     socket.on('error', () => upstream.destroy());
     upstream.on('error', () => socket.destroy());
   });
-  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve({ server, port: (server.address() as { port: number }).port, connections: () => connections })));
+  return new Promise((resolve) =>
+    server.listen(0, '127.0.0.1', () =>
+      resolve({ server, port: (server.address() as { port: number }).port, connections: () => connections }),
+    ),
+  );
 }
 
 describe('the client fast path', () => {

@@ -101,7 +101,15 @@ export function createGrpcClient<T>(serviceName: string, options: GrpcClientOpti
   const facade: Record<string, unknown> = { close: () => client.close() };
   for (const method of Object.values(definition) as MethodDefinition<unknown, unknown>[]) {
     if (method.requestStream || method.responseStream) continue;
-    const recorder = options.metrics && new RpcRecorder(options.metrics.clientHandled, options.metrics.clientLatency, shortName, method.originalName ?? method.path, statusName);
+    const recorder =
+      options.metrics &&
+      new RpcRecorder(
+        options.metrics.clientHandled,
+        options.metrics.clientLatency,
+        shortName,
+        method.originalName ?? method.path,
+        statusName,
+      );
     facade[method.originalName ?? method.path] = (request: unknown, callOptions?: CallOptions) =>
       new Promise((resolve, reject) => {
         const context = currentRequestContext();

@@ -31,10 +31,24 @@ class SlowCatalog {
     if (ms === 404) throw notFound(`product '${request.id}' does not exist`);
     if (ms === 500) throw new Error('secret internal detail at 10.0.0.7');
     await delay(ms);
-    return { product: { id: request.id, name: 'x', description: '', category: 'books', price: { currencyCode: 'EUR', minorUnits: 2 ** 40 }, tags: [], attributes: {} } };
+    return {
+      product: {
+        id: request.id,
+        name: 'x',
+        description: '',
+        category: 'books',
+        price: { currencyCode: 'EUR', minorUnits: 2 ** 40 },
+        tags: [],
+        attributes: {},
+      },
+    };
   }
-  batchGetProducts(): never { throw new Error('unused'); }
-  searchProducts(): never { throw new Error('unused'); }
+  batchGetProducts(): never {
+    throw new Error('unused');
+  }
+  searchProducts(): never {
+    throw new Error('unused');
+  }
 }
 @Module({ controllers: [SlowCatalog] })
 class SlowCatalogModule {}
@@ -47,7 +61,12 @@ describe('Strata gRPC plumbing (server bootstrap + client factory) over loopback
   before(async () => {
     const port = await freePort();
     address = `127.0.0.1:${port}`;
-    const config = loadConfig(grpcServiceEnv, { GRPC_PORT: String(port), METRICS_PORT: String(await freePort()), LOG_LEVEL: 'silent', SHUTDOWN_DELAY_MS: '200' });
+    const config = loadConfig(grpcServiceEnv, {
+      GRPC_PORT: String(port),
+      METRICS_PORT: String(await freePort()),
+      LOG_LEVEL: 'silent',
+      SHUTDOWN_DELAY_MS: '200',
+    });
     service = await startGrpcService({ name: 'slow-catalog', services: [CATALOG], config, module: () => ({ module: SlowCatalogModule }) });
     client = createGrpcClient<CatalogServiceClient>(CATALOG, { target: `ipv4:${address}`, timeoutMs: 1_000 });
   });
@@ -72,7 +91,10 @@ describe('Strata gRPC plumbing (server bootstrap + client factory) over loopback
   });
 
   it('maps domain errors to their status and hides internal details', async () => {
-    await assert.rejects(client.getProduct({ id: 'p-000404' }), (e: { code: number; details: string }) => e.code === status.NOT_FOUND && /p-000404/.test(e.details));
+    await assert.rejects(
+      client.getProduct({ id: 'p-000404' }),
+      (e: { code: number; details: string }) => e.code === status.NOT_FOUND && /p-000404/.test(e.details),
+    );
     await assert.rejects(client.getProduct({ id: 'p-000500' }), (e: { code: number; details: string }) => {
       return e.code === status.INTERNAL && !/10\.0\.0\.7|secret|at /.test(e.details) && /request id/.test(e.details);
     });

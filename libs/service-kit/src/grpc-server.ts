@@ -88,7 +88,11 @@ export async function startGrpcService(spec: GrpcServiceSpec): Promise<RunningGr
 
   let metricsServer: HttpServer | undefined;
   try {
-    metricsServer = await startMetricsServer(metrics.registry, config.METRICS_PORT, config.GRPC_HOST === '0.0.0.0' ? '0.0.0.0' : config.GRPC_HOST);
+    metricsServer = await startMetricsServer(
+      metrics.registry,
+      config.METRICS_PORT,
+      config.GRPC_HOST === '0.0.0.0' ? '0.0.0.0' : config.GRPC_HOST,
+    );
   } catch (error) {
     await app.close();
     throw new Error(`cannot serve metrics on port ${config.METRICS_PORT}: ${(error as Error).message}`);

@@ -95,7 +95,12 @@ export async function startMetricsServer(registry: Registry, port: number, host:
  * Scrapes a Prometheus page and sums the samples of counter `name` whose labels include every pair of `match`
  * (0 when the page cannot be read). Used to see which replica served how many calls.
  */
-export async function scrapeCounter(metricsUrl: string, name: string, match: Record<string, string> = {}, timeoutMs = 2_000): Promise<number> {
+export async function scrapeCounter(
+  metricsUrl: string,
+  name: string,
+  match: Record<string, string> = {},
+  timeoutMs = 2_000,
+): Promise<number> {
   let text: string;
   try {
     text = await (await fetch(metricsUrl, { signal: AbortSignal.timeout(timeoutMs) })).text();

@@ -107,7 +107,9 @@ export class ContainerTopology {
       .withStartupTimeout(60_000)
       .withWaitStrategy(service === 'postgres' ? Wait.forLogMessage(/ready to accept connections/) : Wait.forHealthCheck());
     const started = await container.start();
-    this.options.log?.(`    started ${service}-${index} (${this.options.cpus[service]} CPU) at ${started.getIpAddress(this.network.getName())}`);
+    this.options.log?.(
+      `    started ${service}-${index} (${this.options.cpus[service]} CPU) at ${started.getIpAddress(this.network.getName())}`,
+    );
     return started;
   }
 

@@ -65,7 +65,15 @@ export function probePasses(result: LoadResult, sloP99Ms: number): boolean {
 
 let requestIndex = 0;
 
-async function load(target: ExperimentTarget, name: ScenarioName, rate: number, seconds: number, ctx: ScenarioContext, label?: string, log?: (l: string) => void): Promise<LoadResult> {
+async function load(
+  target: ExperimentTarget,
+  name: ScenarioName,
+  rate: number,
+  seconds: number,
+  ctx: ScenarioContext,
+  label?: string,
+  log?: (l: string) => void,
+): Promise<LoadResult> {
   const result = await runOpenLoop({
     baseUrls: target.baseUrls(),
     scenario: scenarios[name],
@@ -82,7 +90,12 @@ async function load(target: ExperimentTarget, name: ScenarioName, rate: number, 
  * The highest arrival rate that meets the SLO: grow by ×1.6 from `start` until a probe fails, then bisect
  * between the last pass and the first failure.
  */
-export async function findCapacity(probe: (rate: number) => Promise<ProbeRecord>, start: number, refinements: number, maxProbes = 12): Promise<{ capacity: number; probes: ProbeRecord[] }> {
+export async function findCapacity(
+  probe: (rate: number) => Promise<ProbeRecord>,
+  start: number,
+  refinements: number,
+  maxProbes = 12,
+): Promise<{ capacity: number; probes: ProbeRecord[] }> {
   const probes: ProbeRecord[] = [];
   let pass = 0;
   let fail = Infinity;
@@ -113,7 +126,12 @@ export async function findCapacity(probe: (rate: number) => Promise<ProbeRecord>
 }
 
 /** Steps one layer's replicas (1 → 2 → 4 by default), live, measuring capacity and the control endpoint. */
-export async function runLayer(target: ExperimentTarget, plan: LayerPlan, settings: ExperimentSettings, ctx: ScenarioContext): Promise<StepResult[]> {
+export async function runLayer(
+  target: ExperimentTarget,
+  plan: LayerPlan,
+  settings: ExperimentSettings,
+  ctx: ScenarioContext,
+): Promise<StepResult[]> {
   const { log } = settings;
   const steps: StepResult[] = [];
   let previous: StepResult | undefined;
@@ -130,19 +148,39 @@ export async function runLayer(target: ExperimentTarget, plan: LayerPlan, settin
       const traffic = await scaled.secondsUntilTraffic(15_000);
       const during = await loadDone;
       const after = await target.othersFingerprint(plan.service);
-      scaleOut = { sent: during.sent, failed: during.failed + during.dropped, secondsUntilTraffic: traffic, othersRestarted: before !== after };
-      log(`  scale-out: ${during.failed + during.dropped} failed of ${during.sent}; new replicas took traffic after ${traffic.map((s) => s.toFixed(1)).join(', ')} s; others restarted: ${scaleOut.othersRestarted}`);
+      scaleOut = {
+        sent: during.sent,
+        failed: during.failed + during.dropped,
+        secondsUntilTraffic: traffic,
+        othersRestarted: before !== after,
+      };
+      log(
+        `  scale-out: ${during.failed + during.dropped} failed of ${during.sent}; new replicas took traffic after ${traffic.map((s) => s.toFixed(1)).join(', ')} s; others restarted: ${scaleOut.othersRestarted}`,
+      );
     }
-    const start = previous ? Math.max(1, (previous.capacity * replicas) / previous.replicas * 0.8) : plan.startRate;
+    const start = previous ? Math.max(1, ((previous.capacity * replicas) / previous.replicas) * 0.8) : plan.startRate;
     // Warm-up (JIT, pools, connections to every replica), not measured.
     await load(target, plan.scenario, Math.max(1, Math.round(start / 2)), settings.probeSeconds, ctx);
     log(`  ${plan.service} × ${replicas}: searching the capacity of ${plan.scenario} (SLO p99 ≤ ${plan.sloP99Ms} ms, 0 errors)`);
-    const { capacity, probes } = await findCapacity(async (rate) => {
-      const r = await load(target, plan.scenario, rate, settings.probeSeconds, ctx);
-      const record = { rate, pass: probePasses(r, plan.sloP99Ms), p99Ms: r.latencyMs.p99, failed: r.failed, dropped: r.dropped, achievedRate: r.achievedRate };
-      log(`    ${String(rate).padStart(6)} req/s → p99 ${r.latencyMs.p99.toFixed(1)} ms, failed ${r.failed}, dropped ${r.dropped}: ${record.pass ? 'pass' : 'FAIL'}`);
-      return record;
-    }, start, settings.refinements);
+    const { capacity, probes } = await findCapacity(
+      async (rate) => {
+        const r = await load(target, plan.scenario, rate, settings.probeSeconds, ctx);
+        const record = {
+          rate,
+          pass: probePasses(r, plan.sloP99Ms),
+          p99Ms: r.latencyMs.p99,
+          failed: r.failed,
+          dropped: r.dropped,
+          achievedRate: r.achievedRate,
+        };
+        log(
+          `    ${String(rate).padStart(6)} req/s → p99 ${r.latencyMs.p99.toFixed(1)} ms, failed ${r.failed}, dropped ${r.dropped}: ${record.pass ? 'pass' : 'FAIL'}`,
+        );
+        return record;
+      },
+      start,
+      settings.refinements,
+    );
     // The control endpoint, measured while this layer runs at 70 % of its capacity.
     const [control] = await Promise.all([
       load(target, plan.control, plan.controlRate, settings.probeSeconds + 2, ctx),
@@ -158,7 +196,9 @@ export async function runLayer(target: ExperimentTarget, plan: LayerPlan, settin
       scaleOut,
       probes,
     };
-    log(`  ${plan.service} × ${replicas}: capacity ${capacity} req/s, efficiency ${step.efficiency.toFixed(2)}, control ${plan.control} p99 ${control.latencyMs.p99.toFixed(1)} ms`);
+    log(
+      `  ${plan.service} × ${replicas}: capacity ${capacity} req/s, efficiency ${step.efficiency.toFixed(2)}, control ${plan.control} p99 ${control.latencyMs.p99.toFixed(1)} ms`,
+    );
     steps.push(step);
     previous = step;
   }

@@ -42,13 +42,25 @@ export function writeReports(dir: string, reports: readonly LayerReport[]): stri
     const first = r.steps[0]?.capacity ?? 0;
     const svg = lineChartSvg(`${r.plan.service} capacity by replicas (${r.target})`, 'replicas', 'requests/s at the SLO', [
       { label: 'measured', color: '#1f77b4', points: r.steps.map((s) => ({ x: s.replicas, y: s.capacity })) },
-      { label: 'ideal (n × one replica)', color: '#999999', dashed: true, points: r.steps.map((s) => ({ x: s.replicas, y: s.replicas * first })) },
+      {
+        label: 'ideal (n × one replica)',
+        color: '#999999',
+        dashed: true,
+        points: r.steps.map((s) => ({ x: s.replicas, y: s.replicas * first })),
+      },
     ]);
     writeFileSync(join(dir, `capacity-${r.plan.service}.svg`), svg);
-    writeFileSync(join(dir, `capacity-${r.plan.service}.md`), `${layerTable(r)}\n\n![${r.plan.service} capacity](capacity-${r.plan.service}.svg)\n`);
+    writeFileSync(
+      join(dir, `capacity-${r.plan.service}.md`),
+      `${layerTable(r)}\n\n![${r.plan.service} capacity](capacity-${r.plan.service}.svg)\n`,
+    );
     written.push(join(dir, `capacity-${r.plan.service}.md`), join(dir, `capacity-${r.plan.service}.svg`));
   }
-  const all = ['# Capacity experiment', '', ...reports.flatMap((r) => [layerTable(r), '', `![${r.plan.service}](capacity-${r.plan.service}.svg)`, ''])].join('\n');
+  const all = [
+    '# Capacity experiment',
+    '',
+    ...reports.flatMap((r) => [layerTable(r), '', `![${r.plan.service}](capacity-${r.plan.service}.svg)`, '']),
+  ].join('\n');
   writeFileSync(join(dir, 'capacity.md'), all);
   writeFileSync(join(dir, 'capacity.json'), JSON.stringify(reports, null, 2));
   written.push(join(dir, 'capacity.md'), join(dir, 'capacity.json'));

@@ -39,10 +39,21 @@ export function grpcLoad(address: string, seconds: number, inflight: number): Pr
   const method = serviceDefinition(CATALOG).GetProduct!;
   const client = new grpc.Client(address, grpc.credentials.createInsecure());
   const request = { id: 'p-000042' };
-  return closedLoop(seconds, inflight, () =>
-    new Promise<void>((resolve, reject) =>
-      client.makeUnaryRequest(method.path, method.requestSerialize, method.responseDeserialize, request, new grpc.Metadata(), { deadline: Date.now() + 5_000 }, (e) => (e ? reject(e) : resolve())),
-    ),
+  return closedLoop(
+    seconds,
+    inflight,
+    () =>
+      new Promise<void>((resolve, reject) =>
+        client.makeUnaryRequest(
+          method.path,
+          method.requestSerialize,
+          method.responseDeserialize,
+          request,
+          new grpc.Metadata(),
+          { deadline: Date.now() + 5_000 },
+          (e) => (e ? reject(e) : resolve()),
+        ),
+      ),
   ).finally(() => client.close());
 }
 

@@ -2,8 +2,21 @@ import * as grpc from '@grpc/grpc-js';
 import { Controller, Module } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { Transport, type MicroserviceOptions } from '@nestjs/microservices';
-import { CatalogServiceControllerMethods, type CatalogServiceClient, type GetProductRequest, type GetProductResponse } from '@strata/contracts/catalog/v1';
-import { createGrpcClient, type PromiseClient, grpcServiceEnv, loadConfig, loadStrataProtos, serviceDefinition, startGrpcService } from '@strata/service-kit';
+import {
+  CatalogServiceControllerMethods,
+  type CatalogServiceClient,
+  type GetProductRequest,
+  type GetProductResponse,
+} from '@strata/contracts/catalog/v1';
+import {
+  createGrpcClient,
+  type PromiseClient,
+  grpcServiceEnv,
+  loadConfig,
+  loadStrataProtos,
+  serviceDefinition,
+  startGrpcService,
+} from '@strata/service-kit';
 
 /** The one response every variant returns: a realistic catalog product. */
 export const PRODUCT: GetProductResponse = {
@@ -27,8 +40,12 @@ class ConstantCatalog {
   getProduct(): GetProductResponse {
     return PRODUCT;
   }
-  batchGetProducts(): never { throw new Error('unused'); }
-  searchProducts(): never { throw new Error('unused'); }
+  batchGetProducts(): never {
+    throw new Error('unused');
+  }
+  searchProducts(): never {
+    throw new Error('unused');
+  }
 }
 @Module({ controllers: [ConstantCatalog] })
 class ConstantCatalogModule {}
@@ -42,7 +59,9 @@ async function bareServer(port: number, handler: grpc.handleUnaryCall<GetProduct
     BatchGetProducts: (_c: unknown, cb: grpc.sendUnaryData<unknown>) => cb({ code: grpc.status.UNIMPLEMENTED }),
     SearchProducts: (_c: unknown, cb: grpc.sendUnaryData<unknown>) => cb({ code: grpc.status.UNIMPLEMENTED }),
   });
-  await new Promise<number>((resolve, reject) => server.bindAsync(`127.0.0.1:${port}`, grpc.ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))));
+  await new Promise<number>((resolve, reject) =>
+    server.bindAsync(`127.0.0.1:${port}`, grpc.ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))),
+  );
 }
 
 /** Starts one server variant in this process. */
@@ -72,8 +91,12 @@ export async function startVariant(variant: string, port: number, backendPort?: 
         getProduct(request: GetProductRequest): Promise<GetProductResponse> {
           return backend.getProduct(request);
         }
-        batchGetProducts(): never { throw new Error('unused'); }
-        searchProducts(): never { throw new Error('unused'); }
+        batchGetProducts(): never {
+          throw new Error('unused');
+        }
+        searchProducts(): never {
+          throw new Error('unused');
+        }
       }
       @Module({ controllers: [ForwardingCatalog] })
       class ForwardingModule {}
@@ -93,8 +116,14 @@ export async function startVariant(variant: string, port: number, backendPort?: 
       const definition = serviceDefinition(CATALOG).GetProduct!;
       const client = new grpc.Client(`127.0.0.1:${backendPort}`, grpc.credentials.createInsecure());
       return bareServer(port, (call, callback) => {
-        client.makeUnaryRequest(GET_PRODUCT, definition.requestSerialize, definition.responseDeserialize, call.request, new grpc.Metadata(), { deadline: Date.now() + 5_000 }, (error, response) =>
-          error ? callback(error) : callback(null, response as GetProductResponse),
+        client.makeUnaryRequest(
+          GET_PRODUCT,
+          definition.requestSerialize,
+          definition.responseDeserialize,
+          call.request,
+          new grpc.Metadata(),
+          { deadline: Date.now() + 5_000 },
+          (error, response) => (error ? callback(error) : callback(null, response as GetProductResponse)),
         );
       });
     }

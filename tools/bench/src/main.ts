@@ -24,7 +24,9 @@ function cpuTicks(pid: number): number {
 }
 
 async function runLoad(kind: 'grpc' | 'http', target: string, seconds: number): Promise<LoadResult> {
-  const child = spawn(process.execPath, [here, 'load', kind, target, String(seconds), String(INFLIGHT)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, [here, 'load', kind, target, String(seconds), String(INFLIGHT)], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   let out = '';
   child.stdout!.on('data', (d: Buffer) => (out += d));
   await new Promise((r) => child.once('exit', r));
@@ -40,7 +42,9 @@ interface Measured {
 async function measure(kind: 'grpc' | 'http', target: string, watched: Record<string, number>): Promise<Measured> {
   const before = Object.fromEntries(Object.entries(watched).map(([k, pid]) => [k, cpuTicks(pid)]));
   const result = await runLoad(kind, target, SECONDS);
-  const cpuUsPerCall = Object.fromEntries(Object.entries(watched).map(([k, pid]) => [k, ((cpuTicks(pid) - before[k]!) * TICK_US) / result.calls]));
+  const cpuUsPerCall = Object.fromEntries(
+    Object.entries(watched).map(([k, pid]) => [k, ((cpuTicks(pid) - before[k]!) * TICK_US) / result.calls]),
+  );
   return { result, cpuUsPerCall };
 }
 
@@ -48,7 +52,10 @@ const children: ChildProcess[] = [];
 process.on('exit', () => children.forEach((c) => c.kill('SIGKILL')));
 
 async function startProcess(args: string[], env: Record<string, string> = {}): Promise<number> {
-  const child = spawn(process.execPath, args, { env: { ...process.env, LOG_LEVEL: 'info', ...env }, stdio: ['ignore', 'ignore', 'inherit'] });
+  const child = spawn(process.execPath, args, {
+    env: { ...process.env, LOG_LEVEL: 'info', ...env },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
   children.push(child);
   return child.pid!;
 }
@@ -69,7 +76,9 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 const fmt = (n: number, digits = 0) => (Number.isFinite(n) ? n.toFixed(digits) : '-');
 
 /** Alternates the variants (A B C A B C …) for ROUNDS rounds after one warm-up round; returns medians. */
-async function alternate(variants: { name: string; kind: 'grpc' | 'http'; target: string; watched: Record<string, number> }[]): Promise<Map<string, { rate: number; p50: number; p99: number; errors: number; cpu: Record<string, number> }>> {
+async function alternate(
+  variants: { name: string; kind: 'grpc' | 'http'; target: string; watched: Record<string, number> }[],
+): Promise<Map<string, { rate: number; p50: number; p99: number; errors: number; cpu: Record<string, number> }>> {
   const runs = new Map<string, Measured[]>(variants.map((v) => [v.name, []]));
   for (let round = 0; round <= ROUNDS; round++) {
     for (const v of variants) {
@@ -94,8 +103,17 @@ async function alternate(variants: { name: string; kind: 'grpc' | 'http'; target
 }
 
 async function orchestrate(): Promise<void> {
-  console.log(`Strata bench — Node ${process.version}, ${ROUNDS} alternating rounds of ${SECONDS} s, ${INFLIGHT} calls in flight, one channel\n`);
-  const ports = { bare: await freePort(), nest: await freePort(), strata: await freePort(), backend: await freePort(), hopStrata: await freePort(), hopBare: await freePort() };
+  console.log(
+    `Strata bench — Node ${process.version}, ${ROUNDS} alternating rounds of ${SECONDS} s, ${INFLIGHT} calls in flight, one channel\n`,
+  );
+  const ports = {
+    bare: await freePort(),
+    nest: await freePort(),
+    strata: await freePort(),
+    backend: await freePort(),
+    hopStrata: await freePort(),
+    hopBare: await freePort(),
+  };
   const pids = {
     bare: await startProcess([here, 'server', 'bare', String(ports.bare)]),
     nest: await startProcess([here, 'server', 'nest', String(ports.nest)]),
@@ -106,45 +124,97 @@ async function orchestrate(): Promise<void> {
   };
   const catalogPort = await freePort();
   const gatewayPort = await freePort();
-  const catalogPid = await startProcess([join(REPO_ROOT, 'apps/catalog/dist/main.js')], { GRPC_PORT: String(catalogPort), METRICS_PORT: String(await freePort()) });
-  const gatewayPid = await startProcess([join(REPO_ROOT, 'apps/gateway/dist/main.js')], { GATEWAY_PORT: String(gatewayPort), CATALOG_TARGET: `ipv4:127.0.0.1:${catalogPort}` });
+  const catalogPid = await startProcess([join(REPO_ROOT, 'apps/catalog/dist/main.js')], {
+    GRPC_PORT: String(catalogPort),
+    METRICS_PORT: String(await freePort()),
+  });
+  const gatewayPid = await startProcess([join(REPO_ROOT, 'apps/gateway/dist/main.js')], {
+    GATEWAY_PORT: String(gatewayPort),
+    CATALOG_TARGET: `ipv4:127.0.0.1:${catalogPort}`,
+  });
   for (const port of [...Object.values(ports), catalogPort]) await waitGrpc(port);
-  for (let i = 0; i < 200 && !(await fetch(`http://127.0.0.1:${gatewayPort}/readyz`).then((r) => r.ok, () => false)); i++) await delay(50);
+  for (
+    let i = 0;
+    i < 200 &&
+    !(await fetch(`http://127.0.0.1:${gatewayPort}/readyz`).then(
+      (r) => r.ok,
+      () => false,
+    ));
+    i++
+  )
+    await delay(50);
 
   const sections = (process.env.BENCH_SECTIONS ?? '1,2,3').split(',');
   const none = new Map();
   console.error('1/3 server plumbing: the same handler behind three servers');
-  const servers = !sections.includes('1') ? none : await alternate([
-    { name: 'bare grpc-js', kind: 'grpc', target: `127.0.0.1:${ports.bare}`, watched: { server: pids.bare } },
-    { name: 'stock Nest Transport.GRPC', kind: 'grpc', target: `127.0.0.1:${ports.nest}`, watched: { server: pids.nest } },
-    { name: 'Strata startGrpcService', kind: 'grpc', target: `127.0.0.1:${ports.strata}`, watched: { server: pids.strata } },
-  ]);
+  const servers = !sections.includes('1')
+    ? none
+    : await alternate([
+        { name: 'bare grpc-js', kind: 'grpc', target: `127.0.0.1:${ports.bare}`, watched: { server: pids.bare } },
+        { name: 'stock Nest Transport.GRPC', kind: 'grpc', target: `127.0.0.1:${ports.nest}`, watched: { server: pids.nest } },
+        { name: 'Strata startGrpcService', kind: 'grpc', target: `127.0.0.1:${ports.strata}`, watched: { server: pids.strata } },
+      ]);
   console.error('2/3 one hop: a front service forwarding every call to a Strata backend');
-  const hops = !sections.includes('2') ? none : await alternate([
-    { name: 'bare grpc-js server + client', kind: 'grpc', target: `127.0.0.1:${ports.hopBare}`, watched: { caller: pids.hopBare, callee: pids.backend } },
-    { name: 'Strata server + client', kind: 'grpc', target: `127.0.0.1:${ports.hopStrata}`, watched: { caller: pids.hopStrata, callee: pids.backend } },
-  ]);
+  const hops = !sections.includes('2')
+    ? none
+    : await alternate([
+        {
+          name: 'bare grpc-js server + client',
+          kind: 'grpc',
+          target: `127.0.0.1:${ports.hopBare}`,
+          watched: { caller: pids.hopBare, callee: pids.backend },
+        },
+        {
+          name: 'Strata server + client',
+          kind: 'grpc',
+          target: `127.0.0.1:${ports.hopStrata}`,
+          watched: { caller: pids.hopStrata, callee: pids.backend },
+        },
+      ]);
   console.error('3/3 gateway → catalog GetProduct over HTTP, against calling catalog directly');
-  const edge = !sections.includes('3') ? none : await alternate([
-    { name: 'catalog directly (gRPC)', kind: 'grpc', target: `127.0.0.1:${catalogPort}`, watched: { gateway: gatewayPid, catalog: catalogPid } },
-    { name: 'through the gateway (HTTP)', kind: 'http', target: `http://127.0.0.1:${gatewayPort}/api/products/p-000042`, watched: { gateway: gatewayPid, catalog: catalogPid } },
-  ]);
+  const edge = !sections.includes('3')
+    ? none
+    : await alternate([
+        {
+          name: 'catalog directly (gRPC)',
+          kind: 'grpc',
+          target: `127.0.0.1:${catalogPort}`,
+          watched: { gateway: gatewayPid, catalog: catalogPid },
+        },
+        {
+          name: 'through the gateway (HTTP)',
+          kind: 'http',
+          target: `http://127.0.0.1:${gatewayPort}/api/products/p-000042`,
+          watched: { gateway: gatewayPid, catalog: catalogPid },
+        },
+      ]);
 
   const bareCpu = servers.get('bare grpc-js')?.cpu.server ?? NaN;
   console.log('### 1. Server plumbing (same handler)\n');
   console.log('| server | calls/s | p50 ms | p99 ms | server CPU µs/call | × bare |\n|---|---|---|---|---|---|');
-  for (const [name, r] of servers) console.log(`| ${name} | ${fmt(r.rate)} | ${fmt(r.p50, 2)} | ${fmt(r.p99, 2)} | ${fmt(r.cpu.server!)} | ${fmt(r.cpu.server! / bareCpu, 2)} |`);
+  for (const [name, r] of servers)
+    console.log(
+      `| ${name} | ${fmt(r.rate)} | ${fmt(r.p50, 2)} | ${fmt(r.p99, 2)} | ${fmt(r.cpu.server!)} | ${fmt(r.cpu.server! / bareCpu, 2)} |`,
+    );
   console.log('\n### 2. One hop (caller = the forwarding service; callee = the Strata backend)\n');
-  console.log('| forwarding with | calls/s | p50 ms | p99 ms | caller CPU µs/call | callee CPU µs/call | caller ÷ callee |\n|---|---|---|---|---|---|---|');
-  for (const [name, r] of hops) console.log(`| ${name} | ${fmt(r.rate)} | ${fmt(r.p50, 2)} | ${fmt(r.p99, 2)} | ${fmt(r.cpu.caller!)} | ${fmt(r.cpu.callee!)} | ${fmt(r.cpu.caller! / r.cpu.callee!, 2)} |`);
+  console.log(
+    '| forwarding with | calls/s | p50 ms | p99 ms | caller CPU µs/call | callee CPU µs/call | caller ÷ callee |\n|---|---|---|---|---|---|---|',
+  );
+  for (const [name, r] of hops)
+    console.log(
+      `| ${name} | ${fmt(r.rate)} | ${fmt(r.p50, 2)} | ${fmt(r.p99, 2)} | ${fmt(r.cpu.caller!)} | ${fmt(r.cpu.callee!)} | ${fmt(r.cpu.caller! / r.cpu.callee!, 2)} |`,
+    );
   console.log('\n### 3. The edge: GET /api/products/:id through the gateway vs GetProduct on catalog\n');
   console.log('| path | calls/s | p50 ms | p99 ms | gateway CPU µs/call | catalog CPU µs/call |\n|---|---|---|---|---|---|');
-  for (const [name, r] of edge) console.log(`| ${name} | ${fmt(r.rate)} | ${fmt(r.p50, 2)} | ${fmt(r.p99, 2)} | ${fmt(r.cpu.gateway!)} | ${fmt(r.cpu.catalog!)} |`);
+  for (const [name, r] of edge)
+    console.log(`| ${name} | ${fmt(r.rate)} | ${fmt(r.p50, 2)} | ${fmt(r.p99, 2)} | ${fmt(r.cpu.gateway!)} | ${fmt(r.cpu.catalog!)} |`);
   const strataRatio = (servers.get('Strata startGrpcService')?.cpu.server ?? NaN) / bareCpu;
   const hop = hops.get('Strata server + client') ?? { cpu: { caller: NaN, callee: NaN } };
   const errors = [...servers.values(), ...hops.values(), ...edge.values()].reduce((a, r) => a + r.errors, 0);
-  console.log(`\nGoals: Strata server CPU ≤ 1.1 × bare → ${fmt(strataRatio, 2)} ${strataRatio <= 1.1 ? '(met)' : '(not met)'}; ` +
-    `caller CPU per forwarded call ≤ 2 × callee → ${fmt(hop.cpu.caller! / hop.cpu.callee!, 2)} ${hop.cpu.caller! / hop.cpu.callee! <= 2 ? '(met)' : '(not met)'}. Errors: ${errors}.`);
+  console.log(
+    `\nGoals: Strata server CPU ≤ 1.1 × bare → ${fmt(strataRatio, 2)} ${strataRatio <= 1.1 ? '(met)' : '(not met)'}; ` +
+      `caller CPU per forwarded call ≤ 2 × callee → ${fmt(hop.cpu.caller! / hop.cpu.callee!, 2)} ${hop.cpu.caller! / hop.cpu.callee! <= 2 ? '(met)' : '(not met)'}. Errors: ${errors}.`,
+  );
   process.exit(0);
 }
 
@@ -156,7 +226,10 @@ if (mode === 'server') {
   if (process.env.BENCH_EXIT_AFTER_MS) setTimeout(() => process.exit(0), Number(process.env.BENCH_EXIT_AFTER_MS));
 } else if (mode === 'load') {
   const [kind, target, seconds, inflight] = args;
-  const result = kind === 'http' ? await httpLoad(target!, Number(seconds), Number(inflight)) : await grpcLoad(target!, Number(seconds), Number(inflight));
+  const result =
+    kind === 'http'
+      ? await httpLoad(target!, Number(seconds), Number(inflight))
+      : await grpcLoad(target!, Number(seconds), Number(inflight));
   console.log(JSON.stringify(result));
   process.exit(0);
 } else {

@@ -9,7 +9,9 @@ if (!kubectlAvailable()) {
   process.exit(2);
 }
 let failed = false;
-console.log(`${'OVERLAY'.padEnd(12)} ${'OBJECTS'.padEnd(8)} ${'REPLICAS (gateway catalog pricing orders recommendations)'.padEnd(58)} PROBLEMS`);
+console.log(
+  `${'OVERLAY'.padEnd(12)} ${'OBJECTS'.padEnd(8)} ${'REPLICAS (gateway catalog pricing orders recommendations)'.padEnd(58)} PROBLEMS`,
+);
 for (const overlay of OVERLAYS) {
   const report = validateOverlay(overlay);
   const replicas = ['gateway', 'catalog', 'pricing', 'orders', 'recommendations']
@@ -19,5 +21,9 @@ for (const overlay of OVERLAYS) {
   for (const problem of report.problems) console.log(`  - ${problem}`);
   failed ||= report.problems.length > 0;
 }
-console.log(failed ? '\nk8s:validate FAILED' : '\nk8s:validate: every overlay renders, validates against the Kubernetes API schemas and meets the policies');
+console.log(
+  failed
+    ? '\nk8s:validate FAILED'
+    : '\nk8s:validate: every overlay renders, validates against the Kubernetes API schemas and meets the policies',
+);
 process.exit(failed ? 1 : 0);

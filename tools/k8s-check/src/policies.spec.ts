@@ -54,7 +54,9 @@ describe('k8s overlays', { skip }, () => {
 
   it('fails when postgres is open to more than orders, or there is no default deny', () => {
     const objects = broken((o) => {
-      find(o, 'NetworkPolicy', 'postgres').spec.ingress[0].from.push({ podSelector: { matchLabels: { 'app.kubernetes.io/name': 'gateway' } } });
+      find(o, 'NetworkPolicy', 'postgres').spec.ingress[0].from.push({
+        podSelector: { matchLabels: { 'app.kubernetes.io/name': 'gateway' } },
+      });
       o.splice(o.indexOf(find(o, 'NetworkPolicy', 'default-deny')), 1);
     });
     const problems = checkObjects(objects, true);

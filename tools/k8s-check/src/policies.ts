@@ -20,28 +20,37 @@ export function policyViolations(objects: readonly K8sObject[], options: { requi
     const id = `${w.kind}/${w.metadata.name}`;
     const pod = w.spec?.template?.spec ?? {};
     const labels = w.spec?.template?.metadata?.labels ?? {};
-    if (labels['app.kubernetes.io/name'] !== w.metadata.name) problems.push(`${id}: pod label app.kubernetes.io/name must be ${w.metadata.name}`);
+    if (labels['app.kubernetes.io/name'] !== w.metadata.name)
+      problems.push(`${id}: pod label app.kubernetes.io/name must be ${w.metadata.name}`);
     if (labels['app.kubernetes.io/part-of'] !== 'strata') problems.push(`${id}: pod label app.kubernetes.io/part-of must be strata`);
-    if (!LAYERS.includes(labels['app.kubernetes.io/component'])) problems.push(`${id}: pod label app.kubernetes.io/component must be one of ${LAYERS.join('|')}`);
+    if (!LAYERS.includes(labels['app.kubernetes.io/component']))
+      problems.push(`${id}: pod label app.kubernetes.io/component must be one of ${LAYERS.join('|')}`);
     if (pod.automountServiceAccountToken !== false) problems.push(`${id}: automountServiceAccountToken must be false`);
     if (pod.securityContext?.runAsNonRoot !== true) problems.push(`${id}: securityContext.runAsNonRoot must be true`);
     if (pod.securityContext?.seccompProfile?.type !== 'RuntimeDefault') problems.push(`${id}: seccompProfile must be RuntimeDefault`);
     for (const c of pod.containers ?? []) {
       const cid = `${id} container ${c.name}`;
       const sc = c.securityContext ?? {};
-      if (sc.runAsUser === 0 || (sc.runAsUser === undefined && pod.securityContext?.runAsUser === 0)) problems.push(`${cid}: runs as root (runAsUser 0)`);
+      if (sc.runAsUser === 0 || (sc.runAsUser === undefined && pod.securityContext?.runAsUser === 0))
+        problems.push(`${cid}: runs as root (runAsUser 0)`);
       if (sc.runAsNonRoot === false) problems.push(`${cid}: runAsNonRoot is false`);
       if (sc.readOnlyRootFilesystem !== true) problems.push(`${cid}: readOnlyRootFilesystem must be true`);
       if (sc.allowPrivilegeEscalation !== false) problems.push(`${cid}: allowPrivilegeEscalation must be false`);
       if (!(sc.capabilities?.drop ?? []).includes('ALL')) problems.push(`${cid}: capabilities must drop ALL`);
       for (const probe of PROBES) if (!c[probe]) problems.push(`${cid}: no ${probe}`);
-      for (const r of ['requests', 'limits']) for (const res of ['cpu', 'memory']) if (!c.resources?.[r]?.[res]) problems.push(`${cid}: no ${res} ${r.slice(0, -1)}`);
+      for (const r of ['requests', 'limits'])
+        for (const res of ['cpu', 'memory']) if (!c.resources?.[r]?.[res]) problems.push(`${cid}: no ${res} ${r.slice(0, -1)}`);
       const isGrpc = (c.ports ?? []).some((p: { name?: string }) => p.name === 'grpc');
       if (isGrpc) {
         for (const probe of PROBES) if (c[probe] && !c[probe].grpc) problems.push(`${cid}: ${probe} must be a native gRPC probe`);
-        if (c.readinessProbe?.grpc && !c.readinessProbe.grpc.service) problems.push(`${cid}: readinessProbe must name the gRPC service it serves`);
+        if (c.readinessProbe?.grpc && !c.readinessProbe.grpc.service)
+          problems.push(`${cid}: readinessProbe must name the gRPC service it serves`);
       }
-      const env = Object.fromEntries((c.env ?? []).filter((e: { value?: string }) => e.value !== undefined).map((e: { name: string; value: string }) => [e.name, e.value]));
+      const env = Object.fromEntries(
+        (c.env ?? [])
+          .filter((e: { value?: string }) => e.value !== undefined)
+          .map((e: { name: string; value: string }) => [e.name, e.value]),
+      );
       const drainSeconds = (Number(env.SHUTDOWN_DELAY_MS ?? 0) + Number(env.DRAIN_TIMEOUT_MS ?? 0)) / 1000;
       if (w.kind === 'Deployment' && !((pod.terminationGracePeriodSeconds ?? 30) > drainSeconds)) {
         problems.push(`${id}: terminationGracePeriodSeconds must exceed SHUTDOWN_DELAY_MS + DRAIN_TIMEOUT_MS (${drainSeconds} s)`);
@@ -52,50 +61,77 @@ export function policyViolations(objects: readonly K8sObject[], options: { requi
         const target = match && services.find((s) => s.metadata.name === match[1]);
         if (!match || !target) problems.push(`${cid}: ${name}=${value} must be dns:///<service>:<port> of a Service in this overlay`);
         else if (target.spec?.clusterIP !== 'None') problems.push(`${cid}: ${name} dials ${match[1]}, which is not headless`);
-        else if (!(target.spec?.ports ?? []).some((p: { port: number }) => p.port === Number(match[2]))) problems.push(`${cid}: ${name} dials port ${match[2]}, which ${match[1]} does not expose`);
+        else if (!(target.spec?.ports ?? []).some((p: { port: number }) => p.port === Number(match[2])))
+          problems.push(`${cid}: ${name} dials port ${match[2]}, which ${match[1]} does not expose`);
       }
     }
   }
 
   for (const d of deployments) {
     const id = `Deployment/${d.metadata.name}`;
-    if (d.spec?.strategy?.type !== 'RollingUpdate' || d.spec?.strategy?.rollingUpdate?.maxUnavailable !== 0) problems.push(`${id}: rolling update must have maxUnavailable: 0`);
+    if (d.spec?.strategy?.type !== 'RollingUpdate' || d.spec?.strategy?.rollingUpdate?.maxUnavailable !== 0)
+      problems.push(`${id}: rolling update must have maxUnavailable: 0`);
     const selects = (o: K8sObject) => o.spec?.selector?.matchLabels?.['app.kubernetes.io/name'] === d.metadata.name;
     if (!byKind('PodDisruptionBudget').some(selects)) problems.push(`${id}: no PodDisruptionBudget`);
-    const hpa = byKind('HorizontalPodAutoscaler').find((h) => h.spec?.scaleTargetRef?.kind === 'Deployment' && h.spec.scaleTargetRef.name === d.metadata.name);
+    const hpa = byKind('HorizontalPodAutoscaler').find(
+      (h) => h.spec?.scaleTargetRef?.kind === 'Deployment' && h.spec.scaleTargetRef.name === d.metadata.name,
+    );
     if (!hpa || hpa.apiVersion !== 'autoscaling/v2') problems.push(`${id}: no autoscaling/v2 HorizontalPodAutoscaler`);
-    else if (!(hpa.spec.metrics ?? []).some((m: { resource?: { name?: string } }) => m.resource?.name === 'cpu')) problems.push(`${id}: its HPA must scale on CPU`);
-    else if (hpa.spec.minReplicas !== (d.spec?.replicas ?? 1)) problems.push(`${id}: HPA minReplicas ${hpa.spec.minReplicas} differs from the declared replicas ${d.spec?.replicas ?? 1}`);
+    else if (!(hpa.spec.metrics ?? []).some((m: { resource?: { name?: string } }) => m.resource?.name === 'cpu'))
+      problems.push(`${id}: its HPA must scale on CPU`);
+    else if (hpa.spec.minReplicas !== (d.spec?.replicas ?? 1))
+      problems.push(`${id}: HPA minReplicas ${hpa.spec.minReplicas} differs from the declared replicas ${d.spec?.replicas ?? 1}`);
   }
 
   for (const s of services) {
-    const grpcPorts = (s.spec?.ports ?? []).filter((p: { name?: string; appProtocol?: string }) => p.name === 'grpc' || p.appProtocol === 'grpc');
+    const grpcPorts = (s.spec?.ports ?? []).filter(
+      (p: { name?: string; appProtocol?: string }) => p.name === 'grpc' || p.appProtocol === 'grpc',
+    );
     if (grpcPorts.length === 0) continue;
     const id = `Service/${s.metadata.name}`;
     if (s.spec?.clusterIP !== 'None') problems.push(`${id}: a gRPC Service must be headless (clusterIP: None) so callers balance per call`);
-    for (const p of grpcPorts) if (p.name !== 'grpc' || p.appProtocol !== 'grpc') problems.push(`${id}: gRPC port must be named grpc with appProtocol: grpc`);
+    for (const p of grpcPorts)
+      if (p.name !== 'grpc' || p.appProtocol !== 'grpc') problems.push(`${id}: gRPC port must be named grpc with appProtocol: grpc`);
   }
 
   for (const sa of byKind('ServiceAccount')) {
-    if (sa.automountServiceAccountToken !== false) problems.push(`ServiceAccount/${sa.metadata.name}: automountServiceAccountToken must be false`);
+    if (sa.automountServiceAccountToken !== false)
+      problems.push(`ServiceAccount/${sa.metadata.name}: automountServiceAccountToken must be false`);
   }
 
   const postgres = byKind('StatefulSet').find((s) => s.metadata.name === 'postgres');
   if (!postgres) problems.push('StatefulSet/postgres: missing');
-  else if (!(postgres.spec?.volumeClaimTemplates ?? []).length) problems.push('StatefulSet/postgres: needs a PersistentVolumeClaim template');
+  else if (!(postgres.spec?.volumeClaimTemplates ?? []).length)
+    problems.push('StatefulSet/postgres: needs a PersistentVolumeClaim template');
   const secret = byKind('Secret').find((s) => s.metadata.name.startsWith('postgres-credentials'));
-  if (!secret || !/^postgres-credentials-[a-z0-9]{6,}$/.test(secret.metadata.name)) problems.push('Secret/postgres-credentials: must come from a secretGenerator (hash-suffixed name)');
+  if (!secret || !/^postgres-credentials-[a-z0-9]{6,}$/.test(secret.metadata.name))
+    problems.push('Secret/postgres-credentials: must come from a secretGenerator (hash-suffixed name)');
 
   const policies = byKind('NetworkPolicy');
   if (options.requireNetworkPolicies) {
-    const deny = policies.find((p) => (p.spec?.policyTypes ?? []).includes('Ingress') && (p.spec?.policyTypes ?? []).includes('Egress') && !p.spec?.ingress && !p.spec?.egress);
+    const deny = policies.find(
+      (p) =>
+        (p.spec?.policyTypes ?? []).includes('Ingress') &&
+        (p.spec?.policyTypes ?? []).includes('Egress') &&
+        !p.spec?.ingress &&
+        !p.spec?.egress,
+    );
     if (!deny) problems.push('NetworkPolicy: no default deny (ingress and egress) for Strata pods');
-    if (!policies.some((p) => (p.spec?.egress ?? []).some((e: { ports?: { port: number }[] }) => (e.ports ?? []).some((port) => port.port === 53)))) problems.push('NetworkPolicy: DNS egress is not allowed');
+    if (
+      !policies.some((p) =>
+        (p.spec?.egress ?? []).some((e: { ports?: { port: number }[] }) => (e.ports ?? []).some((port) => port.port === 53)),
+      )
+    )
+      problems.push('NetworkPolicy: DNS egress is not allowed');
     const pg = policies.find((p) => p.spec?.podSelector?.matchLabels?.['app.kubernetes.io/name'] === 'postgres');
-    const pgFrom = (pg?.spec?.ingress ?? []).flatMap((i: { from?: { podSelector?: { matchLabels?: Record<string, string> } }[] }) => i.from ?? [{}]);
-    if (!pg || pgFrom.length !== 1 || pgFrom[0]?.podSelector?.matchLabels?.['app.kubernetes.io/name'] !== 'orders') problems.push('NetworkPolicy/postgres: must accept traffic from orders only');
+    const pgFrom = (pg?.spec?.ingress ?? []).flatMap(
+      (i: { from?: { podSelector?: { matchLabels?: Record<string, string> } }[] }) => i.from ?? [{}],
+    );
+    if (!pg || pgFrom.length !== 1 || pgFrom[0]?.podSelector?.matchLabels?.['app.kubernetes.io/name'] !== 'orders')
+      problems.push('NetworkPolicy/postgres: must accept traffic from orders only');
     for (const w of workloads) {
-      if (!policies.some((p) => p.spec?.podSelector?.matchLabels?.['app.kubernetes.io/name'] === w.metadata.name)) problems.push(`NetworkPolicy: none for ${w.metadata.name}`);
+      if (!policies.some((p) => p.spec?.podSelector?.matchLabels?.['app.kubernetes.io/name'] === w.metadata.name))
+        problems.push(`NetworkPolicy: none for ${w.metadata.name}`);
     }
   }
   return problems;

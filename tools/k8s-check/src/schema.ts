@@ -18,7 +18,10 @@ export function schemaProblems(object: K8sObject): string[] {
   if (!Model) return [`${object.kind}/${object.metadata?.name}: no schema for ${object.apiVersion} ${object.kind}`];
   // kustomize wraps long base64 Secret values over several lines; the API server's decoder skips the newlines,
   // the schema's "byte" format does not, so compare what the server would decode.
-  const data = object.kind === 'Secret' && object.data ? Object.fromEntries(Object.entries(object.data as Record<string, string>).map(([k, v]) => [k, v.replace(/\s+/g, '')])) : undefined;
+  const data =
+    object.kind === 'Secret' && object.data
+      ? Object.fromEntries(Object.entries(object.data as Record<string, string>).map(([k, v]) => [k, v.replace(/\s+/g, '')]))
+      : undefined;
   try {
     new Model(data ? { ...object, data } : object).validate();
     return [];

@@ -15,7 +15,9 @@ export interface OverlayReport {
 export function undeclaredReplicas(overlayPath: string, objects: readonly K8sObject[]): string[] {
   const kustomization = parse(readFileSync(join(overlayPath, 'kustomization.yaml'), 'utf8')) as { replicas?: { name: string }[] };
   const declared = new Set((kustomization.replicas ?? []).map((r) => r.name));
-  return objects.filter((o) => o.kind === 'Deployment' && !declared.has(o.metadata.name)).map((o) => `Deployment/${o.metadata.name}: replicas not declared in the overlay's replicas: field`);
+  return objects
+    .filter((o) => o.kind === 'Deployment' && !declared.has(o.metadata.name))
+    .map((o) => `Deployment/${o.metadata.name}: replicas not declared in the overlay's replicas: field`);
 }
 
 /** Schema and policy problems of a set of rendered objects. */

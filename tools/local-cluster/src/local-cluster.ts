@@ -33,7 +33,12 @@ export interface ClusterState {
 }
 
 /** Plans every local process: the embedded database (unless a URL is given) and each service replica. */
-export function planLocalCluster(options: LocalClusterOptions = {}): { plans: ReplicaPlan[]; gatewayUrl: string; databaseUrl: string; stateDir: string } {
+export function planLocalCluster(options: LocalClusterOptions = {}): {
+  plans: ReplicaPlan[];
+  gatewayUrl: string;
+  databaseUrl: string;
+  stateDir: string;
+} {
   // Below Linux's ephemeral range (32768–60999), so no outgoing connection can hold a replica's port.
   const basePort = options.basePort ?? 21_000;
   const gatewayPort = options.gatewayPort ?? 8080;
@@ -75,7 +80,13 @@ export async function startLocalCluster(options: LocalClusterOptions = {}): Prom
   const supervisor = new Supervisor(plans, { logDir: join(stateDir, 'logs'), ...options.supervisor });
   const startedAt = new Date().toISOString();
   const writeState = (replicas: ReplicaStatus[]) => {
-    const state: ClusterState = { pid: process.pid, startedAt, gatewayUrl, databaseUrl: databaseUrl.replace(/:[^:@/]*@/, ':***@'), replicas };
+    const state: ClusterState = {
+      pid: process.pid,
+      startedAt,
+      gatewayUrl,
+      databaseUrl: databaseUrl.replace(/:[^:@/]*@/, ':***@'),
+      replicas,
+    };
     writeFileSync(stateFile, JSON.stringify(state, null, 2));
   };
   supervisor.on('change', writeState);

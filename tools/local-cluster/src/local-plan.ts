@@ -48,7 +48,10 @@ export function planLocalReplicas(deployments: readonly DeploymentSpec[], option
   const grpcAddresses = new Map<string, string[]>();
   deployments.forEach((d, i) => {
     if (d.ports.grpc !== undefined) {
-      grpcAddresses.set(d.name, range(d.replicas).map((r) => `127.0.0.1:${options.basePort + 100 * i + r}`));
+      grpcAddresses.set(
+        d.name,
+        range(d.replicas).map((r) => `127.0.0.1:${options.basePort + 100 * i + r}`),
+      );
     }
   });
   const rewriteTarget = (value: string) => {
@@ -69,14 +72,30 @@ export function planLocalReplicas(deployments: readonly DeploymentSpec[], option
         const address = grpcAddresses.get(d.name)![r - 1]!;
         Object.assign(replicaEnv, { GRPC_HOST: '127.0.0.1', GRPC_PORT: address.split(':')[1]!, METRICS_PORT: String(metricsPort) });
         if ('DATABASE_POOL_SIZE' in replicaEnv || d.name === 'orders') replicaEnv.DATABASE_URL = options.databaseUrl;
-        plan = { address, probe: { kind: 'grpc', address, service: GRPC_SERVICE_OF[d.name] ?? '' }, metricsUrl: `http://127.0.0.1:${metricsPort}/metrics` };
+        plan = {
+          address,
+          probe: { kind: 'grpc', address, service: GRPC_SERVICE_OF[d.name] ?? '' },
+          metricsUrl: `http://127.0.0.1:${metricsPort}/metrics`,
+        };
       } else {
         // The edge: every replica binds the same port and the kernel spreads connections (SO_REUSEPORT).
         const url = `http://127.0.0.1:${options.gatewayPort}`;
-        Object.assign(replicaEnv, { GATEWAY_HOST: '127.0.0.1', GATEWAY_PORT: String(options.gatewayPort), GATEWAY_REUSE_PORT: String(d.replicas > 1) });
+        Object.assign(replicaEnv, {
+          GATEWAY_HOST: '127.0.0.1',
+          GATEWAY_PORT: String(options.gatewayPort),
+          GATEWAY_REUSE_PORT: String(d.replicas > 1),
+        });
         plan = { address: url, probe: { kind: 'http', url: `${url}/readyz` }, metricsUrl: `${url}/metrics` };
       }
-      plans.push({ id, service: d.name, layer: d.layer, script: join(options.repoRoot, 'apps', d.name, 'dist', 'main.js'), args: [], env: replicaEnv, ...plan });
+      plans.push({
+        id,
+        service: d.name,
+        layer: d.layer,
+        script: join(options.repoRoot, 'apps', d.name, 'dist', 'main.js'),
+        args: [],
+        env: replicaEnv,
+        ...plan,
+      });
     }
   });
   return plans.sort((a, b) => LAYER_ORDER.indexOf(a.layer) - LAYER_ORDER.indexOf(b.layer) || a.id.localeCompare(b.id));

@@ -27,7 +27,9 @@ if (command === 'plan') {
     console.log('no local cluster is running from this checkout (start one with `npm start`)');
     process.exitCode = 1;
   } else {
-    console.log(`local cluster pid ${state.pid}, up since ${state.startedAt}; gateway ${state.gatewayUrl}; database ${state.databaseUrl}\n`);
+    console.log(
+      `local cluster pid ${state.pid}, up since ${state.startedAt}; gateway ${state.gatewayUrl}; database ${state.databaseUrl}\n`,
+    );
     console.log(formatStatusTable(state.replicas));
   }
 } else if (command === 'up') {

@@ -14,32 +14,48 @@ describe('reading k8s/overlays/local', () => {
   it('runs more than one replica of a service in every scalable layer', () => {
     const deployments = readOverlayDeployments(overlay);
     for (const layer of ['leaf', 'composite']) {
-      assert.ok(deployments.some((d) => d.layer === layer && d.replicas > 1), `no ${layer} service with more than one replica`);
+      assert.ok(
+        deployments.some((d) => d.layer === layer && d.replicas > 1),
+        `no ${layer} service with more than one replica`,
+      );
     }
   });
 
-  it('reads the same replicas, layers, ports and env that `kubectl kustomize` renders', { skip: kubectlPresent ? false : 'kubectl is not installed here' }, () => {
-    const rendered = parseAllDocuments(execFileSync('kubectl', ['kustomize', overlay], { encoding: 'utf8' }))
-      .map((d) => d.toJS())
-      .filter((o) => o.kind === 'Deployment')
-      .map((o) => {
-        const container = o.spec.template.spec.containers[0];
-        return {
-          name: o.metadata.name,
-          layer: o.spec.template.metadata.labels['app.kubernetes.io/component'],
-          replicas: o.spec.replicas,
-          env: Object.fromEntries(container.env.filter((e: { value?: string }) => e.value !== undefined).map((e: { name: string; value: string }) => [e.name, e.value])),
-          ports: Object.fromEntries(container.ports.map((p: { name: string; containerPort: number }) => [p.name, p.containerPort])),
-        };
-      })
-      .sort((a, b) => a.name.localeCompare(b.name));
-    assert.deepEqual(readOverlayDeployments(overlay), rendered);
-  });
+  it(
+    'reads the same replicas, layers, ports and env that `kubectl kustomize` renders',
+    { skip: kubectlPresent ? false : 'kubectl is not installed here' },
+    () => {
+      const rendered = parseAllDocuments(execFileSync('kubectl', ['kustomize', overlay], { encoding: 'utf8' }))
+        .map((d) => d.toJS())
+        .filter((o) => o.kind === 'Deployment')
+        .map((o) => {
+          const container = o.spec.template.spec.containers[0];
+          return {
+            name: o.metadata.name,
+            layer: o.spec.template.metadata.labels['app.kubernetes.io/component'],
+            replicas: o.spec.replicas,
+            env: Object.fromEntries(
+              container.env
+                .filter((e: { value?: string }) => e.value !== undefined)
+                .map((e: { name: string; value: string }) => [e.name, e.value]),
+            ),
+            ports: Object.fromEntries(container.ports.map((p: { name: string; containerPort: number }) => [p.name, p.containerPort])),
+          };
+        })
+        .sort((a, b) => a.name.localeCompare(b.name));
+      assert.deepEqual(readOverlayDeployments(overlay), rendered);
+    },
+  );
 });
 
 describe('planLocalReplicas', () => {
   it('gives every replica its own port and points callers at all replicas of their callee', () => {
-    const plans = planLocalReplicas(readOverlayDeployments(overlay), { repoRoot: REPO_ROOT, basePort: 40_000, gatewayPort: 8080, databaseUrl: 'postgres://db' });
+    const plans = planLocalReplicas(readOverlayDeployments(overlay), {
+      repoRoot: REPO_ROOT,
+      basePort: 40_000,
+      gatewayPort: 8080,
+      databaseUrl: 'postgres://db',
+    });
     const catalog = plans.filter((p) => p.service === 'catalog');
     const addresses = plans.filter((p) => p.probe.kind === 'grpc').map((p) => p.address);
     assert.equal(new Set(addresses).size, addresses.length);
@@ -64,7 +80,14 @@ describe('starting the local cluster', () => {
     await new Promise<void>((resolve) => blocker.listen(basePort + 1, '127.0.0.1', () => resolve()));
     try {
       await assert.rejects(
-        startLocalCluster({ basePort, gatewayPort: 0, stateDir: mkdtempSync(join(tmpdir(), 'strata-fail-')), ephemeralDatabase: true, extraEnv: { LOG_LEVEL: 'silent' }, supervisor: { readyTimeoutMs: 5_000, initialBackoffMs: 60_000 } }),
+        startLocalCluster({
+          basePort,
+          gatewayPort: 0,
+          stateDir: mkdtempSync(join(tmpdir(), 'strata-fail-')),
+          ephemeralDatabase: true,
+          extraEnv: { LOG_LEVEL: 'silent' },
+          supervisor: { readyTimeoutMs: 5_000, initialBackoffMs: 60_000 },
+        }),
         /not ready after start: catalog-1/,
       );
     } finally {

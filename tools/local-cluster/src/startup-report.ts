@@ -16,12 +16,22 @@ try {
     const rss: number[] = [];
     for (let round = 0; round < ROUNDS; round++) {
       const [port, metricsPort] = [await freePort(), await freePort()];
-      const env = { ...process.env, LOG_LEVEL: 'warn', GRPC_PORT: String(port), METRICS_PORT: String(metricsPort), GATEWAY_PORT: String(port), DATABASE_URL: database.url };
+      const env = {
+        ...process.env,
+        LOG_LEVEL: 'warn',
+        GRPC_PORT: String(port),
+        METRICS_PORT: String(metricsPort),
+        GATEWAY_PORT: String(port),
+        DATABASE_URL: database.url,
+      };
       const started = performance.now();
       const child = spawn(process.execPath, [`${REPO_ROOT}/apps/${service}/dist/main.js`], { env, stdio: 'ignore' });
       for (;;) {
         try {
-          const ok = service === 'gateway' ? (await fetch(`http://127.0.0.1:${port}/readyz`)).ok : (await checkHealth(`127.0.0.1:${port}`, '', 200)) === 'SERVING';
+          const ok =
+            service === 'gateway'
+              ? (await fetch(`http://127.0.0.1:${port}/readyz`)).ok
+              : (await checkHealth(`127.0.0.1:${port}`, '', 200)) === 'SERVING';
           if (ok) break;
         } catch {
           // not yet
@@ -37,7 +47,13 @@ try {
       await new Promise((resolve) => child.once('exit', resolve));
     }
     const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-    rows.push([service, `${median(startup).toFixed(0)} ms`, `${Math.max(...startup).toFixed(0)} ms`, `${median(rss).toFixed(0)} MB`, `${Math.max(...rss).toFixed(0)} MB`]);
+    rows.push([
+      service,
+      `${median(startup).toFixed(0)} ms`,
+      `${Math.max(...startup).toFixed(0)} ms`,
+      `${median(rss).toFixed(0)} MB`,
+      `${Math.max(...rss).toFixed(0)} MB`,
+    ]);
     console.error(`measured ${service}`);
   }
 } finally {

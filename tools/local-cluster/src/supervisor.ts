@@ -64,7 +64,14 @@ export class Supervisor extends EventEmitter {
 
   constructor(plans: readonly ReplicaPlan[], options: SupervisorOptions) {
     super();
-    this.options = { initialBackoffMs: 500, maxBackoffMs: 15_000, stableAfterMs: 10_000, readyTimeoutMs: 30_000, stopGraceMs: 20_000, ...options };
+    this.options = {
+      initialBackoffMs: 500,
+      maxBackoffMs: 15_000,
+      stableAfterMs: 10_000,
+      readyTimeoutMs: 30_000,
+      stopGraceMs: 20_000,
+      ...options,
+    };
     mkdirSync(options.logDir, { recursive: true });
     this.replicas = plans.map((plan) => ({
       plan,
@@ -102,7 +109,9 @@ export class Supervisor extends EventEmitter {
     // than leaving a cluster that answers on the wrong port.
     const notReady = this.replicas.filter((r) => r.status.state !== 'ready');
     if (notReady.length > 0) {
-      throw new Error(`not ready after start: ${notReady.map((r) => `${r.plan.id} (${r.status.state}${r.status.lastExit ? `, exited with ${r.status.lastExit}` : ''}; log ${r.status.logFile})`).join(', ')}`);
+      throw new Error(
+        `not ready after start: ${notReady.map((r) => `${r.plan.id} (${r.status.state}${r.status.lastExit ? `, exited with ${r.status.lastExit}` : ''}; log ${r.status.logFile})`).join(', ')}`,
+      );
     }
   }
 
@@ -144,7 +153,12 @@ export class Supervisor extends EventEmitter {
       // Like minReadySeconds: the next replica stops only once callers have reconnected to this one, i.e. it
       // has served calls again (bounded, for a replica nobody calls).
       const until = Date.now() + settleTimeoutMs;
-      while (Date.now() < until && replica.plan.metricsUrl.startsWith('http') && (await scrapeCounter(replica.plan.metricsUrl, 'grpc_server_handled_total', {}, 500)) === 0) await delay(100);
+      while (
+        Date.now() < until &&
+        replica.plan.metricsUrl.startsWith('http') &&
+        (await scrapeCounter(replica.plan.metricsUrl, 'grpc_server_handled_total', {}, 500)) === 0
+      )
+        await delay(100);
     }
   }
 
@@ -162,7 +176,10 @@ export class Supervisor extends EventEmitter {
   private async launch(replica: Replica): Promise<void> {
     const { plan, status } = replica;
     const log = openSync(status.logFile, 'a');
-    const child = spawn(process.execPath, [plan.script, ...plan.args], { env: { ...process.env, ...plan.env }, stdio: ['ignore', log, log] });
+    const child = spawn(process.execPath, [plan.script, ...plan.args], {
+      env: { ...process.env, ...plan.env },
+      stdio: ['ignore', log, log],
+    });
     closeSync(log);
     replica.child = child;
     replica.startedAt = Date.now();
@@ -227,7 +244,10 @@ export class Supervisor extends EventEmitter {
     const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
     child.kill('SIGTERM');
     let timer: NodeJS.Timeout | undefined;
-    const graceful = await Promise.race([exited.then(() => true), new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), this.options.stopGraceMs)))]);
+    const graceful = await Promise.race([
+      exited.then(() => true),
+      new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), this.options.stopGraceMs))),
+    ]);
     clearTimeout(timer);
     if (!graceful) {
       this.emit('event', `${replica.plan.id} did not stop within ${this.options.stopGraceMs} ms; killing it`);

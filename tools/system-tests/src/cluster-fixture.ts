@@ -5,7 +5,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 /** Boots the whole system as `npm start` does (same overlay, same supervisor) on free ports, in memory. */
-export async function startTestCluster(options: { ephemeralDatabase?: boolean; extraEnv?: Record<string, string> } = {}): Promise<LocalCluster> {
+export async function startTestCluster(
+  options: { ephemeralDatabase?: boolean; extraEnv?: Record<string, string> } = {},
+): Promise<LocalCluster> {
   const gatewayPort = await freePort();
   // Replica ports come from a random region below Linux's ephemeral range (32768–60999), where freePort()
   // finds the gateway's port: the two can never collide. Each run picks its own region.
@@ -25,7 +27,11 @@ export async function startTestCluster(options: { ephemeralDatabase?: boolean; e
 export type Json = any;
 
 /** A JSON request to the gateway; returns status, headers and parsed body. */
-export async function call(baseUrl: string, path: string, init: RequestInit = {}): Promise<{ status: number; headers: Headers; body: Json }> {
+export async function call(
+  baseUrl: string,
+  path: string,
+  init: RequestInit = {},
+): Promise<{ status: number; headers: Headers; body: Json }> {
   const response = await fetch(`${baseUrl}${path}`, { ...init, signal: AbortSignal.timeout(10_000) });
   const text = await response.text();
   let body: unknown = text;
@@ -38,4 +44,8 @@ export async function call(baseUrl: string, path: string, init: RequestInit = {}
 }
 
 export const postJson = (baseUrl: string, path: string, body: unknown, headers: Record<string, string> = {}) =>
-  call(baseUrl, path, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: typeof body === 'string' ? body : JSON.stringify(body) });
+  call(baseUrl, path, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body: typeof body === 'string' ? body : JSON.stringify(body),
+  });

@@ -21,16 +21,34 @@ export interface OrderLoadResult {
  * (5xx or network error) with the same key, as a well-behaved client does. Bounded: `seconds` of arrivals,
  * at most `maxAttempts` per key.
  */
-export async function placeOrdersUnderLoad(baseUrl: string, options: { rate: number; seconds: number; keyPrefix: string; maxAttempts?: number }): Promise<OrderLoadResult> {
-  const result: OrderLoadResult = { attempted: 0, acknowledged: new Map(), retries: 0, abandoned: 0, anomalies: [], failureLatenciesMs: [] };
+export async function placeOrdersUnderLoad(
+  baseUrl: string,
+  options: { rate: number; seconds: number; keyPrefix: string; maxAttempts?: number },
+): Promise<OrderLoadResult> {
+  const result: OrderLoadResult = {
+    attempted: 0,
+    acknowledged: new Map(),
+    retries: 0,
+    abandoned: 0,
+    anomalies: [],
+    failureLatenciesMs: [],
+  };
   const maxAttempts = options.maxAttempts ?? 12;
   const placeOne = async (i: number) => {
     const key = `${options.keyPrefix}-${i}`;
-    const body = JSON.stringify({ lines: [{ productId: `p-${String(1 + (i % 9000)).padStart(6, '0')}`, quantity: 1 + (i % 3) }], country: 'DE' });
+    const body = JSON.stringify({
+      lines: [{ productId: `p-${String(1 + (i % 9000)).padStart(6, '0')}`, quantity: 1 + (i % 3) }],
+      country: 'DE',
+    });
     for (let attempt = 1; attempt <= maxAttempts; attempt++) {
       const started = performance.now();
       try {
-        const response = await fetch(`${baseUrl}/api/orders`, { method: 'POST', headers: { 'content-type': 'application/json', 'idempotency-key': key }, body, signal: AbortSignal.timeout(10_000) });
+        const response = await fetch(`${baseUrl}/api/orders`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', 'idempotency-key': key },
+          body,
+          signal: AbortSignal.timeout(10_000),
+        });
         const payload = (await response.json()) as { id?: string };
         if (response.status === 200 || response.status === 201) {
           const previous = result.acknowledged.get(key);

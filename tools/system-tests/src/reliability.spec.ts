@@ -29,7 +29,10 @@ const rows: Row[] = [];
 // After every test of this file: the table of docs/reliability.md, from this run.
 after(() => {
   mkdirSync(join(REPO_ROOT, 'reports'), { recursive: true });
-  const table = ['| scenario | load | requests sent | failed | orders acknowledged | orders stored | duplicates |', '|---|---|---|---|---|---|---|']
+  const table = [
+    '| scenario | load | requests sent | failed | orders acknowledged | orders stored | duplicates |',
+    '|---|---|---|---|---|---|---|',
+  ]
     .concat(rows.map((r) => `| ${r.scenario} | ${r.load} | ${r.sent} | ${r.failed} | ${r.acknowledged} | ${r.stored} | ${r.duplicates} |`))
     .join('\n');
   writeFileSync(join(REPO_ROOT, 'reports', 'reliability.md'), `${table}\n`);
@@ -43,7 +46,11 @@ function mixed(orderId: string): Scenario {
 }
 
 /** Rows stored per acknowledged key: exactly one each, and nothing else under the prefix. */
-async function checkOrdersStored(databaseUrl: string, prefix: string, orders: OrderLoadResult): Promise<{ stored: number; duplicates: number }> {
+async function checkOrdersStored(
+  databaseUrl: string,
+  prefix: string,
+  orders: OrderLoadResult,
+): Promise<{ stored: number; duplicates: number }> {
   const client = new pg.Client(databaseUrl);
   await client.connect();
   try {
@@ -73,7 +80,14 @@ describe('reliability under load (the local cluster)', () => {
     cluster = await startTestCluster({ ephemeralDatabase: false, extraEnv: { GATEWAY_MAX_INFLIGHT: '48' } });
     base = cluster.gatewayUrl;
     databaseUrl = (cluster.plans.find((p) => p.id === 'postgres-1')!.probe as { url: string }).url;
-    orderId = (await postJson(base, '/api/orders', { lines: [{ productId: 'p-000042', quantity: 1 }] }, { 'idempotency-key': `rel-seed-${Date.now()}` })).body.id;
+    orderId = (
+      await postJson(
+        base,
+        '/api/orders',
+        { lines: [{ productId: 'p-000042', quantity: 1 }] },
+        { 'idempotency-key': `rel-seed-${Date.now()}` },
+      )
+    ).body.id;
   });
   after(async () => {
     await cluster?.stop();
@@ -89,18 +103,54 @@ describe('reliability under load (the local cluster)', () => {
         assert.ok(typeof message === 'string' && message.length > 0, `${what} → ${response.status} without a message`);
       }
     };
-    const oddString = fc.oneof(fc.string(), fc.string({ unit: 'binary' }), fc.constantFrom('', ' ', '%', '../../etc/passwd', "'; DROP TABLE orders;--", '\u0000', '😀'.repeat(300), 'p-0000001', 'a'.repeat(5000)));
-    const quantity = fc.oneof(fc.integer(), fc.double(), fc.constantFrom(0, -1, 1001, 2 ** 53, -(2 ** 63), 1e308, Number.NaN), fc.string(), fc.constant(null));
+    const oddString = fc.oneof(
+      fc.string(),
+      fc.string({ unit: 'binary' }),
+      fc.constantFrom(
+        '',
+        ' ',
+        '%',
+        '../../etc/passwd',
+        "'; DROP TABLE orders;--",
+        '\u0000',
+        '😀'.repeat(300),
+        'p-0000001',
+        'a'.repeat(5000),
+      ),
+    );
+    const quantity = fc.oneof(
+      fc.integer(),
+      fc.double(),
+      fc.constantFrom(0, -1, 1001, 2 ** 53, -(2 ** 63), 1e308, Number.NaN),
+      fc.string(),
+      fc.constant(null),
+    );
     const line = fc.record({ productId: fc.oneof(oddString, fc.constantFrom('p-000001', 'p-999999')), quantity }, { requiredKeys: [] });
     const body = fc.oneof(
       fc.jsonValue(),
-      fc.record({ lines: fc.array(line, { maxLength: 150 }), currency: fc.oneof(oddString, fc.constantFrom('EUR', 'XXX', 'eur')), country: oddString, promotionCode: oddString, extra: fc.anything() }, { requiredKeys: [] }),
+      fc.record(
+        {
+          lines: fc.array(line, { maxLength: 150 }),
+          currency: fc.oneof(oddString, fc.constantFrom('EUR', 'XXX', 'eur')),
+          country: oddString,
+          promotionCode: oddString,
+          extra: fc.anything(),
+        },
+        { requiredKeys: [] },
+      ),
       fc.string().map((text) => ({ raw: text })),
     );
     const send = (path: string, value: unknown, headers: Record<string, string> = {}) =>
-      value && typeof value === 'object' && 'raw' in (value as object) ? postJson(base, path, (value as { raw: string }).raw, headers) : postJson(base, path, JSON.stringify(value ?? null), headers);
+      value && typeof value === 'object' && 'raw' in (value as object)
+        ? postJson(base, path, (value as { raw: string }).raw, headers)
+        : postJson(base, path, JSON.stringify(value ?? null), headers);
 
-    await fc.assert(fc.asyncProperty(body, async (value) => expectClientError(await send('/api/quotes', value), `POST /api/quotes ${JSON.stringify(value)?.slice(0, 120)}`)), { numRuns: 200 });
+    await fc.assert(
+      fc.asyncProperty(body, async (value) =>
+        expectClientError(await send('/api/quotes', value), `POST /api/quotes ${JSON.stringify(value)?.slice(0, 120)}`),
+      ),
+      { numRuns: 200 },
+    );
     const usedKey = `rel-reused-${Date.now()}`;
     await postJson(base, '/api/orders', { lines: [{ productId: 'p-000007', quantity: 1 }] }, { 'idempotency-key': usedKey });
     await fc.assert(
@@ -110,24 +160,45 @@ describe('reliability under load (the local cluster)', () => {
       { numRuns: 200 },
     );
     await fc.assert(
-      fc.asyncProperty(fc.record({ query: oddString, category: oddString, pageSize: fc.oneof(fc.integer(), fc.string()), pageToken: oddString }, { requiredKeys: [] }), async (q) => {
-        const search = new URLSearchParams(Object.entries(q).map(([k, v]): [string, string] => [k, String(v)]));
-        await expectClientError(await call(base, `/api/products?${search}`), `GET /api/products?${search.toString().slice(0, 120)}`);
-      }),
+      fc.asyncProperty(
+        fc.record(
+          { query: oddString, category: oddString, pageSize: fc.oneof(fc.integer(), fc.string()), pageToken: oddString },
+          { requiredKeys: [] },
+        ),
+        async (q) => {
+          const search = new URLSearchParams(Object.entries(q).map(([k, v]): [string, string] => [k, String(v)]));
+          await expectClientError(await call(base, `/api/products?${search}`), `GET /api/products?${search.toString().slice(0, 120)}`);
+        },
+      ),
       { numRuns: 150 },
     );
     await fc.assert(
       fc.asyncProperty(oddString, fc.oneof(fc.integer(), fc.string()), async (id, limit) => {
-        const segment = encodeURIComponent(id).slice(0, 3000).replace(/%[0-9A-F]?$/, '') || '%20';
+        const segment =
+          encodeURIComponent(id)
+            .slice(0, 3000)
+            .replace(/%[0-9A-F]?$/, '') || '%20';
         await expectClientError(await call(base, `/api/products/${segment}`), `GET /api/products/${segment.slice(0, 60)}`);
-        await expectClientError(await call(base, `/api/products/${segment}/recommendations?limit=${encodeURIComponent(String(limit))}`), `GET …/recommendations?limit=${limit}`);
+        await expectClientError(
+          await call(base, `/api/products/${segment}/recommendations?limit=${encodeURIComponent(String(limit))}`),
+          `GET …/recommendations?limit=${limit}`,
+        );
         await expectClientError(await call(base, `/api/orders/${segment}`), `GET /api/orders/${segment.slice(0, 60)}`);
       }),
       { numRuns: 150 },
     );
     for (const replica of cluster.supervisor.status()) assert.equal(replica.restarts, 0, `${replica.id} restarted`);
-    for (const plan of cluster.plans.filter((p) => p.probe.kind === 'grpc')) assert.equal(await checkHealth(plan.address), 'SERVING', plan.id);
-    rows.push({ scenario: 'bad input, property-based, every endpoint', load: 'sequential', sent: tried, failed: 0, acknowledged: '–', stored: '–', duplicates: '–' });
+    for (const plan of cluster.plans.filter((p) => p.probe.kind === 'grpc'))
+      assert.equal(await checkHealth(plan.address), 'SERVING', plan.id);
+    rows.push({
+      scenario: 'bad input, property-based, every endpoint',
+      load: 'sequential',
+      sent: tried,
+      failed: 0,
+      acknowledged: '–',
+      stored: '–',
+      duplicates: '–',
+    });
     console.log(`bad input: ${tried} inputs tried, every answer a 4xx with a message or a 2xx; every service still SERVING`);
   });
 
@@ -140,7 +211,15 @@ describe('reliability under load (the local cluster)', () => {
       const restarted = cluster.supervisor.rollingRestart(service);
       const [load, orders] = await Promise.all([loadRun, ordersRun, restarted]);
       const stored = await checkOrdersStored(databaseUrl, prefix, orders);
-      rows.push({ scenario: `rolling restart: ${service}`, load: '40 req/s mixed + 5 orders/s', sent: load.sent + orders.attempted + orders.retries, failed: load.failed + load.dropped, acknowledged: orders.acknowledged.size, stored: stored.stored, duplicates: stored.duplicates });
+      rows.push({
+        scenario: `rolling restart: ${service}`,
+        load: '40 req/s mixed + 5 orders/s',
+        sent: load.sent + orders.attempted + orders.retries,
+        failed: load.failed + load.dropped,
+        acknowledged: orders.acknowledged.size,
+        stored: stored.stored,
+        duplicates: stored.duplicates,
+      });
       assert.deepEqual(load.errors, {}, `failed requests during the rolling restart of ${service}`);
       assert.equal(load.dropped, 0);
       assert.deepEqual(orders.anomalies, []);
@@ -153,13 +232,27 @@ describe('reliability under load (the local cluster)', () => {
     it(`SIGKILL of a ${service} replica under load: no failed idempotent request, every acknowledged order stored once`, async () => {
       const prefix = `rel-kill-${service}-${Date.now()}`;
       const victim = cluster.supervisor.status().find((r) => r.service === service && r.state === 'ready')!;
-      const loadRun: Promise<LoadResult> = runOpenLoop({ baseUrls: [base], scenario: mixed(orderId), context: { runId: prefix }, rate: 40, durationSec: 7 });
+      const loadRun: Promise<LoadResult> = runOpenLoop({
+        baseUrls: [base],
+        scenario: mixed(orderId),
+        context: { runId: prefix },
+        rate: 40,
+        durationSec: 7,
+      });
       const ordersRun = placeOrdersUnderLoad(base, { rate: 8, seconds: 7, keyPrefix: prefix });
       await delay(2_000);
       process.kill(victim.pid!, 'SIGKILL');
       const [load, orders] = await Promise.all([loadRun, ordersRun]);
       const stored = await checkOrdersStored(databaseUrl, prefix, orders);
-      rows.push({ scenario: `SIGKILL one replica: ${service}`, load: '40 req/s mixed + 8 orders/s', sent: load.sent + orders.attempted + orders.retries, failed: load.failed + load.dropped, acknowledged: orders.acknowledged.size, stored: stored.stored, duplicates: stored.duplicates });
+      rows.push({
+        scenario: `SIGKILL one replica: ${service}`,
+        load: '40 req/s mixed + 8 orders/s',
+        sent: load.sent + orders.attempted + orders.retries,
+        failed: load.failed + load.dropped,
+        acknowledged: orders.acknowledged.size,
+        stored: stored.stored,
+        duplicates: stored.duplicates,
+      });
       assert.deepEqual(load.errors, {}, `failed idempotent requests after killing ${victim.id}`);
       assert.deepEqual(orders.anomalies, []);
       assert.equal(orders.abandoned, 0);
@@ -174,7 +267,12 @@ describe('reliability under load (the local cluster)', () => {
     await delay(2_000);
     await cluster.supervisor.stopReplica('postgres-1');
     const started = performance.now();
-    const whileDown = await postJson(base, '/api/orders', { lines: [{ productId: 'p-000001', quantity: 1 }] }, { 'idempotency-key': `rel-pgprobe-${Date.now()}` });
+    const whileDown = await postJson(
+      base,
+      '/api/orders',
+      { lines: [{ productId: 'p-000001', quantity: 1 }] },
+      { 'idempotency-key': `rel-pgprobe-${Date.now()}` },
+    );
     const answeredInMs = performance.now() - started;
     await delay(2_500);
     await cluster.supervisor.startReplica('postgres-1');
@@ -200,7 +298,14 @@ describe('reliability under load (the local cluster)', () => {
   });
 
   it('overload beyond capacity: the edge sheds quickly with 503 + Retry-After, then serves normally', async () => {
-    const load = await runOpenLoop({ baseUrls: [base], scenario: scenarios.recommendations, context: { runId: 'overload' }, rate: 400, durationSec: 4, maxInFlight: 2_000 });
+    const load = await runOpenLoop({
+      baseUrls: [base],
+      scenario: scenarios.recommendations,
+      context: { runId: 'overload' },
+      rate: 400,
+      durationSec: 4,
+      maxInFlight: 2_000,
+    });
     const otherErrors = Object.entries(load.errors).filter(([status]) => status !== '503');
     rows.push({
       scenario: 'overload: recommendations far beyond capacity',
@@ -215,11 +320,14 @@ describe('reliability under load (the local cluster)', () => {
     assert.ok(load.completed > 0, 'and what fits was served');
     assert.deepEqual(otherErrors, [], 'nothing but 503 (shed) failed');
     assert.ok(load.latencyMs.p99 < 5_000, `p99 ${load.latencyMs.p99} ms: the edge did not collapse`);
-    const shed = await Promise.all(Array.from({ length: 120 }, (_, i) => call(base, `/api/products/p-${String(100 + i).padStart(6, '0')}/recommendations`)));
+    const shed = await Promise.all(
+      Array.from({ length: 120 }, (_, i) => call(base, `/api/products/p-${String(100 + i).padStart(6, '0')}/recommendations`)),
+    );
     const refused = shed.find((r) => r.status === 503);
     if (refused) assert.equal(refused.headers.get('retry-after'), '1');
     await delay(1_000);
-    for (let i = 0; i < 20; i++) assert.equal((await call(base, `/api/products/p-00020${i % 10}`)).status, 200, 'serves normally once the load drops');
+    for (let i = 0; i < 20; i++)
+      assert.equal((await call(base, `/api/products/p-00020${i % 10}`)).status, 200, 'serves normally once the load drops');
   });
 });
 
@@ -240,7 +348,11 @@ function delayingProxy(targetPort: number): Promise<{ server: Server; port: numb
     client.on('close', () => upstream.destroy());
     upstream.on('close', () => client.destroy());
   });
-  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve({ server, port: (server.address() as { port: number }).port, setDelay: (ms) => (delayMs = ms) })));
+  return new Promise((resolve) =>
+    server.listen(0, '127.0.0.1', () =>
+      resolve({ server, port: (server.address() as { port: number }).port, setDelay: (ms) => (delayMs = ms) }),
+    ),
+  );
 }
 
 describe('a slow leaf behind a real network fault', () => {
@@ -249,23 +361,50 @@ describe('a slow leaf behind a real network fault', () => {
 
   it('answers 504 within the deadline budget, keeps in-flight work bounded, and recovers with the leaf', async () => {
     const catalogPort = await freePort();
-    children.push(spawn(process.execPath, [join(REPO_ROOT, 'apps/catalog/dist/main.js')], { env: { ...process.env, GRPC_PORT: String(catalogPort), METRICS_PORT: String(await freePort()), LOG_LEVEL: 'warn' }, stdio: 'ignore' }));
+    children.push(
+      spawn(process.execPath, [join(REPO_ROOT, 'apps/catalog/dist/main.js')], {
+        env: { ...process.env, GRPC_PORT: String(catalogPort), METRICS_PORT: String(await freePort()), LOG_LEVEL: 'warn' },
+        stdio: 'ignore',
+      }),
+    );
     await waitForServing(`127.0.0.1:${catalogPort}`);
     const proxy = await delayingProxy(catalogPort);
     const gatewayPort = await freePort();
     children.push(
       spawn(process.execPath, [join(REPO_ROOT, 'apps/gateway/dist/main.js')], {
-        env: { ...process.env, GATEWAY_PORT: String(gatewayPort), CATALOG_TARGET: `ipv4:127.0.0.1:${proxy.port}`, REQUEST_TIMEOUT_MS: '400', LOG_LEVEL: 'warn' },
+        env: {
+          ...process.env,
+          GATEWAY_PORT: String(gatewayPort),
+          CATALOG_TARGET: `ipv4:127.0.0.1:${proxy.port}`,
+          REQUEST_TIMEOUT_MS: '400',
+          LOG_LEVEL: 'warn',
+        },
         stdio: 'ignore',
       }),
     );
     const gateway = `http://127.0.0.1:${gatewayPort}`;
-    for (let i = 0; i < 100 && !(await fetch(`${gateway}/readyz`).then((r) => r.ok, () => false)); i++) await delay(100);
+    for (
+      let i = 0;
+      i < 100 &&
+      !(await fetch(`${gateway}/readyz`).then(
+        (r) => r.ok,
+        () => false,
+      ));
+      i++
+    )
+      await delay(100);
     assert.equal((await call(gateway, '/api/products/p-000001')).status, 200);
 
     proxy.setDelay(1_500);
     let maxInFlight = 0;
-    const slow = await runOpenLoop({ baseUrls: [gateway], scenario: scenarios.product, context: { runId: 'slow' }, rate: 30, durationSec: 4, onProgress: (s) => (maxInFlight = Math.max(maxInFlight, s.inFlight)) });
+    const slow = await runOpenLoop({
+      baseUrls: [gateway],
+      scenario: scenarios.product,
+      context: { runId: 'slow' },
+      rate: 30,
+      durationSec: 4,
+      onProgress: (s) => (maxInFlight = Math.max(maxInFlight, s.inFlight)),
+    });
     rows.push({
       scenario: 'slow leaf: +1.5 s on the gateway → catalog link (budget 400 ms)',
       load: '30 req/s',
@@ -281,7 +420,13 @@ describe('a slow leaf behind a real network fault', () => {
 
     proxy.setDelay(0);
     await delay(1_000);
-    const recovered = await runOpenLoop({ baseUrls: [gateway], scenario: scenarios.product, context: { runId: 'recovered' }, rate: 30, durationSec: 2 });
+    const recovered = await runOpenLoop({
+      baseUrls: [gateway],
+      scenario: scenarios.product,
+      context: { runId: 'recovered' },
+      rate: 30,
+      durationSec: 2,
+    });
     assert.deepEqual(recovered.errors, {}, 'serves again once the leaf is fast');
     proxy.server.close();
   });

@@ -5,10 +5,16 @@ import type { LocalCluster } from '@strata/local-cluster';
 import { scrapeCounter } from '@strata/service-kit';
 import { call, startTestCluster } from './cluster-fixture.js';
 
-const getProductServed = (metricsUrl: string) => scrapeCounter(metricsUrl, 'grpc_server_handled_total', { grpc_method: 'getProduct', grpc_code: 'OK' });
+const getProductServed = (metricsUrl: string) =>
+  scrapeCounter(metricsUrl, 'grpc_server_handled_total', { grpc_method: 'getProduct', grpc_code: 'OK' });
 
 /** Sends `rate` GET requests per second for `seconds` (open loop, bounded) and tallies the outcomes. */
-async function steadyLoad(base: string, rate: number, seconds: number, onTick?: (sent: number) => void): Promise<{ sent: number; failed: { status: number; body: unknown }[] }> {
+async function steadyLoad(
+  base: string,
+  rate: number,
+  seconds: number,
+  onTick?: (sent: number) => void,
+): Promise<{ sent: number; failed: { status: number; body: unknown }[] }> {
   const failed: { status: number; body: unknown }[] = [];
   const pending: Promise<void>[] = [];
   const total = rate * seconds;
@@ -47,12 +53,17 @@ describe('replicas of the local overlay', () => {
     const before = await Promise.all(catalogReplicas.map((r) => getProductServed(r.metricsUrl)));
     const calls = 600;
     for (let i = 0; i < calls; i += 20) {
-      const batch = await Promise.all(Array.from({ length: 20 }, (_, k) => call(cluster.gatewayUrl, `/api/products/p-${String(1 + i + k).padStart(6, '0')}`)));
+      const batch = await Promise.all(
+        Array.from({ length: 20 }, (_, k) => call(cluster.gatewayUrl, `/api/products/p-${String(1 + i + k).padStart(6, '0')}`)),
+      );
       assert.ok(batch.every((r) => r.status === 200));
     }
     const served = (await Promise.all(catalogReplicas.map((r) => getProductServed(r.metricsUrl)))).map((n, i) => n - before[i]!);
     const mean = served.reduce((a, b) => a + b, 0) / served.length;
-    assert.equal(served.reduce((a, b) => a + b, 0), calls);
+    assert.equal(
+      served.reduce((a, b) => a + b, 0),
+      calls,
+    );
     for (const [i, n] of served.entries()) {
       assert.ok(Math.abs(n - mean) <= 0.2 * mean, `${catalogReplicas[i]!.id} served ${n}, mean ${mean.toFixed(1)}: ${served.join(', ')}`);
     }

@@ -56,7 +56,14 @@ describe('the whole system, booted as `npm start` boots it', () => {
 
   it('stores one order for one Idempotency-Key, however often it is sent', async () => {
     const key = `sys-${Date.now()}`;
-    const order = { lines: [{ productId: 'p-000100', quantity: 1 }, { productId: 'p-000200', quantity: 3 }], country: 'FR', customerEmail: 'ada@example.com' };
+    const order = {
+      lines: [
+        { productId: 'p-000100', quantity: 1 },
+        { productId: 'p-000200', quantity: 3 },
+      ],
+      country: 'FR',
+      customerEmail: 'ada@example.com',
+    };
     const first = await postJson(base, '/api/orders', order, { 'idempotency-key': key });
     assert.equal(first.status, 201);
     assert.equal(first.headers.get('idempotent-replayed'), 'false');
@@ -84,14 +91,46 @@ describe('the whole system, booted as `npm start` boots it', () => {
 
   it('answers bad input with a 4xx that says what to fix, and stays up', async () => {
     assertClearError(await postJson(base, '/api/quotes', '{"lines": ['), 400, /not valid JSON/);
-    assertClearError(await postJson(base, '/api/quotes', { lines: [{ productId: 'p-000001', quantity: 'two' }] }), 400, /lines\[0\]\.quantity/);
-    assertClearError(await postJson(base, '/api/quotes', { lines: [{ productId: 'p-000001', quantity: 1 }], discount: 100 }), 400, /Unrecognized key: "discount"/);
-    assertClearError(await postJson(base, '/api/quotes', { lines: [{ productId: 'p-999999', quantity: 1 }] }), 400, /unknown product 'p-999999'/);
-    assertClearError(await postJson(base, '/api/quotes', { lines: [{ productId: 'p-000001', quantity: 1 }], currency: 'XYZ' }), 400, /unsupported currency 'XYZ'/);
-    assertClearError(await postJson(base, '/api/quotes', { lines: [{ productId: 'p-000001', quantity: 1 }], pad: 'x'.repeat(200_000) }), 413, /too large/);
-    assertClearError(await call(base, '/api/quotes', { method: 'POST', headers: { 'content-type': 'text/plain' }, body: 'hello' }), 415, /application\/json/);
-    assertClearError(await postJson(base, '/api/orders', { lines: [{ productId: 'p-000001', quantity: 1 }] }), 400, /Idempotency-Key: header is required/);
-    assertClearError(await postJson(base, '/api/orders', { lines: [{ productId: 'p-000001', quantity: 1 }] }, { 'idempotency-key': 'short' }), 400, /Idempotency-Key/);
+    assertClearError(
+      await postJson(base, '/api/quotes', { lines: [{ productId: 'p-000001', quantity: 'two' }] }),
+      400,
+      /lines\[0\]\.quantity/,
+    );
+    assertClearError(
+      await postJson(base, '/api/quotes', { lines: [{ productId: 'p-000001', quantity: 1 }], discount: 100 }),
+      400,
+      /Unrecognized key: "discount"/,
+    );
+    assertClearError(
+      await postJson(base, '/api/quotes', { lines: [{ productId: 'p-999999', quantity: 1 }] }),
+      400,
+      /unknown product 'p-999999'/,
+    );
+    assertClearError(
+      await postJson(base, '/api/quotes', { lines: [{ productId: 'p-000001', quantity: 1 }], currency: 'XYZ' }),
+      400,
+      /unsupported currency 'XYZ'/,
+    );
+    assertClearError(
+      await postJson(base, '/api/quotes', { lines: [{ productId: 'p-000001', quantity: 1 }], pad: 'x'.repeat(200_000) }),
+      413,
+      /too large/,
+    );
+    assertClearError(
+      await call(base, '/api/quotes', { method: 'POST', headers: { 'content-type': 'text/plain' }, body: 'hello' }),
+      415,
+      /application\/json/,
+    );
+    assertClearError(
+      await postJson(base, '/api/orders', { lines: [{ productId: 'p-000001', quantity: 1 }] }),
+      400,
+      /Idempotency-Key: header is required/,
+    );
+    assertClearError(
+      await postJson(base, '/api/orders', { lines: [{ productId: 'p-000001', quantity: 1 }] }, { 'idempotency-key': 'short' }),
+      400,
+      /Idempotency-Key/,
+    );
     assertClearError(await call(base, '/api/products/p-999999'), 404, /p-999999/);
     assertClearError(await call(base, '/api/products/DROP%20TABLE'), 400, /product id/);
     assertClearError(await call(base, '/api/products?pageSize=1000'), 400, /pageSize/);
