@@ -1,11 +1,69 @@
-// One ESLint config for the monorepo. @nx/enforce-module-boundaries turns the architecture into lint
-// errors: an app may import libraries only (never another app), a library only other libraries.
+// One ESLint config for the monorepo. The architecture is lint errors, not conventions:
+// - @nx/enforce-module-boundaries: an app imports libraries only (never another app); tooling and test libraries never
+//   reach production code;
+// - each app imports only the contracts of the services its declaration (apps/<name>/service.json) says it calls, and
+//   the declarations themselves keep the layering (a leaf calls nothing, a composite only leaves; nothing calls the edge);
+// - domain code (apps/*/src/domain) imports no Nest, gRPC or runtime kit: only @strata/domain-errors and contract types.
+import { readdirSync, readFileSync, existsSync } from 'node:fs';
+import { join } from 'node:path';
 import nx from '@nx/eslint-plugin';
 import tseslint from 'typescript-eslint';
 import prettier from 'eslint-config-prettier';
 
+/** Every app's declaration, read directly (lint runs before anything is built). */
+const apps = join(import.meta.dirname, 'apps');
+const declarations = readdirSync(apps, { withFileTypes: true })
+  .filter((entry) => entry.isDirectory() && existsSync(join(apps, entry.name, 'service.json')))
+  .map((entry) => JSON.parse(readFileSync(join(apps, entry.name, 'service.json'), 'utf8')));
+
+/** The contract folder of a service: strata.order_history.v1 → order_history. */
+const contractFolder = (d) => d.contract?.package.split('.')[1];
+
+/** Per app: the contracts of services it does not declare a call to are off limits. */
+const contractBoundaries = declarations.map((d) => {
+  const others = declarations.filter((o) => o.name !== d.name && o.contract && !(d.calls ?? []).includes(o.name));
+  return {
+    files: [`apps/${d.name}/src/**/*.ts`],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: others.map((o) => ({
+            group: [`@strata/contracts/${contractFolder(o)}/*`],
+            message: `${d.name} (${d.layer}) does not call ${o.name} (${o.layer}). Declare the call in apps/${d.name}/service.json ("calls") if the layering allows it: a leaf calls nothing, a composite calls only leaves, nothing calls the edge.`,
+          })),
+        },
+      ],
+    },
+  };
+});
+
+/** What domain code may not load: frameworks, transports, the runtime kit, drivers, test helpers. */
+const RUNTIME_IMPORTS = [
+  '@nestjs/*',
+  '@grpc/*',
+  '@strata/service-kit',
+  '@strata/service-kit/*',
+  '@strata/test-kit',
+  'pg',
+  'pino',
+  'prom-client',
+  'fastify',
+  'rxjs',
+  'grpc-health-check',
+];
+
 export default [
-  { ignores: ['**/dist/**', '**/node_modules/**', 'libs/contracts/src/**', '.nx/**', '.strata/**'] },
+  {
+    ignores: [
+      '**/dist/**',
+      '**/node_modules/**',
+      'libs/contracts/src/**',
+      '.nx/**',
+      '.strata/**',
+      'tools/workspace-plugin/src/**/files/**',
+    ],
+  },
   ...nx.configs['flat/base'],
   ...nx.configs['flat/typescript'],
   {
@@ -16,16 +74,13 @@ export default [
         {
           allow: [],
           depConstraints: [
-            { sourceTag: 'type:app', onlyDependOnLibsWithTags: ['type:lib'] },
+            { sourceTag: 'type:app', onlyDependOnLibsWithTags: ['type:lib'], notDependOnLibsWithTags: ['scope:tooling'] },
+            { sourceTag: 'scope:shared', onlyDependOnLibsWithTags: ['scope:shared'] },
             { sourceTag: 'type:lib', onlyDependOnLibsWithTags: ['type:lib'] },
-            { sourceTag: 'type:tool', onlyDependOnLibsWithTags: ['type:lib'] },
+            { sourceTag: 'type:tool', onlyDependOnLibsWithTags: ['type:lib', 'type:tool'] },
             { sourceTag: 'type:e2e', onlyDependOnLibsWithTags: ['type:lib', 'type:tool'] },
           ],
         },
-      ],
-      '@typescript-eslint/no-unused-vars': [
-        'error',
-        { argsIgnorePattern: '^_', varsIgnorePattern: '^_', destructuredArrayIgnorePattern: '^_' },
       ],
     },
   },
@@ -39,6 +94,41 @@ export default [
       ],
       // Indexed access after a length or membership check is the common case here.
       '@typescript-eslint/no-non-null-assertion': 'off',
+    },
+  },
+  ...contractBoundaries,
+  {
+    // Test helpers stay out of production code: only specs may use the test kit.
+    files: ['apps/*/src/**/*.ts', 'libs/service-kit/src/**/*.ts', 'libs/domain-errors/src/**/*.ts'],
+    ignores: ['**/*.spec.ts'],
+    rules: {
+      '@typescript-eslint/no-restricted-imports': [
+        'error',
+        { paths: [{ name: '@strata/test-kit', message: 'The test kit is for specs and tools; production code never ships it.' }] },
+      ],
+    },
+  },
+  {
+    // Domain code is plain TypeScript: its tests need no server, and it loads no framework.
+    files: ['apps/*/src/domain/**/*.ts'],
+    rules: {
+      '@typescript-eslint/no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: RUNTIME_IMPORTS,
+              message:
+                'Domain code (src/domain) imports no Nest, gRPC, runtime kit, driver or test kit: throw errors from @strata/domain-errors and let the handlers translate.',
+            },
+            {
+              group: ['@strata/contracts/*'],
+              allowTypeImports: true,
+              message: "Domain code uses the contracts' types only (`import type`): their values load Nest's decorators.",
+            },
+          ],
+        },
+      ],
     },
   },
   // Formatting is Prettier's job (`prettier --check` in every lint target): no stylistic ESLint rules.

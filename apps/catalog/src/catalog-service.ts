@@ -2,8 +2,8 @@ import { Module, type DynamicModule } from '@nestjs/common';
 import { grpcServiceEnv, loadConfig, startGrpcService, type RunningGrpcService } from '@strata/service-kit';
 import { z } from 'zod';
 import { CatalogController } from './catalog.controller.js';
-import { generateCatalog } from './catalog-data.js';
-import { ProductCatalog } from './product-catalog.js';
+import { generateCatalog } from './domain/catalog-data.js';
+import { ProductCatalog } from './domain/product-catalog.js';
 
 export const CATALOG_SERVICE = 'strata.catalog.v1.CatalogService';
 

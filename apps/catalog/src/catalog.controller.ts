@@ -9,7 +9,7 @@ import {
   type SearchProductsRequest,
   type SearchProductsResponse,
 } from '@strata/contracts/catalog/v1';
-import { ProductCatalog } from './product-catalog.js';
+import { ProductCatalog } from './domain/product-catalog.js';
 
 /** Translates strata.catalog.v1.CatalogService calls to the ProductCatalog. */
 @Controller()

@@ -7,7 +7,7 @@ import {
   type PlaceOrderRequest,
   type PlaceOrderResponse,
 } from '@strata/contracts/orders/v1';
-import { OrderPlacement } from './order-placement.js';
+import { OrderPlacement } from './domain/order-placement.js';
 
 /** Translates strata.orders.v1.OrdersService calls to OrderPlacement. */
 @Controller()

@@ -5,15 +5,8 @@ import { Controller, Module } from '@nestjs/common';
 import { CatalogServiceControllerMethods, type BatchGetProductsRequest, type BatchGetProductsResponse } from '@strata/contracts/catalog/v1';
 import type { OrdersServiceClient } from '@strata/contracts/orders/v1';
 import { PricingServiceControllerMethods, type QuoteRequest, type QuoteResponse } from '@strata/contracts/pricing/v1';
-import {
-  createGrpcClient,
-  freePort,
-  startEmbeddedPostgres,
-  startStandInService,
-  waitForServing,
-  type PromiseClient,
-  type RunningGrpcService,
-} from '@strata/service-kit';
+import { createGrpcClient, waitForServing, type PromiseClient, type RunningGrpcService } from '@strata/service-kit';
+import { freePort, startEmbeddedPostgres, startStandInService } from '@strata/test-kit';
 import { ORDERS_SERVICE, startOrders } from './orders-service.js';
 
 // Stand-ins for catalog and pricing: real gRPC servers with the real contracts, so orders is tested

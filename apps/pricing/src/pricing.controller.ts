@@ -5,7 +5,7 @@ import {
   type QuoteRequest,
   type QuoteResponse,
 } from '@strata/contracts/pricing/v1';
-import { calculateQuote } from './quote-calculator.js';
+import { calculateQuote } from './domain/quote-calculator.js';
 
 /** Translates strata.pricing.v1.PricingService calls to the quote calculator. */
 @Controller()

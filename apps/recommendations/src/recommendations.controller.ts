@@ -5,7 +5,7 @@ import {
   type GetRecommendationsResponse,
   type RecommendationsServiceController,
 } from '@strata/contracts/recommendations/v1';
-import { Recommender } from './recommender.js';
+import { Recommender } from './domain/recommender.js';
 
 /** Translates strata.recommendations.v1.RecommendationsService calls to the Recommender. */
 @Controller()

@@ -9,14 +9,9 @@ import {
   type SearchProductsRequest,
 } from '@strata/contracts/catalog/v1';
 import type { RecommendationsServiceClient } from '@strata/contracts/recommendations/v1';
-import {
-  createGrpcClient,
-  freePort,
-  notFound,
-  startStandInService,
-  type PromiseClient,
-  type RunningGrpcService,
-} from '@strata/service-kit';
+import { createGrpcClient, type PromiseClient, type RunningGrpcService } from '@strata/service-kit';
+import { freePort, startStandInService } from '@strata/test-kit';
+import { notFound } from '@strata/domain-errors';
 import { RECOMMENDATIONS_SERVICE, startRecommendations } from './recommendations-service.js';
 
 const colors = ['red', 'blue', 'green', 'black'];

@@ -13,23 +13,56 @@ export function loadConfig<S extends z.ZodType>(schema: S, env: NodeJS.ProcessEn
   return result.data;
 }
 
-/** A TCP port from an env var, with a default. */
+/** A TCP port from an env var, with a default (0 = any free port). */
 export const portVar = (fallback: number) => z.coerce.number().int().min(0).max(65535).default(fallback);
 
 /** A duration in milliseconds from an env var, with a default. */
 export const millisVar = (fallback: number) => z.coerce.number().int().min(0).max(3_600_000).default(fallback);
 
-/** The settings every gRPC service shares; each service extends this schema with its own. */
-export const grpcServiceEnv = z.object({
-  GRPC_HOST: z.string().default('127.0.0.1'),
-  GRPC_PORT: portVar(50051),
-  METRICS_PORT: portVar(9464),
-  LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
-  /** How long readiness reports NOT_SERVING before the server stops taking calls (k8s endpoint propagation). */
+export const logLevelVar = () => z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info');
+
+/** What every service process shares, gRPC or HTTP: logs and the stop sequence. */
+export const serviceEnv = z.object({
+  LOG_LEVEL: logLevelVar(),
+  /** How long readiness reports "not serving" before the server stops taking calls (k8s endpoint propagation). */
   SHUTDOWN_DELAY_MS: millisVar(0),
   /** Upper bound on draining in-flight calls; after it the server is stopped hard. */
   DRAIN_TIMEOUT_MS: millisVar(10_000),
+});
+export type ServiceEnv = z.infer<typeof serviceEnv>;
+
+/** The settings every gRPC service shares; each service extends this schema with its own. */
+export const grpcServiceEnv = serviceEnv.extend({
+  GRPC_HOST: z.string().default('127.0.0.1'),
+  GRPC_PORT: portVar(50051),
+  METRICS_PORT: portVar(9464),
   /** Connections are closed after this age so clients re-resolve DNS and find new replicas. */
   GRPC_MAX_CONNECTION_AGE_MS: millisVar(30_000),
 });
 export type GrpcServiceEnv = z.infer<typeof grpcServiceEnv>;
+
+/** The env var that holds the target of an upstream service: catalog → CATALOG_TARGET. */
+export const targetVariable = (service: string) => `${service.toUpperCase().replace(/-/g, '_')}_TARGET`;
+
+/** `<SERVICE>_TARGET` per upstream, each defaulting to what a standalone local run dials. */
+export function upstreamTargets<K extends string>(defaults: Record<K, string>) {
+  return Object.fromEntries(
+    Object.entries(defaults).map(([service, target]) => [
+      targetVariable(service),
+      z
+        .string()
+        .min(1)
+        .default(target as string),
+    ]),
+  ) as {
+    [P in Uppercase<K> as `${P}_TARGET`]: z.ZodDefault<z.ZodString>;
+  };
+}
+
+/**
+ * The env entries of a gRPC service that calls others: the targets, and `UPSTREAM_TIMEOUT_MS`, the default deadline of
+ * every outgoing call (the deadline of the call being served still caps it).
+ */
+export function upstreamEnv<K extends string>(defaults: Record<K, string>, timeoutMs = 2_000) {
+  return { ...upstreamTargets(defaults), UPSTREAM_TIMEOUT_MS: millisVar(timeoutMs) };
+}

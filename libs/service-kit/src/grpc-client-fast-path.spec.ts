@@ -4,7 +4,6 @@ import { after, before, describe, it } from 'node:test';
 import { Controller, Module } from '@nestjs/common';
 import { CatalogServiceControllerMethods, type CatalogServiceClient, type GetProductRequest } from '@strata/contracts/catalog/v1';
 import { grpcServiceEnv, loadConfig } from './config.js';
-import { freePort } from './free-port.js';
 import { createGrpcClient } from './grpc-client.js';
 import { startGrpcService, type RunningGrpcService } from './grpc-server.js';
 import { serviceDefinition } from './protos.js';
@@ -49,14 +48,13 @@ describe('the client fast path', () => {
   let relay: Awaited<ReturnType<typeof countingRelay>>;
 
   before(async () => {
-    const port = await freePort();
     service = await startGrpcService({
       name: 'echo',
       services: [CATALOG],
-      config: loadConfig(grpcServiceEnv, { GRPC_PORT: String(port), METRICS_PORT: String(await freePort()), LOG_LEVEL: 'silent' }),
+      config: loadConfig(grpcServiceEnv, { GRPC_PORT: '0', METRICS_PORT: '0', LOG_LEVEL: 'silent' }),
       module: () => ({ module: EchoModule }),
     });
-    relay = await countingRelay(port);
+    relay = await countingRelay(service.port);
   });
   after(async () => {
     relay.server.close();

@@ -10,11 +10,10 @@ import {
   type GetProductResponse,
 } from '@strata/contracts/catalog/v1';
 import { grpcServiceEnv, loadConfig } from './config.js';
-import { notFound } from './domain-errors.js';
+import { notFound } from '@strata/domain-errors';
 import { checkHealth } from './grpc-health.js';
 import { clientServiceConfig, createGrpcClient, type PromiseClient } from './grpc-client.js';
 import { startGrpcService, type RunningGrpcService } from './grpc-server.js';
-import { freePort } from './free-port.js';
 import { serviceDefinition } from './protos.js';
 import { currentRequestContext, runWithRequestContext } from './request-context.js';
 
@@ -59,15 +58,9 @@ describe('Strata gRPC plumbing (server bootstrap + client factory) over loopback
   let address: string;
 
   before(async () => {
-    const port = await freePort();
-    address = `127.0.0.1:${port}`;
-    const config = loadConfig(grpcServiceEnv, {
-      GRPC_PORT: String(port),
-      METRICS_PORT: String(await freePort()),
-      LOG_LEVEL: 'silent',
-      SHUTDOWN_DELAY_MS: '200',
-    });
+    const config = loadConfig(grpcServiceEnv, { GRPC_PORT: '0', METRICS_PORT: '0', LOG_LEVEL: 'silent', SHUTDOWN_DELAY_MS: '200' });
     service = await startGrpcService({ name: 'slow-catalog', services: [CATALOG], config, module: () => ({ module: SlowCatalogModule }) });
+    address = service.address;
     client = createGrpcClient<CatalogServiceClient>(CATALOG, { target: `ipv4:${address}`, timeoutMs: 1_000 });
   });
   after(() => client.close());

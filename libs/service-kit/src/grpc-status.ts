@@ -1,5 +1,5 @@
 import { status } from '@grpc/grpc-js';
-import { DomainError, type DomainErrorKind } from './domain-errors.js';
+import { DomainError, type DomainErrorKind } from '@strata/domain-errors';
 
 const KIND_TO_STATUS: Record<DomainErrorKind, status> = {
   invalid_argument: status.INVALID_ARGUMENT,
@@ -27,17 +27,13 @@ export function isGrpcError(error: unknown): error is Error & { code: status; de
 }
 
 /**
- * Maps anything a handler threw to the status the caller sees. Domain errors keep their kind;
- * a downstream gRPC error keeps its code and message; anything else is INTERNAL with no stack
- * trace or address in it (the log has the details, under the same request id).
+ * Maps anything a handler threw to the status the caller sees — the one mapping every hop uses (the gateway then
+ * maps the status to HTTP). Domain errors keep their kind; a downstream gRPC error keeps its code and message;
+ * anything else is INTERNAL with no stack trace or address in it (the log has the details, under the same request id).
  */
 export function toGrpcStatus(error: unknown, requestId: string): GrpcStatusError {
-  if (error instanceof DomainError) {
-    return { code: KIND_TO_STATUS[error.kind], message: error.message };
-  }
-  if (isGrpcError(error)) {
-    return { code: error.code, message: error.details };
-  }
+  if (error instanceof DomainError) return { code: KIND_TO_STATUS[error.kind], message: error.message };
+  if (isGrpcError(error)) return { code: error.code, message: error.details };
   return { code: status.INTERNAL, message: `internal error (request id ${requestId}); the service log has the details` };
 }
 

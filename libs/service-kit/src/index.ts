@@ -1,13 +1,14 @@
+// The runtime kit of a Strata gRPC service. The HTTP edge lives at `@strata/service-kit/http-edge` (it loads
+// Fastify, which gRPC services do not need); domain errors at `@strata/domain-errors`; test helpers at
+// `@strata/test-kit`, which no production image contains.
 export * from './config.js';
-export * from './domain-errors.js';
 export * from './grpc-client.js';
+export * from './grpc-health.js';
 export * from './grpc-server.js';
 export * from './grpc-status.js';
 export * from './logger.js';
 export * from './metrics.js';
 export * from './protos.js';
 export * from './request-context.js';
-export * from './grpc-health.js';
-export * from './free-port.js';
-export * from './embedded-postgres.js';
-export * from './stand-in-service.js';
+export * from './stop-sequence.js';
+export * from './upstreams.js';

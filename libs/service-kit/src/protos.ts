@@ -1,15 +1,7 @@
-import { dirname } from 'node:path';
+import { readdirSync } from 'node:fs';
+import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as protoLoader from '@grpc/proto-loader';
-
-/** Every Strata contract file, relative to the proto root. */
-export const STRATA_PROTO_FILES = [
-  'strata/common/v1/money.proto',
-  'strata/catalog/v1/catalog.proto',
-  'strata/pricing/v1/pricing.proto',
-  'strata/orders/v1/orders.proto',
-  'strata/recommendations/v1/recommendations.proto',
-];
 
 /**
  * Loader options shared by servers and clients. `longs: Number` matches ts-proto's `forceLong=number`
@@ -25,14 +17,32 @@ export const PROTO_LOADER_OPTIONS: protoLoader.Options = {
   oneofs: true,
 };
 
+/** The directory that holds `strata/<service>/v<n>/*.proto`, as shipped in `@strata/contracts`. */
+export function protoRoot(): string {
+  const anyProto = fileURLToPath(import.meta.resolve('@strata/contracts/proto/strata/common/v1/money.proto'));
+  return dirname(dirname(dirname(dirname(anyProto))));
+}
+
+/** Every contract file under the proto root (relative paths), found on disk: a new service's contract needs no list. */
+export function strataProtoFiles(root = protoRoot()): string[] {
+  const found: string[] = [];
+  const walk = (dir: string) => {
+    for (const entry of readdirSync(dir, { withFileTypes: true })) {
+      if (entry.isDirectory()) walk(join(dir, entry.name));
+      else if (entry.name.endsWith('.proto')) found.push(relative(root, join(dir, entry.name)));
+    }
+  };
+  walk(join(root, 'strata'));
+  return found.sort();
+}
+
 let cached: protoLoader.PackageDefinition | undefined;
 
 /** Loads the contracts once per process (shared by the server and every client). */
 export function loadStrataProtos(): protoLoader.PackageDefinition {
   if (!cached) {
-    const anyProto = fileURLToPath(import.meta.resolve('@strata/contracts/proto/strata/common/v1/money.proto'));
-    const protoRoot = dirname(dirname(dirname(dirname(anyProto))));
-    cached = protoLoader.loadSync(STRATA_PROTO_FILES, { ...PROTO_LOADER_OPTIONS, includeDirs: [protoRoot] });
+    const root = protoRoot();
+    cached = protoLoader.loadSync(strataProtoFiles(root), { ...PROTO_LOADER_OPTIONS, includeDirs: [root] });
   }
   return cached;
 }

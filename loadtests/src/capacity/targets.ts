@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import type { StartedTestContainer } from 'testcontainers';
-import { scrapeCounter } from '@strata/service-kit';
+import { scrapeCounter } from '@strata/test-kit';
 import { ContainerTopology, type ServiceName } from './container-topology.js';
 import type { ExperimentTarget, ScaleOut } from './experiment.js';
 

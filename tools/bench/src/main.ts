@@ -7,7 +7,8 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { dirname, join, resolve } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
-import { checkHealth, freePort } from '@strata/service-kit';
+import { checkHealth } from '@strata/service-kit';
+import { freePort } from '@strata/test-kit';
 import { grpcLoad, httpLoad, type LoadResult } from './bench-load.js';
 import { startVariant } from './bench-servers.js';
 

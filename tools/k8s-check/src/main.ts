@@ -1,6 +1,8 @@
 #!/usr/bin/env node
-// npm run k8s:validate — render every overlay, validate every object, check the policies. Exit 1 on any problem.
+// npm run k8s:validate — render every overlay, validate every object, check the policies and that the manifests agree
+// with the service declarations (apps/<name>/service.json). Exit 1 on any problem.
 import { OVERLAYS, kubectlAvailable } from './render.js';
+import { loadServices } from '@strata/service-registry';
 import { validateOverlay } from './validate.js';
 
 if (!kubectlAvailable()) {
@@ -9,15 +11,17 @@ if (!kubectlAvailable()) {
   process.exit(2);
 }
 let failed = false;
-console.log(
-  `${'OVERLAY'.padEnd(12)} ${'OBJECTS'.padEnd(8)} ${'REPLICAS (gateway catalog pricing orders recommendations)'.padEnd(58)} PROBLEMS`,
-);
+const services = loadServices().names;
+const header = `REPLICAS (${services.join(' ')})`;
+console.log(`${'OVERLAY'.padEnd(12)} ${'OBJECTS'.padEnd(8)} ${header.padEnd(58)} PROBLEMS`);
 for (const overlay of OVERLAYS) {
   const report = validateOverlay(overlay);
-  const replicas = ['gateway', 'catalog', 'pricing', 'orders', 'recommendations']
+  const replicas = services
     .map((name) => report.objects.find((o) => o.kind === 'Deployment' && o.metadata.name === name)?.spec?.replicas ?? '?')
     .join(' ');
-  console.log(`${overlay.padEnd(12)} ${String(report.objects.length).padEnd(8)} ${replicas.padEnd(58)} ${report.problems.length}`);
+  console.log(
+    `${overlay.padEnd(12)} ${String(report.objects.length).padEnd(8)} ${replicas.padEnd(Math.max(58, header.length))} ${report.problems.length}`,
+  );
   for (const problem of report.problems) console.log(`  - ${problem}`);
   failed ||= report.problems.length > 0;
 }

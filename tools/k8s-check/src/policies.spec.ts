@@ -63,4 +63,23 @@ describe('k8s overlays', { skip }, () => {
     assert.ok(problems.includes('NetworkPolicy/postgres: must accept traffic from orders only'));
     assert.ok(problems.includes('NetworkPolicy: no default deny (ingress and egress) for Strata pods'));
   });
+
+  it('fails manifests that disagree with the service declarations (apps/<name>/service.json)', () => {
+    const objects = broken((o) => {
+      const orders = find(o, 'Deployment', 'orders').spec.template.spec.containers[0];
+      orders.env = orders.env.filter((e: { name: string }) => e.name !== 'PRICING_TARGET');
+      find(o, 'Deployment', 'catalog').spec.template.spec.containers[0].resources.limits.cpu = '2';
+      find(o, 'Deployment', 'pricing').spec.template.metadata.labels['app.kubernetes.io/component'] = 'composite';
+      find(o, 'NetworkPolicy', 'pricing').spec.ingress[0].from.push({
+        podSelector: { matchLabels: { 'app.kubernetes.io/name': 'recommendations' } },
+      });
+      o.push({ apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'stray' }, spec: {} });
+    });
+    const problems = checkObjects(objects, true);
+    assert.ok(problems.includes('Deployment/orders: dials catalog, declared calls catalog, pricing'), problems.join('\n'));
+    assert.ok(problems.includes('Deployment/catalog: cpu limit 2, declared 500m'));
+    assert.ok(problems.includes('Deployment/pricing: component label composite, declared layer leaf'));
+    assert.ok(problems.includes('NetworkPolicy/pricing: admits gateway, orders, recommendations, but its callers are orders, gateway'));
+    assert.ok(problems.includes('Deployment/stray: no apps/stray/service.json declares this service'));
+  });
 });

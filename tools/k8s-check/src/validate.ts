@@ -1,8 +1,10 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
+import { loadServices, type ServiceRegistry } from '@strata/service-registry';
+import { declarationProblems } from './declarations.js';
 import { policyViolations } from './policies.js';
-import { overlayDir, renderKustomization, type K8sObject } from './render.js';
+import { REPO_ROOT, overlayDir, renderKustomization, type K8sObject } from './render.js';
 import { schemaProblems } from './schema.js';
 
 export interface OverlayReport {
@@ -21,8 +23,16 @@ export function undeclaredReplicas(overlayPath: string, objects: readonly K8sObj
 }
 
 /** Schema and policy problems of a set of rendered objects. */
-export function checkObjects(objects: readonly K8sObject[], requireNetworkPolicies: boolean): string[] {
-  return [...objects.flatMap(schemaProblems), ...policyViolations(objects, { requireNetworkPolicies })];
+export function checkObjects(
+  objects: readonly K8sObject[],
+  requireNetworkPolicies: boolean,
+  registry: ServiceRegistry = loadServices(REPO_ROOT),
+): string[] {
+  return [
+    ...objects.flatMap(schemaProblems),
+    ...policyViolations(objects, { requireNetworkPolicies }),
+    ...declarationProblems(objects, registry, requireNetworkPolicies),
+  ];
 }
 
 /** Renders and checks one overlay. Every overlay but local must carry the network policies. */

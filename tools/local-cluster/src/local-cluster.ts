@@ -1,7 +1,8 @@
 import { mkdirSync, rmSync, writeFileSync, readFileSync, existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { embeddedDatabaseUrl, pgliteServerArgs } from '@strata/service-kit';
+import { embeddedDatabaseUrl, pgliteServerArgs } from '@strata/test-kit';
+import { loadServices } from '@strata/service-registry';
 import { planLocalReplicas, type ReplicaPlan } from './local-plan.js';
 import { readOverlayDeployments } from './overlay-reader.js';
 import { Supervisor, type ReplicaStatus, type SupervisorOptions } from './supervisor.js';
@@ -46,7 +47,13 @@ export function planLocalCluster(options: LocalClusterOptions = {}): {
   const databasePort = basePort + 99;
   const databaseUrl = options.databaseUrl ?? embeddedDatabaseUrl(databasePort);
   const deployments = readOverlayDeployments(options.overlayDir ?? join(REPO_ROOT, 'k8s', 'overlays', 'local'));
-  const plans = planLocalReplicas(deployments, { repoRoot: REPO_ROOT, basePort, gatewayPort, databaseUrl, extraEnv: options.extraEnv });
+  const plans = planLocalReplicas(deployments, loadServices(REPO_ROOT), {
+    repoRoot: REPO_ROOT,
+    basePort,
+    gatewayPort,
+    databaseUrl,
+    extraEnv: options.extraEnv,
+  });
   if (!options.databaseUrl) {
     const [script, ...args] = pgliteServerArgs(databasePort, options.ephemeralDatabase ? undefined : join(stateDir, 'pgdata'));
     plans.unshift({

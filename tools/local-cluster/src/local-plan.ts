@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import { START_ORDER, type ServiceRegistry } from '@strata/service-registry';
 import type { DeploymentSpec } from './overlay-reader.js';
 
 /** How one replica is started on this machine. */
@@ -29,22 +30,18 @@ export interface LocalPlanOptions {
 }
 
 /** Start order: callees before callers, so a caller's first calls find someone to talk to. */
-export const LAYER_ORDER = ['data', 'leaf', 'composite', 'edge'];
-
-/** The gRPC service a Deployment serves, for its readiness check. */
-const GRPC_SERVICE_OF: Record<string, string> = {
-  catalog: 'strata.catalog.v1.CatalogService',
-  pricing: 'strata.pricing.v1.PricingService',
-  orders: 'strata.orders.v1.OrdersService',
-  recommendations: 'strata.recommendations.v1.RecommendationsService',
-};
+export const LAYER_ORDER: readonly string[] = START_ORDER;
 
 /**
  * Turns the overlay's Deployments into local replicas: each gets its own ports, and every
  * `dns:///<service>:<port>` target in the env becomes `ipv4:` + the addresses of that service's replicas,
  * so callers round-robin over them exactly as they do over a headless Service's pods.
  */
-export function planLocalReplicas(deployments: readonly DeploymentSpec[], options: LocalPlanOptions): ReplicaPlan[] {
+export function planLocalReplicas(
+  deployments: readonly DeploymentSpec[],
+  registry: ServiceRegistry,
+  options: LocalPlanOptions,
+): ReplicaPlan[] {
   const grpcAddresses = new Map<string, string[]>();
   deployments.forEach((d, i) => {
     if (d.ports.grpc !== undefined) {
@@ -71,10 +68,11 @@ export function planLocalReplicas(deployments: readonly DeploymentSpec[], option
       if (d.ports.grpc !== undefined) {
         const address = grpcAddresses.get(d.name)![r - 1]!;
         Object.assign(replicaEnv, { GRPC_HOST: '127.0.0.1', GRPC_PORT: address.split(':')[1]!, METRICS_PORT: String(metricsPort) });
-        if ('DATABASE_POOL_SIZE' in replicaEnv || d.name === 'orders') replicaEnv.DATABASE_URL = options.databaseUrl;
+        const declared = registry.get(d.name);
+        if (declared.data.includes('postgres')) replicaEnv.DATABASE_URL = options.databaseUrl;
         plan = {
           address,
-          probe: { kind: 'grpc', address, service: GRPC_SERVICE_OF[d.name] ?? '' },
+          probe: { kind: 'grpc', address, service: declared.contract?.services[0] ?? '' },
           metricsUrl: `http://127.0.0.1:${metricsPort}/metrics`,
         };
       } else {

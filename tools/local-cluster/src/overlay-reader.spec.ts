@@ -6,6 +6,7 @@ import { parseAllDocuments } from 'yaml';
 import { REPO_ROOT } from './local-cluster.js';
 import { planLocalReplicas } from './local-plan.js';
 import { readOverlayDeployments } from './overlay-reader.js';
+import { loadServices } from '@strata/service-registry';
 
 const overlay = join(REPO_ROOT, 'k8s', 'overlays', 'local');
 const kubectlPresent = spawnSync('kubectl', ['version', '--client'], { stdio: 'ignore' }).status === 0;
@@ -50,7 +51,7 @@ describe('reading k8s/overlays/local', () => {
 
 describe('planLocalReplicas', () => {
   it('gives every replica its own port and points callers at all replicas of their callee', () => {
-    const plans = planLocalReplicas(readOverlayDeployments(overlay), {
+    const plans = planLocalReplicas(readOverlayDeployments(overlay), loadServices(REPO_ROOT), {
       repoRoot: REPO_ROOT,
       basePort: 40_000,
       gatewayPort: 8080,

@@ -4,7 +4,8 @@
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { setTimeout as delay } from 'node:timers/promises';
-import { checkHealth, freePort, startEmbeddedPostgres } from '@strata/service-kit';
+import { checkHealth } from '@strata/service-kit';
+import { freePort, startEmbeddedPostgres } from '@strata/test-kit';
 import { REPO_ROOT } from './local-cluster.js';
 
 const ROUNDS = Number(process.env.ROUNDS ?? 3);

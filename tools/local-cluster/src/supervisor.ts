@@ -3,7 +3,8 @@ import { EventEmitter } from 'node:events';
 import { mkdirSync, openSync, closeSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
-import { checkHealth, scrapeCounter, waitForPostgres } from '@strata/service-kit';
+import { checkHealth } from '@strata/service-kit';
+import { scrapeCounter, waitForPostgres } from '@strata/test-kit';
 import { LAYER_ORDER, type ReplicaPlan } from './local-plan.js';
 
 export type ReplicaState = 'starting' | 'ready' | 'backoff' | 'stopping' | 'stopped';

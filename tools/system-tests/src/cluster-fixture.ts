@@ -1,4 +1,4 @@
-import { freePort } from '@strata/service-kit';
+import { freePort } from '@strata/test-kit';
 import { startLocalCluster, type LocalCluster } from '@strata/local-cluster';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';

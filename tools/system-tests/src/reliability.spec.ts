@@ -10,7 +10,8 @@ import pg from 'pg';
 import { runOpenLoop, type LoadResult } from '@strata/loadtests';
 import { scenarios, type Scenario } from '@strata/loadtests/scenarios';
 import { REPO_ROOT, type LocalCluster } from '@strata/local-cluster';
-import { checkHealth, freePort, waitForServing } from '@strata/service-kit';
+import { checkHealth, waitForServing } from '@strata/service-kit';
+import { freePort } from '@strata/test-kit';
 import { call, postJson, startTestCluster } from './cluster-fixture.js';
 import { placeOrdersUnderLoad, type OrderLoadResult } from './order-client.js';
 

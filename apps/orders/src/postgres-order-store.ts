@@ -1,18 +1,7 @@
 import pg from 'pg';
 import type { Order } from '@strata/contracts/orders/v1';
-import { unavailable } from '@strata/service-kit';
-
-/** Result of trying to store an order under its idempotency key. */
-export type StoreResult = { stored: true; order: Order } | { stored: false; order: Order; fingerprint: string };
-
-/** Where orders live. The PostgreSQL implementation is the only one; tests of the domain use a map. */
-export interface OrderStore {
-  /** Stores `order` unless its key exists; then returns the order stored under the key and its fingerprint. */
-  insertOnce(order: Order, fingerprint: string): Promise<StoreResult>;
-  findByKey(idempotencyKey: string): Promise<{ order: Order; fingerprint: string } | undefined>;
-  findById(id: string): Promise<Order | undefined>;
-  close(): Promise<void>;
-}
+import { unavailable } from '@strata/domain-errors';
+import type { OrderStore, StoreResult } from './domain/order-store.js';
 
 /**
  * Versioned schema changes, applied in order. Each is also idempotent (IF NOT EXISTS) and runs without an explicit

@@ -1,9 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { status } from '@grpc/grpc-js';
-import { ValidationError, idempotencyKey, orderBody, parseInput, quoteBody } from './api-schemas.js';
-import { errorCodeFor, httpStatusFor } from './http-status.js';
+import { DomainError } from '@strata/domain-errors';
+import { idempotencyKey, orderBody, parseInput, quoteBody } from './api-schemas.js';
 
 describe('edge validation', () => {
   it('accepts a well-formed quote and order', () => {
@@ -35,14 +34,14 @@ describe('edge validation', () => {
     );
   });
 
-  it('turns any JSON value into a parsed body or a ValidationError, never anything else', () => {
+  it('turns any JSON value into a parsed body or an invalid_argument error, never anything else', () => {
     fc.assert(
       fc.property(fc.jsonValue(), (value) => {
         for (const schema of [quoteBody, orderBody]) {
           try {
             parseInput(schema, value, 'body');
           } catch (error) {
-            if (!(error instanceof ValidationError) || error.problems.length === 0) return false;
+            if (!(error instanceof DomainError) || error.kind !== 'invalid_argument' || error.message.length === 0) return false;
           }
         }
         return true;
@@ -65,24 +64,10 @@ describe('edge validation', () => {
             parseInput(quoteBody, { lines: [{ productId: 'p-000001', quantity }] }, 'body');
             return false;
           } catch (error) {
-            return error instanceof ValidationError && /lines\[0\]\.quantity/.test(error.message);
+            return error instanceof DomainError && error.kind === 'invalid_argument' && /lines\[0\]\.quantity/.test(error.message);
           }
         },
       ),
     );
-  });
-});
-
-describe('gRPC status → HTTP status', () => {
-  it('maps the statuses the README documents', () => {
-    assert.equal(httpStatusFor(status.INVALID_ARGUMENT), 400);
-    assert.equal(httpStatusFor(status.NOT_FOUND), 404);
-    assert.equal(httpStatusFor(status.ALREADY_EXISTS), 409);
-    assert.equal(httpStatusFor(status.FAILED_PRECONDITION), 409);
-    assert.equal(httpStatusFor(status.RESOURCE_EXHAUSTED), 429);
-    assert.equal(httpStatusFor(status.UNAVAILABLE), 503);
-    assert.equal(httpStatusFor(status.DEADLINE_EXCEEDED), 504);
-    assert.equal(httpStatusFor(status.INTERNAL), 502);
-    assert.equal(errorCodeFor(504), 'deadline_exceeded');
   });
 });

@@ -1,6 +1,6 @@
 import type { Money } from '@strata/contracts/common/v1';
 import type { PricedLine, QuoteRequest, QuoteResponse } from '@strata/contracts/pricing/v1';
-import { invalidArgument } from '@strata/service-kit';
+import { invalidArgument } from '@strata/domain-errors';
 import { CURRENCIES, TAX_RATES, type Currency } from './currencies.js';
 import { applyBasisPoints, divideHalfEven } from './money-math.js';
 import { PROMOTIONS } from './promotions.js';

@@ -1,3 +1,4 @@
+import { DomainError } from '@strata/domain-errors';
 import { z } from 'zod';
 
 /**
@@ -56,23 +57,19 @@ export const idempotencyKey = z
   .regex(/^[A-Za-z0-9_-]{8,128}$/, 'must be 8 to 128 characters of letters, digits, "-" or "_" (a UUID works)');
 export const orderIdParam = z.string().regex(/^o-[0-9a-f-]{36}$/, 'must be an order id such as "o-1b4e28ba-2fa1-11d2-883f-0016d3cca427"');
 
-/** Parses `value` or throws a ValidationError naming every bad field ("lines[0].quantity: ..."). */
+/** Parses `value` or throws an invalid_argument DomainError naming every bad field ("body.lines[0].quantity: ..."). */
 export function parseInput<S extends z.ZodType>(schema: S, value: unknown, where: string): z.infer<S> {
   const result = schema.safeParse(value);
   if (result.success) return result.data;
-  throw new ValidationError(
-    result.error.issues.slice(0, 5).map((issue) => {
-      const path = issue.path.map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`)).join('');
-      const field = `${where}${path}`.replace(/^\./, '');
-      return `${field || where}: ${issue.message}`;
-    }),
-  );
+  const problems = result.error.issues.slice(0, 5).map((issue) => {
+    const path = issue.path.map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`)).join('');
+    const field = `${where}${path}`.replace(/^\./, '');
+    return { field: field || where, text: `${field || where}: ${issue.message}` };
+  });
+  // The edge's one error mapping turns invalid_argument into 400 with this message.
+  return throwInvalid(problems);
 }
 
-/** Bad input at the edge: answered 400 with every problem listed. */
-export class ValidationError extends Error {
-  constructor(readonly problems: string[]) {
-    super(problems.join('; '));
-    this.name = 'ValidationError';
-  }
+function throwInvalid(problems: { field: string; text: string }[]): never {
+  throw new DomainError('invalid_argument', problems.map((p) => p.text).join('; '), problems[0]?.field);
 }

@@ -1,6 +1,6 @@
 import type { Order, PlaceOrderRequest } from '@strata/contracts/orders/v1';
 import { createHash } from 'node:crypto';
-import { invalidArgument } from '@strata/service-kit';
+import { invalidArgument } from '@strata/domain-errors';
 
 export const MAX_ORDER_LINES = 50;
 export const MAX_QUANTITY = 1000;

@@ -1,5 +1,5 @@
 import type { Product, SearchProductsRequest, SearchProductsResponse } from '@strata/contracts/catalog/v1';
-import { invalidArgument, notFound } from '@strata/service-kit';
+import { invalidArgument, notFound } from '@strata/domain-errors';
 
 export const DEFAULT_PAGE_SIZE = 20;
 export const MAX_PAGE_SIZE = 100;

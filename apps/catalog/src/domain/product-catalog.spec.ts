@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { DomainError } from '@strata/service-kit';
+import { DomainError } from '@strata/domain-errors';
 import { CATEGORY_NAMES, generateCatalog } from './catalog-data.js';
 import { ProductCatalog } from './product-catalog.js';
 

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { BatchGetProductsRequest, BatchGetProductsResponse } from '@strata/contracts/catalog/v1';
 import type { Order, PlaceOrderRequest, PlaceOrderResponse } from '@strata/contracts/orders/v1';
 import type { QuoteRequest, QuoteResponse } from '@strata/contracts/pricing/v1';
-import { failedPrecondition, invalidArgument, notFound } from '@strata/service-kit';
+import { failedPrecondition, invalidArgument, notFound } from '@strata/domain-errors';
 import { checkOrderId, intentFingerprint, validateOrderRequest } from './order-model.js';
 import type { OrderStore } from './order-store.js';
 

@@ -1,6 +1,6 @@
 import type { GetProductRequest, GetProductResponse, SearchProductsRequest, SearchProductsResponse } from '@strata/contracts/catalog/v1';
 import type { GetRecommendationsResponse } from '@strata/contracts/recommendations/v1';
-import { invalidArgument } from '@strata/service-kit';
+import { invalidArgument } from '@strata/domain-errors';
 import { rankSimilar } from './similarity-ranker.js';
 
 export const DEFAULT_LIMIT = 10;

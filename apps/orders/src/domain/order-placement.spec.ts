@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import type { Order, PlaceOrderRequest } from '@strata/contracts/orders/v1';
 import type { QuoteRequest, QuoteResponse } from '@strata/contracts/pricing/v1';
-import type { DomainError } from '@strata/service-kit';
+import type { DomainError } from '@strata/domain-errors';
 import { OrderPlacement, type ProductLookup, type QuoteSource } from './order-placement.js';
 import type { OrderStore, StoreResult } from './order-store.js';
 

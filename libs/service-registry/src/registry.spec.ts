@@ -1,0 +1,56 @@
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { describe, it } from 'node:test';
+import { serviceDeclaration, type ServiceDeclaration } from './declaration.js';
+import { REPO_ROOT, loadServices, registryProblems } from './registry.js';
+
+const registry = loadServices();
+const with_ = (name: string, change: Partial<ServiceDeclaration>): ServiceDeclaration => ({ ...registry.get(name), ...change });
+
+describe('service declarations (apps/<name>/service.json)', () => {
+  it('declare every app that Nx knows, and nothing else', () => {
+    const nx = JSON.parse(
+      execFileSync('node_modules/.bin/nx', ['show', 'projects', '--projects', 'tag:type:app', '--json'], {
+        cwd: REPO_ROOT,
+        encoding: 'utf8',
+        env: { ...process.env, NX_DAEMON: 'false' },
+      }),
+    ) as string[];
+    assert.deepEqual(nx.map((p) => p.replace('@strata/', '')).sort(), [...registry.names].sort());
+  });
+
+  it('list services in start order: leaves, then composites, then the edge', () => {
+    const layers = registry.services.map((s) => s.layer);
+    assert.deepEqual(
+      layers,
+      [...layers].sort((a, b) => ['leaf', 'composite', 'edge'].indexOf(a) - ['leaf', 'composite', 'edge'].indexOf(b)),
+    );
+    assert.ok(registry.names.length >= 5);
+  });
+
+  it('refuse calls against the layering and callees nobody declares', () => {
+    const services = registry.services.map((s) =>
+      s.name === 'catalog'
+        ? with_('catalog', { calls: ['pricing'] })
+        : s.name === 'orders'
+          ? with_('orders', { calls: ['recommendations', 'ghost'] })
+          : s,
+    );
+    const problems = registryProblems(services);
+    assert.ok(problems.includes('catalog (leaf) may not call pricing (leaf): a leaf calls nothing'), problems.join('\n'));
+    assert.ok(problems.includes('orders (composite) may not call recommendations (composite): a composite calls only leaf services'));
+    assert.ok(problems.some((p) => p.startsWith("orders: calls 'ghost'")));
+    const nothingCallsTheEdge = registryProblems(
+      registry.services.map((s) => (s.name === 'orders' ? with_('orders', { calls: ['gateway'] }) : s)),
+    );
+    assert.ok(nothingCallsTheEdge.includes('orders (composite) may not call gateway (edge): a composite calls only leaf services'));
+  });
+
+  it('refuse a malformed declaration with the field named', () => {
+    const bad = serviceDeclaration.safeParse({ ...registry.get('pricing'), name: 'Pricing_V2', contract: undefined, extra: 1 });
+    assert.equal(bad.success, false);
+    const paths = bad.error!.issues.map((i) => i.path.join('.') || i.message);
+    assert.ok(paths.includes('name'), paths.join(', '));
+    assert.ok(bad.error!.issues.some((i) => /Unrecognized key/.test(i.message)));
+  });
+});

@@ -1,0 +1,4 @@
+export * from './embedded-postgres.js';
+export * from './free-port.js';
+export * from './scrape.js';
+export * from './stand-in-service.js';
