@@ -1,26 +1,8 @@
-// k6 over gRPC, straight to catalog (no gateway): k6 run -e TARGET=127.0.0.1:50051 -e RATE=100 loadtests/k6/grpc-catalog.js
+// k6 over gRPC, straight to one catalog replica (no gateway), with the contract from server reflection:
+//   k6 run -e TARGET=127.0.0.1:50051 -e RATE=100 loadtests/k6/grpc-catalog.js
 // In Kubernetes the Service is headless and internal: kubectl -n strata port-forward deploy/catalog 50051:50051
-import grpc from 'k6/net/grpc';
-import { check } from 'k6';
-import exec from 'k6/execution';
-import { productId } from '../scenarios.js';
-import { grpcOptions, summaryTo } from './lib/options.js';
-
-const TARGET = __ENV.TARGET || '127.0.0.1:50051';
-const client = new grpc.Client();
-client.load(['../../proto'], 'strata/catalog/v1/catalog.proto');
+import { grpcGetProduct } from '../scenarios/catalog.js';
+import { grpcIteration, grpcOptions } from './lib/options.js';
 
 export const options = grpcOptions('grpc-catalog');
-
-export default function () {
-  if (exec.vu.iterationInScenario === 0) client.connect(TARGET, { plaintext: true, timeout: '5s' });
-  const i = exec.scenario.iterationInTest;
-  const response = client.invoke(
-    'strata.catalog.v1.CatalogService/GetProduct',
-    { id: productId(i) },
-    { timeout: '2s', metadata: { 'x-request-id': `k6-${i}` } },
-  );
-  check(response, { 'status is OK': (r) => r && r.status === grpc.StatusOK });
-}
-
-export const handleSummary = summaryTo('grpc-catalog');
+export default grpcIteration(grpcGetProduct);

@@ -3,7 +3,8 @@
 // highest arrival rate that meets the SLO, and measure a control endpoint that does not touch the layer.
 import { parseArgs } from 'node:util';
 import { spawnSync } from 'node:child_process';
-import { ContainerTopology, type ServiceName } from './capacity/container-topology.js';
+import { loadServices } from '@strata/service-registry';
+import { ContainerTopology, POSTGRES_CPUS, type ServiceName } from './capacity/container-topology.js';
 import { runLayer, type ExperimentTarget, type LayerPlan } from './capacity/experiment.js';
 import { layerTable, writeReports, type LayerReport } from './capacity/report.js';
 import { ContainersTarget, KubernetesTarget } from './capacity/targets.js';
@@ -22,38 +23,27 @@ const { values } = parseArgs({
   },
 });
 
-/** Per layer: what limits it, its control, and the CPU quota of one replica in containers mode. */
-const PLANS: Record<string, LayerPlan & { cpus: number }> = {
-  // Full-text search: catalog's own work (scanning 10,000 products) outweighs the gateway's, so catalog limits it.
-  catalog: {
-    service: 'catalog',
-    layer: 'leaf',
-    scenario: 'search',
-    control: 'orderRead',
-    controlRate: 20,
-    sloP99Ms: 200,
-    startRate: 60,
-    cpus: 0.25,
-  },
-  recommendations: {
-    service: 'recommendations',
-    layer: 'composite',
-    scenario: 'recommendations',
-    control: 'orderRead',
-    controlRate: 20,
-    sloP99Ms: 400,
-    startRate: 15,
-    cpus: 0.25,
-  },
-};
-/** Fixed quotas of the services that are not being stepped: generous, so they never limit. */
+const registry = loadServices();
+/** Per layer, from its declaration (apps/<name>/service.json): what limits it, its control, its CPU quota per replica. */
+const PLANS: Record<string, LayerPlan & { cpus: number }> = Object.fromEntries(
+  registry.services.map((s) => [
+    s.name,
+    {
+      service: s.name,
+      layer: s.layer,
+      scenario: s.capacity.scenario,
+      control: s.capacity.control,
+      controlRate: s.capacity.controlRate,
+      sloP99Ms: s.capacity.sloP99Ms,
+      startRate: s.capacity.startRate,
+      cpus: s.capacity.cpusPerReplica,
+    },
+  ]),
+);
+/** Fixed quotas of the services that are not being stepped (declared as capacity.fixedCpus): generous, so they never limit. */
 const FIXED_CPUS: Record<ServiceName, number> = {
-  postgres: 0.3,
-  catalog: 0.6,
-  pricing: 0.2,
-  orders: 0.3,
-  recommendations: 0.3,
-  gateway: 1.0,
+  postgres: POSTGRES_CPUS,
+  ...Object.fromEntries(registry.services.map((s) => [s.name, s.capacity.fixedCpus])),
 };
 
 const log = (line: string) => console.log(line);
@@ -91,7 +81,7 @@ for (const name of layers) {
     console.log(`${time()} starting the topology (containers, ${plan.service} at ${plan.cpus} CPU per replica)`);
     topology = await ContainerTopology.start({
       tag: values.tag!,
-      replicas: { postgres: 1, catalog: 1, pricing: 1, orders: 1, recommendations: 1, gateway: 1, [plan.service]: steps[0]! },
+      replicas: { ...Object.fromEntries(['postgres', ...registry.names].map((n) => [n, 1])), [plan.service]: steps[0]! },
       cpus: { ...FIXED_CPUS, [plan.service]: plan.cpus },
       log,
     });

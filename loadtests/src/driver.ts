@@ -1,23 +1,42 @@
+import * as grpc from '@grpc/grpc-js';
 import * as hdr from 'hdr-histogram-js';
 import { Pool } from 'undici';
-import type { LoadRequest, Scenario, ScenarioContext } from '../scenarios.js';
+import { serviceDefinition, statusName } from '@strata/service-kit';
+import type { GrpcScenario, HttpScenario, Scenario, ScenarioContext } from './scenarios.js';
 
-export interface OpenLoopOptions {
-  /** One or more gateway base URLs; requests rotate over them (like a Service over replicas). */
-  baseUrls: readonly string[];
+/** Where the load goes. */
+export interface LoadTarget {
+  /**
+   * HTTP scenarios: gateway base URLs; requests rotate over them (like a Service over replicas). A function is asked
+   * again every second, so a load balancer's set of endpoints can change during a run (replicas added or drained).
+   */
+  baseUrls?: readonly string[] | (() => readonly string[]);
+  /** gRPC scenarios: what to dial, e.g. `ipv4:10.0.0.5:50051,10.0.0.6:50051` or `strata-local:///pricing`. */
+  grpcTarget?: string;
+}
+
+interface CommonOptions extends LoadTarget {
   scenario: Scenario;
   context: ScenarioContext;
-  /** Arrivals per second, kept whatever the system does (open loop). */
-  rate: number;
   durationSec: number;
-  /** Arrivals beyond this many outstanding requests are dropped and counted, as k6 does. */
-  maxInFlight?: number;
-  /** Per-request timeout. */
+  /** Per-request timeout (HTTP) or deadline (gRPC). */
   timeoutMs?: number;
   /** Called about once a second. */
   onProgress?: (snapshot: LoadSnapshot) => void;
   /** First request index (keeps idempotency keys unique across runs). */
   startIndex?: number;
+}
+
+export interface OpenLoopOptions extends CommonOptions {
+  /** Arrivals per second, kept whatever the system does (open loop). */
+  rate: number;
+  /** Arrivals beyond this many outstanding requests are dropped and counted, as k6 does. */
+  maxInFlight?: number;
+}
+
+export interface ClosedLoopOptions extends CommonOptions {
+  /** Requests kept outstanding: each worker sends its next request when the previous one is answered. */
+  concurrency: number;
 }
 
 export interface LoadSnapshot {
@@ -30,101 +49,201 @@ export interface LoadSnapshot {
 }
 
 export interface LoadResult extends LoadSnapshot {
+  /** Offered arrivals per second (open loop); NaN for a closed loop. */
   rate: number;
+  /** Successful requests per second over the run. */
   achievedRate: number;
-  /** HTTP status (or "network") → count, for every answer that was not 2xx. */
+  /** HTTP status, gRPC status name or network error → count, for every answer that was not a success. */
   errors: Record<string, number>;
   latencyMs: { p50: number; p90: number; p95: number; p99: number; max: number; mean: number };
 }
 
-/**
- * An open-loop load driver: requests start on a fixed schedule (constant arrival rate), never waiting for
- * earlier ones, so a slow system cannot slow the generator down and hide its latency (coordinated
- * omission). Latencies go into an HDR histogram (µs resolution, 3 significant digits).
- */
-export async function runOpenLoop(options: OpenLoopOptions): Promise<LoadResult> {
-  const { rate, durationSec } = options;
-  const maxInFlight = options.maxInFlight ?? Math.max(64, Math.ceil(rate * 2));
-  const timeoutMs = options.timeoutMs ?? 10_000;
-  const pools = options.baseUrls.map((url) => new Pool(url, { connections: 128, pipelining: 1, keepAliveTimeout: 30_000 }));
-  const histogram = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 120_000_000, numberOfSignificantValueDigits: 3 });
-  const errors: Record<string, number> = {};
-  const total = Math.round(rate * durationSec);
-  const start = options.startIndex ?? 0;
-  let sent = 0;
-  let completed = 0;
-  let failed = 0;
-  let dropped = 0;
-  let inFlight = 0;
-  const began = performance.now();
-  const snapshot = (): LoadSnapshot => ({ elapsedSec: (performance.now() - began) / 1000, sent, completed, failed, dropped, inFlight });
+/** Sends one request; resolves with the failure key, or undefined on success. Never rejects. */
+type Sender = (index: number) => Promise<string | undefined>;
 
-  const fire = (request: LoadRequest, pool: Pool) => {
-    inFlight++;
-    sent++;
-    const t0 = performance.now();
-    pool
-      .request({
+function httpSender(scenario: HttpScenario, options: CommonOptions, timeoutMs: number): { send: Sender; close(): Promise<void> } {
+  if (!options.baseUrls) throw new Error('an HTTP scenario needs baseUrls');
+  const source = options.baseUrls;
+  const pools = new Map<string, Pool>();
+  let urls: readonly string[] = typeof source === 'function' ? source() : source;
+  let refreshedAt = performance.now();
+  let turn = 0;
+  const pool = (url: string) => {
+    let p = pools.get(url);
+    if (!p) pools.set(url, (p = new Pool(url, { connections: 128, pipelining: 1, keepAliveTimeout: 30_000 })));
+    return p;
+  };
+  const send: Sender = async (index) => {
+    if (typeof source === 'function' && performance.now() - refreshedAt > 1_000) {
+      urls = source();
+      refreshedAt = performance.now();
+    }
+    if (urls.length === 0) return 'no endpoint';
+    const request = scenario.request(index, options.context);
+    try {
+      const response = await pool(urls[turn++ % urls.length]!).request({
         method: request.method,
         path: request.path,
         headers: request.headers,
         body: request.body,
         headersTimeout: timeoutMs,
         bodyTimeout: timeoutMs,
-      })
-      .then(async (response) => {
-        await response.body.dump();
-        histogram.recordValue(Math.max(1, Math.round((performance.now() - t0) * 1000)));
-        if (response.statusCode >= 200 && response.statusCode < 300) completed++;
-        else {
-          failed++;
-          errors[String(response.statusCode)] = (errors[String(response.statusCode)] ?? 0) + 1;
-        }
-      })
-      .catch((error: unknown) => {
-        failed++;
-        const key = `network: ${(error as { code?: string }).code ?? (error as Error).message}`;
-        errors[key] = (errors[key] ?? 0) + 1;
-      })
-      .finally(() => inFlight--);
-  };
-
-  let lastProgress = began;
-  for (let i = 0; i < total; i++) {
-    const due = began + (i * 1000) / rate;
-    const wait = due - performance.now();
-    if (wait > 1) await new Promise((resolve) => setTimeout(resolve, wait));
-    if (inFlight >= maxInFlight) {
-      dropped++;
-      continue;
+      });
+      await response.body.dump();
+      return response.statusCode >= 200 && response.statusCode < 300 ? undefined : String(response.statusCode);
+    } catch (error) {
+      return `network: ${(error as { code?: string }).code ?? (error as Error).message}`;
     }
-    fire(options.scenario.request(start + i, options.context), pools[i % pools.length]!);
-    if (options.onProgress && performance.now() - lastProgress >= 1000) {
-      lastProgress = performance.now();
-      options.onProgress(snapshot());
+  };
+  return { send, close: async () => void (await Promise.all([...pools.values()].map((p) => p.close()))) };
+}
+
+function grpcSender(scenario: GrpcScenario, options: CommonOptions, timeoutMs: number): { send: Sender; close(): Promise<void> } {
+  if (!options.grpcTarget) throw new Error('a gRPC scenario needs grpcTarget');
+  const method = serviceDefinition(scenario.service)[scenario.method];
+  if (!method) throw new Error(`${scenario.service} has no method ${scenario.method}`);
+  // A bare grpc-js channel: round_robin over every address (as callers inside the cluster balance), and no retries,
+  // so that every failure is counted (a load generator must not hide them).
+  const client = new grpc.Client(options.grpcTarget, grpc.credentials.createInsecure(), {
+    'grpc.service_config': JSON.stringify({ loadBalancingConfig: [{ round_robin: {} }] }),
+    'grpc.service_config_disable_resolution': 1,
+    'grpc.enable_retries': 0,
+    'grpc.enable_channelz': 0,
+    'grpc.initial_reconnect_backoff_ms': 200,
+    'grpc.max_reconnect_backoff_ms': 2_000,
+    'grpc.dns_min_time_between_resolutions_ms': 1_000,
+  });
+  const send: Sender = (index) =>
+    new Promise((resolve) => {
+      const metadata = new grpc.Metadata();
+      metadata.set('x-request-id', `load-${options.context.runId}-${index}`);
+      client.makeUnaryRequest(
+        method.path,
+        method.requestSerialize,
+        method.responseDeserialize,
+        scenario.request(index, options.context),
+        metadata,
+        { deadline: Date.now() + timeoutMs },
+        (error) => resolve(error ? `grpc ${statusName(error.code)}` : undefined),
+      );
+    });
+  return { send, close: async () => client.close() };
+}
+
+/** The engine shared by the open and the closed loop: one sender, one HDR histogram (µs, 3 significant digits). */
+class Run {
+  readonly histogram = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 120_000_000, numberOfSignificantValueDigits: 3 });
+  readonly errors: Record<string, number> = {};
+  readonly began = performance.now();
+  sent = 0;
+  completed = 0;
+  failed = 0;
+  dropped = 0;
+  inFlight = 0;
+  private lastProgress = performance.now();
+  private readonly sender: { send: Sender; close(): Promise<void> };
+
+  constructor(private readonly options: CommonOptions) {
+    const timeoutMs = options.timeoutMs ?? 10_000;
+    this.sender =
+      options.scenario.protocol === 'grpc'
+        ? grpcSender(options.scenario, options, timeoutMs)
+        : httpSender(options.scenario, options, timeoutMs);
+  }
+
+  snapshot(): LoadSnapshot {
+    const { sent, completed, failed, dropped, inFlight } = this;
+    return { elapsedSec: (performance.now() - this.began) / 1000, sent, completed, failed, dropped, inFlight };
+  }
+
+  async fire(index: number): Promise<void> {
+    this.inFlight++;
+    this.sent++;
+    const t0 = performance.now();
+    const failure = await this.sender.send(index);
+    this.histogram.recordValue(Math.max(1, Math.round((performance.now() - t0) * 1000)));
+    if (failure === undefined) this.completed++;
+    else {
+      this.failed++;
+      this.errors[failure] = (this.errors[failure] ?? 0) + 1;
+    }
+    this.inFlight--;
+    this.progress();
+  }
+
+  progress(): void {
+    if (this.options.onProgress && performance.now() - this.lastProgress >= 1000) {
+      this.lastProgress = performance.now();
+      this.options.onProgress(this.snapshot());
     }
   }
-  // Wait for the stragglers (bounded by the request timeout).
-  const drainUntil = performance.now() + timeoutMs + 1000;
-  while (inFlight > 0 && performance.now() < drainUntil) await new Promise((resolve) => setTimeout(resolve, 10));
-  const elapsedSec = (performance.now() - began) / 1000;
-  await Promise.all(pools.map((p) => p.close()));
-  const ms = (v: number) => v / 1000;
-  return {
-    ...snapshot(),
-    elapsedSec,
-    rate,
-    achievedRate: completed / Math.max(durationSec, 1e-9),
-    errors,
-    latencyMs: {
-      p50: ms(histogram.getValueAtPercentile(50)),
-      p90: ms(histogram.getValueAtPercentile(90)),
-      p95: ms(histogram.getValueAtPercentile(95)),
-      p99: ms(histogram.getValueAtPercentile(99)),
-      max: ms(histogram.maxValue),
-      mean: ms(histogram.mean),
-    },
+
+  async finish(rate: number, measuredSec: number): Promise<LoadResult> {
+    const elapsedSec = (performance.now() - this.began) / 1000;
+    await this.sender.close();
+    const ms = (v: number) => v / 1000;
+    const h = this.histogram;
+    return {
+      ...this.snapshot(),
+      elapsedSec,
+      rate,
+      achievedRate: this.completed / Math.max(measuredSec, 1e-9),
+      errors: this.errors,
+      latencyMs: {
+        p50: ms(h.getValueAtPercentile(50)),
+        p90: ms(h.getValueAtPercentile(90)),
+        p95: ms(h.getValueAtPercentile(95)),
+        p99: ms(h.getValueAtPercentile(99)),
+        max: ms(h.maxValue),
+        mean: ms(h.mean),
+      },
+    };
+  }
+}
+
+/**
+ * An open-loop load: requests start on a fixed schedule (constant arrival rate), never waiting for earlier ones, so
+ * a slow system cannot slow the generator down and hide its latency (coordinated omission). Arrivals beyond
+ * `maxInFlight` outstanding requests are dropped and counted.
+ */
+export async function runOpenLoop(options: OpenLoopOptions): Promise<LoadResult> {
+  const { rate, durationSec } = options;
+  const maxInFlight = options.maxInFlight ?? Math.max(64, Math.ceil(rate * 2));
+  const run = new Run(options);
+  const total = Math.round(rate * durationSec);
+  const start = options.startIndex ?? 0;
+  const pending = new Set<Promise<void>>();
+  for (let i = 0; i < total; i++) {
+    const wait = run.began + (i * 1000) / rate - performance.now();
+    if (wait > 1) await new Promise((resolve) => setTimeout(resolve, wait));
+    if (run.inFlight >= maxInFlight) {
+      run.dropped++;
+      continue;
+    }
+    const p = run.fire(start + i);
+    pending.add(p);
+    void p.then(() => pending.delete(p));
+    run.progress();
+  }
+  // The stragglers are bounded by the request timeout.
+  await Promise.all(pending);
+  return run.finish(rate, durationSec);
+}
+
+/**
+ * A closed-loop load: `concurrency` workers, each sending its next request when the previous one is answered, for
+ * `durationSec`. What it completes per second is the saturation throughput of whatever limits the path: offered more
+ * than it can take, with bounded concurrency, so queues (and CPU-throttling tails) cannot grow without bound.
+ */
+export async function runClosedLoop(options: ClosedLoopOptions): Promise<LoadResult> {
+  const run = new Run(options);
+  const until = run.began + options.durationSec * 1000;
+  let next = options.startIndex ?? 0;
+  const worker = async () => {
+    while (performance.now() < until) await run.fire(next++);
   };
+  await Promise.all(Array.from({ length: options.concurrency }, worker));
+  return run.finish(Number.NaN, (performance.now() - run.began) / 1000);
 }
 
 /** One line of progress for a terminal. */

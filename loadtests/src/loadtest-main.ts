@@ -1,42 +1,60 @@
 #!/usr/bin/env node
 // npm run loadtest -- --scenario browse --rate 50 --duration 30 [--base-url http://127.0.0.1:8080]
-// The Node load driver, for machines without k6: the same scenarios (loadtests/scenarios.js), open loop,
-// HDR latency percentiles, progress every second, a JSON summary in reports/loadtest-<scenario>.json.
+// npm run loadtest -- --scenario grpcQuote --rate 200 --target 127.0.0.1:21301      (gRPC straight to a service)
+// The Node load driver, for machines without k6: the same scenarios (loadtests/scenarios/*.js), open loop (or
+// --concurrency N for a closed loop), HDR latency percentiles, progress every second, a JSON summary in
+// reports/loadtest-<scenario>.json.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { SLO, scenarios } from '../scenarios.js';
-import { progressLine, runOpenLoop } from './driver.js';
+import { progressLine, runClosedLoop, runOpenLoop } from './driver.js';
+import { loadScenarios, loadSlo } from './scenarios.js';
 
 const { values } = parseArgs({
   options: {
     scenario: { type: 'string', default: 'browse' },
     rate: { type: 'string', default: '20' },
+    concurrency: { type: 'string' },
     duration: { type: 'string', default: '30' },
     'base-url': { type: 'string', default: process.env.BASE_URL ?? 'http://127.0.0.1:8080' },
+    target: { type: 'string', default: process.env.TARGET },
     'order-id': { type: 'string' },
     out: { type: 'string', default: 'reports' },
   },
 });
-const name = values.scenario as keyof typeof scenarios;
+const scenarios = await loadScenarios();
+const name = values.scenario!;
 const scenario = scenarios[name];
 if (!scenario) {
-  console.error(`unknown scenario ${values.scenario}; known: ${Object.keys(scenarios).join(', ')}`);
+  console.error(`unknown scenario ${name}; known: ${Object.keys(scenarios).join(', ')}`);
   process.exit(2);
 }
-const rate = Number(values.rate);
+if (scenario.protocol === 'grpc' && !values.target) {
+  console.error(`${name} calls ${scenario.service} over gRPC: give --target host:port (or ipv4:a:p,b:p for several replicas)`);
+  process.exit(2);
+}
+const grpcTarget =
+  values.target && !values.target.includes(':/') && !values.target.startsWith('ipv4:') ? `ipv4:${values.target}` : values.target;
 const duration = Number(values.duration);
-console.log(
-  `${name}: ${scenario.description}; ${rate} req/s for ${duration} s against ${values['base-url']} (limited by ${scenario.layer})`,
-);
-const result = await runOpenLoop({
+const common = {
   baseUrls: [values['base-url']!],
+  grpcTarget,
   scenario,
   context: { runId: String(Date.now()), orderId: values['order-id'] },
-  rate,
   durationSec: duration,
-  onProgress: (s) => console.log(progressLine(name, s)),
-});
+  onProgress: (s: Parameters<typeof progressLine>[1]) => console.log(progressLine(name, s)),
+};
+const where = scenario.protocol === 'grpc' ? `${scenario.service}/${scenario.method} at ${grpcTarget}` : values['base-url'];
+const result = values.concurrency
+  ? (console.log(
+      `${name}: ${scenario.description}; closed loop, ${values.concurrency} in flight for ${duration} s against ${where} (limited by ${scenario.layer})`,
+    ),
+    await runClosedLoop({ ...common, concurrency: Number(values.concurrency) }))
+  : (console.log(
+      `${name}: ${scenario.description}; ${values.rate} req/s for ${duration} s against ${where} (limited by ${scenario.layer})`,
+    ),
+    await runOpenLoop({ ...common, rate: Number(values.rate) }));
 const l = result.latencyMs;
+const slo = await loadSlo();
 console.log(
   `\nsent ${result.sent}, ok ${result.completed}, failed ${result.failed}, dropped ${result.dropped}; achieved ${result.achievedRate.toFixed(1)} req/s`,
 );
@@ -44,8 +62,8 @@ console.log(
   `latency ms: p50 ${l.p50.toFixed(1)}  p90 ${l.p90.toFixed(1)}  p95 ${l.p95.toFixed(1)}  p99 ${l.p99.toFixed(1)}  max ${l.max.toFixed(1)}`,
 );
 if (Object.keys(result.errors).length) console.log('errors:', result.errors);
-const ok = result.failed === 0 && result.dropped === 0 && l.p95 <= SLO.p95Ms && l.p99 <= SLO.p99Ms;
-console.log(`thresholds (p95 < ${SLO.p95Ms} ms, p99 < ${SLO.p99Ms} ms, no failures): ${ok ? 'met' : 'NOT met'}`);
+const ok = result.failed === 0 && result.dropped === 0 && l.p95 <= slo.p95Ms && l.p99 <= slo.p99Ms;
+console.log(`thresholds (p95 < ${slo.p95Ms} ms, p99 < ${slo.p99Ms} ms, no failures): ${ok ? 'met' : 'NOT met'}`);
 mkdirSync(values.out!, { recursive: true });
 writeFileSync(`${values.out}/loadtest-${name}.json`, JSON.stringify(result, null, 2));
 process.exitCode = ok ? 0 : 1;

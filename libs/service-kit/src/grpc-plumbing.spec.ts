@@ -1,7 +1,11 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+import * as grpc from '@grpc/grpc-js';
 import { status } from '@grpc/grpc-js';
+import * as protoLoader from '@grpc/proto-loader';
+import descriptor from 'protobufjs/ext/descriptor/index.js';
 import { Controller, Module } from '@nestjs/common';
 import {
   CatalogServiceControllerMethods,
@@ -113,5 +117,55 @@ describe('Strata gRPC plumbing (server bootstrap + client factory) over loopback
     assert.equal(response.product?.id, 'p-000400');
     await stopped;
     await assert.rejects(checkHealth(address, '', 300));
+  });
+});
+
+describe('server reflection', () => {
+  it('serves complete file descriptors: fully qualified type names and the imported files', async () => {
+    const service = await startGrpcService({
+      name: 'reflected',
+      services: [CATALOG],
+      config: loadConfig(grpcServiceEnv, { GRPC_PORT: '0', METRICS_PORT: '0', LOG_LEVEL: 'silent' }),
+      module: () => ({ module: SlowCatalogModule }),
+    });
+    const reflectionProto = fileURLToPath(
+      new URL('../../../node_modules/@grpc/reflection/build/proto/grpc/reflection/v1/reflection.proto', import.meta.url),
+    );
+    const loaded = grpc.loadPackageDefinition(
+      protoLoader.loadSync(reflectionProto, { keepCase: true, longs: String, enums: String, defaults: true }),
+    ) as unknown as {
+      grpc: { reflection: { v1: { ServerReflection: grpc.ServiceClientConstructor } } };
+    };
+    const client = new loaded.grpc.reflection.v1.ServerReflection(service.address, grpc.credentials.createInsecure());
+    try {
+      const answer = await new Promise<{ file_descriptor_response: { file_descriptor_proto: Buffer[] } }>((resolve, reject) => {
+        const stream = client.ServerReflectionInfo();
+        stream.on('data', (message: { file_descriptor_response: { file_descriptor_proto: Buffer[] } }) => {
+          resolve(message);
+          stream.end();
+        });
+        stream.on('error', reject);
+        stream.write({ file_containing_symbol: CATALOG });
+      });
+      const files = answer.file_descriptor_response.file_descriptor_proto.map(
+        (bytes) =>
+          descriptor.FileDescriptorProto.decode(bytes) as unknown as {
+            name: string;
+            dependency: string[];
+            messageType: { name: string; field: { name: string; typeName: string }[] }[];
+          },
+      );
+      const catalog = files.find((f) => f.name === 'strata/catalog/v1/catalog.proto')!;
+      assert.deepEqual(catalog.dependency, ['strata/common/v1/money.proto']);
+      assert.ok(
+        files.some((f) => f.name === 'strata/common/v1/money.proto'),
+        'the imported file is served with it',
+      );
+      const price = catalog.messageType.find((m) => m.name === 'Product')!.field.find((f) => f.name === 'price')!;
+      assert.equal(price.typeName, '.strata.common.v1.Money');
+    } finally {
+      client.close();
+      await service.stop();
+    }
   });
 });

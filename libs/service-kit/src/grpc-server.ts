@@ -3,13 +3,13 @@ import type { AddressInfo } from 'node:net';
 import * as grpc from '@grpc/grpc-js';
 import type { DynamicModule, INestApplicationContext, Type } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
-import { ReflectionService } from '@grpc/reflection';
 import { HealthImplementation } from 'grpc-health-check';
 import type { GrpcServiceEnv } from './config.js';
 import { collectGrpcHandlers, grpcImplementation } from './grpc-handlers.js';
 import { NestPinoLogger, createLogger, type Logger } from './logger.js';
 import { ServiceMetrics, startMetricsServer } from './metrics.js';
-import { loadStrataProtos, serviceDefinition } from './protos.js';
+import { serviceDefinition } from './protos.js';
+import { strataReflection } from './reflection.js';
 import { stopSequence } from './stop-sequence.js';
 import { connectUpstreams, type UpstreamClients, type UpstreamRefs } from './upstreams.js';
 
@@ -66,7 +66,6 @@ export async function startGrpcService<U extends UpstreamRefs = Record<never, ne
   const { config } = spec;
   const logger = createLogger(spec.name, config.LOG_LEVEL);
   const metrics = new ServiceMetrics(spec.name);
-  const packageDefinition = loadStrataProtos();
   const upstreams = connectUpstreams(spec.upstreams ?? ({} as U), config, { metrics });
   const health = new HealthImplementation({ '': 'NOT_SERVING' });
   for (const service of spec.services) health.setStatus(service, 'NOT_SERVING');
@@ -99,7 +98,7 @@ export async function startGrpcService<U extends UpstreamRefs = Record<never, ne
       server.addService(definition, grpcImplementation(definition, shortName, handlers, { serviceName: spec.name, logger, metrics }));
     }
     health.addToServer(server);
-    new ReflectionService(packageDefinition).addToServer(server);
+    strataReflection().addToServer(server);
     const port = await new Promise<number>((resolve, reject) =>
       server!.bindAsync(`${config.GRPC_HOST}:${config.GRPC_PORT}`, grpc.ServerCredentials.createInsecure(), (error, bound) =>
         error ? reject(new Error(`cannot serve gRPC on ${config.GRPC_HOST}:${config.GRPC_PORT}: ${error.message}`)) : resolve(bound),

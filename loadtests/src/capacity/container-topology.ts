@@ -1,3 +1,5 @@
+import { loadServices } from '@strata/service-registry';
+import { targetVariable } from '@strata/service-kit';
 import { GenericContainer, Network, Wait, getContainerRuntimeClient, type StartedNetwork, type StartedTestContainer } from 'testcontainers';
 
 /** A container with an exact CPU quota. A 10 ms CFS period (Docker's default is 100 ms) keeps throttling
@@ -10,8 +12,12 @@ class QuotaContainer extends GenericContainer {
   }
 }
 
-export const SERVICES = ['postgres', 'catalog', 'pricing', 'orders', 'recommendations', 'gateway'] as const;
-export type ServiceName = (typeof SERVICES)[number];
+const registry = loadServices();
+/** The data layer first, then every declared service in start order (leaf, composite, edge). */
+export const SERVICES: readonly string[] = ['postgres', ...registry.names];
+export type ServiceName = string;
+/** CPU quota of the database container (the data layer is no declared service). */
+export const POSTGRES_CPUS = 0.3;
 
 export interface TopologyOptions {
   tag: string;
@@ -30,21 +36,17 @@ const GRPC_ENV = {
   DRAIN_TIMEOUT_MS: '3000',
 };
 
+/** A container's env from its declaration: one target per callee (the network alias plays the headless Service). */
 function envFor(service: ServiceName): Record<string, string> {
-  const targets = {
-    CATALOG_TARGET: 'dns:///catalog:50051',
-    PRICING_TARGET: 'dns:///pricing:50051',
-    ORDERS_TARGET: 'dns:///orders:50051',
-    RECOMMENDATIONS_TARGET: 'dns:///recommendations:50051',
-  };
-  switch (service) {
-    case 'gateway':
-      return { ...targets, GATEWAY_HOST: '0.0.0.0', LOG_LEVEL: 'warn', REQUEST_TIMEOUT_MS: '5000' };
-    case 'orders':
-      return { ...GRPC_ENV, ...targets, DATABASE_URL: 'postgres://strata:strata@postgres:5432/postgres', DATABASE_POOL_SIZE: '8' };
-    default:
-      return { ...GRPC_ENV, ...targets };
-  }
+  const declared = registry.get(service);
+  const targets = Object.fromEntries(
+    declared.calls.map((callee) => [targetVariable(callee), `dns:///${callee}:${registry.get(callee).ports.grpc}`]),
+  );
+  const data: Record<string, string> = declared.data.includes('postgres')
+    ? { DATABASE_URL: 'postgres://strata:strata@postgres:5432/postgres', DATABASE_POOL_SIZE: '8' }
+    : {};
+  if (declared.layer === 'edge') return { ...targets, GATEWAY_HOST: '0.0.0.0', LOG_LEVEL: 'warn', REQUEST_TIMEOUT_MS: '5000' };
+  return { ...GRPC_ENV, ...targets, ...data };
 }
 
 /**
@@ -79,8 +81,10 @@ export class ContainerTopology {
     return container.getIpAddress(this.network.getName());
   }
 
+  /** The base URLs of the edge's replicas (the edge is the one declared service of layer edge). */
   gatewayUrls(): string[] {
-    return this.replicas('gateway').map((c) => `http://${this.ip(c)}:8080`);
+    const edge = registry.inLayer('edge')[0]!;
+    return this.replicas(edge.name).map((c) => `http://${this.ip(c)}:${edge.ports.http}`);
   }
 
   metricsUrl(container: StartedTestContainer): string {

@@ -1,7 +1,8 @@
-import { scenarios, type ScenarioContext } from '../../scenarios.js';
 import { progressLine, runOpenLoop, type LoadResult } from '../driver.js';
+import { loadScenarios, type Scenario, type ScenarioContext } from '../scenarios.js';
 
-export type ScenarioName = keyof typeof scenarios;
+export type ScenarioName = string;
+const scenarios: Record<string, Scenario> = await loadScenarios();
 
 /** What is stepped, what it is measured with, and what must not move. */
 export interface LayerPlan {

@@ -8,7 +8,8 @@ import { setTimeout as delay } from 'node:timers/promises';
 import fc from 'fast-check';
 import pg from 'pg';
 import { runOpenLoop, type LoadResult } from '@strata/loadtests';
-import { scenarios, type Scenario } from '@strata/loadtests/scenarios';
+import { loadScenarios, type HttpScenario } from '@strata/loadtests';
+import { loadServices } from '@strata/service-registry';
 import { REPO_ROOT, type LocalCluster } from '@strata/local-cluster';
 import { checkHealth, waitForServing } from '@strata/service-kit';
 import { freePort } from '@strata/test-kit';
@@ -26,6 +27,11 @@ interface Row {
   duplicates: number | string;
 }
 const rows: Row[] = [];
+const scenarios = await loadScenarios();
+/** Every gRPC service (declared in apps/<name>/service.json), for the rolling-restart and SIGKILL cases. */
+const GRPC_SERVICES = loadServices()
+  .grpc()
+  .map((s) => s.name);
 
 // After every test of this file: the table of docs/reliability.md, from this run.
 after(() => {
@@ -41,9 +47,14 @@ after(() => {
 });
 
 /** Idempotent requests of every layer, in turn: product (catalog), quote (pricing), recommendations, order read. */
-function mixed(orderId: string): Scenario {
-  const pick = [scenarios.product, scenarios.quote, scenarios.recommendations, scenarios.orderRead];
-  return { layer: 'all', description: 'mixed idempotent', request: (i, ctx) => pick[i % pick.length]!.request(i, { ...ctx, orderId }) };
+function mixed(orderId: string): HttpScenario {
+  const pick = [scenarios.product, scenarios.quote, scenarios.recommendations, scenarios.orderRead] as HttpScenario[];
+  return {
+    protocol: 'http',
+    layer: 'all',
+    description: 'mixed idempotent',
+    request: (i, ctx) => pick[i % pick.length]!.request(i, { ...ctx, orderId }),
+  };
 }
 
 /** Rows stored per acknowledged key: exactly one each, and nothing else under the prefix. */
@@ -203,7 +214,7 @@ describe('reliability under load (the local cluster)', () => {
     console.log(`bad input: ${tried} inputs tried, every answer a 4xx with a message or a 2xx; every service still SERVING`);
   });
 
-  for (const service of ['catalog', 'pricing', 'recommendations', 'orders']) {
+  for (const service of GRPC_SERVICES) {
     it(`rolling restart of ${service}, one replica at a time, under load: no failed request, no order lost or doubled`, async () => {
       const prefix = `rel-roll-${service}-${Date.now()}`;
       const loadRun = runOpenLoop({ baseUrls: [base], scenario: mixed(orderId), context: { runId: prefix }, rate: 40, durationSec: 9 });
@@ -229,7 +240,7 @@ describe('reliability under load (the local cluster)', () => {
     });
   }
 
-  for (const service of ['catalog', 'pricing', 'recommendations', 'orders']) {
+  for (const service of GRPC_SERVICES) {
     it(`SIGKILL of a ${service} replica under load: no failed idempotent request, every acknowledged order stored once`, async () => {
       const prefix = `rel-kill-${service}-${Date.now()}`;
       const victim = cluster.supervisor.status().find((r) => r.service === service && r.state === 'ready')!;

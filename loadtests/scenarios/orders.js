@@ -1,0 +1,47 @@
+// Scenarios orders (and its database) limits. ctx.runId makes idempotency keys unique per run; ctx.orderId names an
+// order to read back.
+
+import { JSON_HEADERS, productId } from './common.js';
+
+export const order = {
+  protocol: 'http',
+  layer: 'orders',
+  description: 'place an order with a fresh Idempotency-Key',
+  request: (i, ctx) => ({
+    method: 'POST',
+    path: '/api/orders',
+    name: 'POST /api/orders',
+    headers: { ...JSON_HEADERS, 'idempotency-key': `load-${ctx.runId}-${i}` },
+    body: JSON.stringify({ lines: [{ productId: productId(i), quantity: 1 + (i % 3) }], country: 'DE' }),
+  }),
+};
+
+export const orderRead = {
+  protocol: 'http',
+  layer: 'orders',
+  description: 'read one order back',
+  request: (_i, ctx) => ({ method: 'GET', path: `/api/orders/${ctx.orderId}`, name: 'GET /api/orders/:id' }),
+};
+
+export const grpcPlaceOrder = {
+  protocol: 'grpc',
+  layer: 'orders',
+  description: 'PlaceOrder with a fresh idempotency key, straight over gRPC (no gateway)',
+  service: 'strata.orders.v1.OrdersService',
+  method: 'PlaceOrder',
+  request: (i, ctx) => ({
+    idempotencyKey: `grpc-${ctx.runId}-${i}`,
+    lines: [{ productId: productId(i), quantity: 1 }],
+    currencyCode: 'EUR',
+    countryCode: 'DE',
+  }),
+};
+
+export const grpcGetOrder = {
+  protocol: 'grpc',
+  layer: 'orders',
+  description: 'GetOrder straight over gRPC (no gateway)',
+  service: 'strata.orders.v1.OrdersService',
+  method: 'GetOrder',
+  request: (_i, ctx) => ({ id: ctx.orderId }),
+};
