@@ -7,9 +7,10 @@ cd "$(dirname "$0")/../.."
 DOCKER=${DOCKER:-$(command -v /usr/bin/docker || command -v docker)}
 TAG=${TAG:-dev}
 BASE=${STRATA_BASE_IMAGE:-node:24-bookworm-slim}
-APPS=(${APPS:-catalog pricing orders recommendations gateway})
-
 printf '==> compiling the apps (nx build)\n'
+npx nx run @strata/service-registry:build --output-style=static >/dev/null
+# The services come from their declarations (apps/<name>/service.json), not from a list kept here.
+APPS=(${APPS:-$(node libs/service-registry/dist/cli.js names)})
 npx nx run-many -t build --projects="$(IFS=,; echo "${APPS[*]/#/@strata/}")" --output-style=static >/dev/null
 i=0
 for app in "${APPS[@]}"; do

@@ -6,7 +6,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 TAG=${TAG:-dev}
-APPS=(catalog pricing orders recommendations gateway)
 step() { printf '\n==> %s (%s)\n' "$*" "$(date -u +%H:%M:%S)"; }
 
 command -v minikube >/dev/null || { echo "minikube is not installed: https://minikube.sigs.k8s.io/docs/start/" >&2; exit 1; }
@@ -21,6 +20,7 @@ minikube status >/dev/null 2>&1 || {
 
 step "images"
 TAG=$TAG bash tools/images/build-images.sh
+APPS=($(node libs/service-registry/dist/cli.js names))
 i=0
 for app in "${APPS[@]}"; do
   i=$((i + 1))
@@ -37,7 +37,8 @@ for app in "${APPS[@]}"; do kubectl -n strata rollout status "deployment/$app" -
 
 step "Strata is up"
 kubectl -n strata get pods -L app.kubernetes.io/component -o wide
-url=$(minikube service gateway -n strata --url | head -1)
+edge=$(node libs/service-registry/dist/cli.js names --layer edge | head -1)
+url=$(minikube service "$edge" -n strata --url | head -1)
 echo
 echo "Gateway: $url"
 echo "Try:     curl $url/api/products/p-000042"

@@ -27,23 +27,26 @@ wait_healthy() { # name check-command...
 }
 
 printf '%-28s %-10s %s\n' IMAGE HEALTHY "STARTUP (docker run → health check passes)"
-for app in catalog pricing orders recommendations gateway; do
+npx nx run @strata/service-registry:build --output-style=static >/dev/null
+edge=" $(node libs/service-registry/dist/cli.js names --layer edge | tr '\n' ' ') "
+with_db=" $(node libs/service-registry/dist/cli.js names --data postgres | tr '\n' ' ') "
+for app in $(node libs/service-registry/dist/cli.js names); do
   name="strata-smoke-$app-$$"
   names+=("$name")
   started=$(now_ms)
-  if [ "$app" = orders ]; then
+  if [[ "$with_db" == *" $app "* ]]; then
     port=$(node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')
     "$DOCKER" run -d --name "$name" "${hardening[@]}" --network host -e GRPC_HOST=127.0.0.1 -e GRPC_PORT="$port" \
       -e METRICS_PORT=0 -e DATABASE_URL="$DATABASE_URL" "strata/$app:$TAG" >/dev/null
-  elif [ "$app" = gateway ]; then
+  elif [[ "$edge" == *" $app "* ]]; then
     "$DOCKER" run -d --name "$name" "${hardening[@]}" -p 127.0.0.1::8080 "strata/$app:$TAG" >/dev/null
   else
     "$DOCKER" run -d --name "$name" "${hardening[@]}" -p 127.0.0.1::50051 "strata/$app:$TAG" >/dev/null
   fi
-  if [ "$app" = gateway ]; then
+  if [[ "$edge" == *" $app "* ]]; then
     url="http://$("$DOCKER" port "$name" 8080 | head -1)/readyz"
     wait_healthy "$name" node -e "fetch('$url').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"
-  elif [ "$app" = orders ]; then
+  elif [[ "$with_db" == *" $app "* ]]; then
     wait_healthy "$name" node libs/service-kit/dist/healthcheck-cli.js "127.0.0.1:$port"
   else
     wait_healthy "$name" node libs/service-kit/dist/healthcheck-cli.js "$("$DOCKER" port "$name" 50051 | head -1)"

@@ -1,20 +1,26 @@
 #!/usr/bin/env node
-// For shell scripts: `strata-services names [--grpc] [--data postgres]` prints the declared services, one per line,
+// For shell scripts: `strata-services names [--grpc] [--data postgres] [--layer edge]` prints the declared services, one per line,
 // in start order; `strata-services json` prints every declaration.
 import { parseArgs } from 'node:util';
 import { loadServices } from './registry.js';
 
-const { positionals, values } = parseArgs({ allowPositionals: true, options: { grpc: { type: 'boolean' }, data: { type: 'string' } } });
+const { positionals, values } = parseArgs({
+  allowPositionals: true,
+  options: { grpc: { type: 'boolean' }, data: { type: 'string' }, layer: { type: 'string' } },
+});
 const registry = loadServices();
 const command = positionals[0] ?? 'names';
 if (command === 'names') {
   const services = registry.services.filter(
-    (s) => (!values.grpc || s.contract) && (!values.data || s.data.includes(values.data as 'postgres')),
+    (s) =>
+      (!values.grpc || s.contract) &&
+      (!values.data || s.data.includes(values.data as 'postgres')) &&
+      (!values.layer || s.layer === values.layer),
   );
   for (const s of services) console.log(s.name);
 } else if (command === 'json') {
   console.log(JSON.stringify(registry.services, null, 2));
 } else {
-  console.error('usage: strata-services names [--grpc] [--data postgres] | json');
+  console.error('usage: strata-services names [--grpc] [--data postgres] [--layer leaf|composite|edge] | json');
   process.exitCode = 2;
 }

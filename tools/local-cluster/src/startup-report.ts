@@ -5,6 +5,7 @@ import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { setTimeout as delay } from 'node:timers/promises';
 import { checkHealth } from '@strata/service-kit';
+import { loadServices } from '@strata/service-registry';
 import { freePort, startEmbeddedPostgres } from '@strata/test-kit';
 import { REPO_ROOT } from './local-cluster.js';
 
@@ -12,7 +13,8 @@ const ROUNDS = Number(process.env.ROUNDS ?? 3);
 const database = await startEmbeddedPostgres(await freePort());
 const rows: string[][] = [];
 try {
-  for (const service of ['catalog', 'pricing', 'orders', 'recommendations', 'gateway']) {
+  for (const declared of loadServices().services) {
+    const service = declared.name;
     const startup: number[] = [];
     const rss: number[] = [];
     for (let round = 0; round < ROUNDS; round++) {
@@ -30,7 +32,7 @@ try {
       for (;;) {
         try {
           const ok =
-            service === 'gateway'
+            declared.layer === 'edge'
               ? (await fetch(`http://127.0.0.1:${port}/readyz`)).ok
               : (await checkHealth(`127.0.0.1:${port}`, '', 200)) === 'SERVING';
           if (ok) break;
