@@ -8,7 +8,7 @@ import { z } from 'zod';
 import { millisVar, portVar, serviceEnv } from './config.js';
 import { errorCodeFor, toHttpError } from './http-status.js';
 import { NestPinoLogger, createLogger } from './logger.js';
-import { ServiceMetrics } from './metrics.js';
+import { ServiceMetrics, startMetricsServer } from './metrics.js';
 import { REQUEST_ID_HEADER, acceptRequestId, runWithRequestContext } from './request-context.js';
 import { stopSequence } from './stop-sequence.js';
 import type { ServiceKit } from './grpc-server.js';
@@ -32,6 +32,8 @@ export const httpEdgeEnv = serviceEnv.extend({
     .enum(['true', 'false'])
     .default('false')
     .transform((v) => v === 'true'),
+  /** A second port with only /healthz, /readyz and /metrics, for a probe or scrape of this replica (0 = none). */
+  OPS_PORT: portVar(0),
 });
 export type HttpEdgeEnv = z.infer<typeof httpEdgeEnv>;
 
@@ -263,8 +265,11 @@ export async function startHttpEdge<U extends UpstreamRefs = Record<never, never
     });
     const port = (fastify.server.address() as AddressInfo).port;
     const url = `http://${config.GATEWAY_HOST}:${port}`;
+    // Several local replicas share the API port (SO_REUSEPORT), so a probe or scrape of one needs a port of its own.
+    const ops =
+      config.OPS_PORT > 0 ? await startMetricsServer(metrics.registry, config.OPS_PORT, config.GATEWAY_HOST, () => ready) : undefined;
     ready = true;
-    logger.info({ url, routes: routes.length }, `${spec.name} serving`);
+    logger.info({ url, routes: routes.length, opsPort: config.OPS_PORT || undefined }, `${spec.name} serving`);
 
     const server = fastify;
     const nest = app;
@@ -276,7 +281,11 @@ export async function startHttpEdge<U extends UpstreamRefs = Record<never, never
       // Stops accepting, closes idle keep-alive connections, answers the requests in progress (with Connection: close).
       drain: () => server.close(),
       forceClose: () => server.server.closeAllConnections(),
-      afterDrain: [() => upstreams.close(), () => nest.close()],
+      afterDrain: [
+        () => upstreams.close(),
+        () => new Promise<void>((resolve) => (ops ? ops.close(() => resolve()) : resolve())),
+        () => nest.close(),
+      ],
     });
     return { app, fastify, url, logger, metrics, upstreams: upstreams.clients, stop };
   } catch (error) {

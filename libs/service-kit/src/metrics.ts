@@ -72,16 +72,28 @@ export class RpcRecorder {
   }
 }
 
-/** Serves `GET /metrics` in the Prometheus text format on its own port (gRPC services have no HTTP). */
-export async function startMetricsServer(registry: Registry, port: number, host: string): Promise<Server> {
+/**
+ * Serves `GET /metrics` in the Prometheus text format on its own port (gRPC services have no HTTP), and, given
+ * `ready`, `GET /healthz` and `GET /readyz` too (an edge replica's own probe port where several share one API port).
+ */
+export async function startMetricsServer(registry: Registry, port: number, host: string, ready?: () => boolean): Promise<Server> {
   const server = createServer((req, res) => {
     if (req.method === 'GET' && req.url === '/metrics') {
       registry.metrics().then(
         (body) => res.writeHead(200, { 'content-type': registry.contentType }).end(body),
         () => res.writeHead(500).end('metrics unavailable\n'),
       );
+    } else if (ready && req.method === 'GET' && req.url === '/healthz') {
+      res.writeHead(200, { 'content-type': 'application/json' }).end('{"status":"ok"}');
+    } else if (ready && req.method === 'GET' && req.url === '/readyz') {
+      const ok = ready();
+      res
+        .writeHead(ok ? 200 : 503, { 'content-type': 'application/json' })
+        .end(ok ? '{"status":"ready"}' : '{"status":"shutting down or starting"}');
     } else {
-      res.writeHead(404, { 'content-type': 'text/plain' }).end('only GET /metrics is served here\n');
+      res
+        .writeHead(404, { 'content-type': 'text/plain' })
+        .end(`only GET /metrics${ready ? ', /healthz and /readyz are' : ' is'} served here\n`);
     }
   });
   await new Promise<void>((resolve, reject) => {

@@ -78,9 +78,10 @@ export const serviceDeclaration = z
       const pkg = `strata.${d.name.replace(/-/g, '_')}.v`;
       if (d.contract && !d.contract.package.startsWith(pkg))
         issue(`the contract package of ${d.name} is ${pkg}<N>`, ['contract', 'package']);
+      // Several versions may be served side by side during a deliberate break (v1 and v2): every one is the service's.
       for (const [i, service] of (d.contract?.services ?? []).entries()) {
-        if (d.contract && !service.startsWith(`${d.contract.package}.`))
-          issue(`${service} is not in package ${d.contract.package}`, ['contract', 'services', i]);
+        if (!service.startsWith(pkg))
+          issue(`${service} is not a version of ${d.name}'s contract (${pkg}<N>.…)`, ['contract', 'services', i]);
       }
     }
     if (d.calls.includes(d.name)) issue('a service does not call itself', ['calls']);

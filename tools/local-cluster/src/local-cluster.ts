@@ -1,14 +1,18 @@
-import { mkdirSync, rmSync, writeFileSync, readFileSync, existsSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, unwatchFile, watch, watchFile, writeFileSync, type FSWatcher } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { embeddedDatabaseUrl, pgliteServerArgs } from '@strata/test-kit';
 import { loadServices } from '@strata/service-registry';
-import { planLocalReplicas, type ReplicaPlan } from './local-plan.js';
-import { readOverlayDeployments } from './overlay-reader.js';
-import { Supervisor, type ReplicaStatus, type SupervisorOptions } from './supervisor.js';
+import { embeddedDatabaseUrl, pgliteServerArgs } from '@strata/test-kit';
+import { parseDocument, type YAMLMap, type YAMLSeq } from 'yaml';
+import { planServices, type ReplicaPlan, type ServiceTemplate } from './local-plan.js';
+import { kustomizationFile, readDesiredReplicas, readOverlayDeployments } from './overlay-reader.js';
+import { Supervisor, type ReconcileEvent, type ReplicaStatus, type ServiceStatus, type SupervisorOptions } from './supervisor.js';
 
 /** The repository this tool belongs to (tools/local-cluster/dist → repo root). */
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+
+/** The most replicas of one service this machine runs locally (an edit asking for more is refused). */
+export const MAX_LOCAL_REPLICAS = 16;
 
 export interface LocalClusterOptions {
   overlayDir?: string;
@@ -16,12 +20,14 @@ export interface LocalClusterOptions {
   gatewayPort?: number;
   /** A PostgreSQL to use instead of the embedded one. */
   databaseUrl?: string;
-  /** Where state, logs and the embedded database live. */
+  /** Where state, logs, endpoints and the embedded database live. */
   stateDir?: string;
   /** Keep the embedded database in memory instead of in stateDir (tests). */
   ephemeralDatabase?: boolean;
   extraEnv?: Record<string, string>;
-  supervisor?: Partial<SupervisorOptions>;
+  supervisor?: Partial<Omit<SupervisorOptions, 'logDir' | 'endpointsFile'>>;
+  /** Follow edits of the overlay's `replicas:` while running (default true). */
+  watchOverlay?: boolean;
 }
 
 /** What `status` reads: written by the running cluster on every change. */
@@ -30,92 +36,195 @@ export interface ClusterState {
   startedAt: string;
   gatewayUrl: string;
   databaseUrl: string;
+  overlay: string;
+  services: ServiceStatus[];
   replicas: ReplicaStatus[];
+  events: ReconcileEvent[];
 }
 
-/** Plans every local process: the embedded database (unless a URL is given) and each service replica. */
-export function planLocalCluster(options: LocalClusterOptions = {}): {
-  plans: ReplicaPlan[];
-  gatewayUrl: string;
-  databaseUrl: string;
-  stateDir: string;
-} {
+/** The data layer of the local cluster: the embedded PostgreSQL (PGlite), unless a URL is given. */
+const DATA = 'postgres (embedded PGlite)';
+
+/** Plans every local service: the embedded database (unless a URL is given) and each Deployment of the overlay. */
+export function planLocalCluster(options: LocalClusterOptions = {}) {
   // Below Linux's ephemeral range (32768–60999), so no outgoing connection can hold a replica's port.
   const basePort = options.basePort ?? 21_000;
   const gatewayPort = options.gatewayPort ?? 8080;
   const stateDir = options.stateDir ?? join(REPO_ROOT, '.strata');
+  const overlayDir = options.overlayDir ?? join(REPO_ROOT, 'k8s', 'overlays', 'local');
   const databasePort = basePort + 99;
   const databaseUrl = options.databaseUrl ?? embeddedDatabaseUrl(databasePort);
-  const deployments = readOverlayDeployments(options.overlayDir ?? join(REPO_ROOT, 'k8s', 'overlays', 'local'));
-  const plans = planLocalReplicas(deployments, loadServices(REPO_ROOT), {
+  const endpointsFile = join(stateDir, 'endpoints.json');
+  const registry = loadServices(REPO_ROOT);
+  const templates = planServices(readOverlayDeployments(overlayDir), registry, {
     repoRoot: REPO_ROOT,
     basePort,
     gatewayPort,
     databaseUrl,
+    endpointsFile,
     extraEnv: options.extraEnv,
   });
   if (!options.databaseUrl) {
     const [script, ...args] = pgliteServerArgs(databasePort, options.ephemeralDatabase ? undefined : join(stateDir, 'pgdata'));
-    plans.unshift({
-      id: 'postgres-1',
-      service: 'postgres (embedded PGlite)',
+    templates.unshift({
+      name: DATA,
       layer: 'data',
-      script: script!,
-      args,
-      env: {},
-      address: `127.0.0.1:${databasePort}`,
-      probe: { kind: 'postgres', url: databaseUrl },
-      metricsUrl: '-',
+      kind: 'data',
+      replica: () => ({
+        id: 'postgres-1',
+        service: DATA,
+        layer: 'data',
+        script: script!,
+        args,
+        env: {},
+        address: `127.0.0.1:${databasePort}`,
+        probe: { kind: 'postgres', url: databaseUrl },
+        metricsUrl: '-',
+      }),
     });
   }
-  return { plans, gatewayUrl: `http://127.0.0.1:${gatewayPort}`, databaseUrl, stateDir };
+  return { templates, gatewayUrl: `http://127.0.0.1:${gatewayPort}`, databaseUrl, stateDir, overlayDir, endpointsFile };
 }
 
 /** A running local cluster. */
 export interface LocalCluster {
   readonly supervisor: Supervisor;
   readonly gatewayUrl: string;
+  readonly overlayDir: string;
+  readonly templates: ServiceTemplate[];
+  /** The replicas as they are now (they change as the cluster scales). */
   readonly plans: ReplicaPlan[];
+  /** Declares `count` replicas of `service` in the overlay file, as a user would, and waits until the loop converged. */
+  scale(service: string, count: number, timeoutMs?: number): Promise<void>;
   stop(): Promise<void>;
 }
 
-/** Starts the local cluster and keeps its state file current. */
+/**
+ * Starts the local cluster with the replicas of the overlay, keeps its state file current, and — the control loop —
+ * follows every edit of the overlay's `replicas:` while it runs: an edit that is not valid YAML, names an unknown
+ * service or asks for a bad count is refused with one log line, and the running state is kept.
+ */
 export async function startLocalCluster(options: LocalClusterOptions = {}): Promise<LocalCluster> {
-  const { plans, gatewayUrl, databaseUrl, stateDir } = planLocalCluster(options);
+  const { templates, gatewayUrl, databaseUrl, stateDir, overlayDir, endpointsFile } = planLocalCluster(options);
   mkdirSync(stateDir, { recursive: true });
+  rmSync(endpointsFile, { force: true });
   const stateFile = join(stateDir, 'local-cluster.json');
-  const supervisor = new Supervisor(plans, { logDir: join(stateDir, 'logs'), ...options.supervisor });
+  const supervisor = new Supervisor(templates, { logDir: join(stateDir, 'logs'), endpointsFile, ...options.supervisor });
   const startedAt = new Date().toISOString();
-  const writeState = (replicas: ReplicaStatus[]) => {
+  const writeState = () => {
     const state: ClusterState = {
       pid: process.pid,
       startedAt,
       gatewayUrl,
       databaseUrl: databaseUrl.replace(/:[^:@/]*@/, ':***@'),
-      replicas,
+      overlay: overlayDir,
+      services: supervisor.services(),
+      replicas: supervisor.status(),
+      events: supervisor.events(),
     };
     writeFileSync(stateFile, JSON.stringify(state, null, 2));
   };
   supervisor.on('change', writeState);
   const killOnExit = () => supervisor.killAllNow();
   process.once('exit', killOnExit);
+
+  const desired = readDesiredReplicas(overlayDir, MAX_LOCAL_REPLICAS);
+  for (const t of templates) if (t.kind === 'data') desired.set(t.name, 1);
   try {
-    await supervisor.start();
+    await supervisor.start(desired);
   } catch (error) {
     await supervisor.stop();
+    process.off('exit', killOnExit);
     throw error;
   }
+  const stopWatching = options.watchOverlay === false ? () => undefined : watchOverlay(overlayDir, supervisor, templates);
+
   return {
     supervisor,
     gatewayUrl,
-    plans,
+    overlayDir,
+    templates,
+    get plans() {
+      return supervisor
+        .status()
+        .map((s) => templates.find((t) => t.name === s.service)!.replica(Number(s.id.slice(s.id.lastIndexOf('-') + 1))));
+    },
+    scale: async (service, count, timeoutMs = 30_000) => {
+      setOverlayReplicas(overlayDir, service, count);
+      // The watcher picks the edit up within a fraction of a second; applying it here too makes the call deterministic.
+      supervisor.setDesired(service, count, 'overlay edited');
+      await supervisor.converged(timeoutMs);
+    },
     stop: async () => {
+      stopWatching();
       await supervisor.stop();
       supervisor.off('change', writeState);
       process.off('exit', killOnExit);
       rmSync(stateFile, { force: true });
+      rmSync(endpointsFile, { force: true });
     },
   };
+}
+
+/**
+ * Watches the overlay's kustomization file (inotify on its folder, and a stat poll as a safety net) and hands every
+ * valid change of `replicas:` to the supervisor. Returns a function that stops watching.
+ */
+function watchOverlay(overlayDir: string, supervisor: Supervisor, templates: readonly ServiceTemplate[]): () => void {
+  const file = kustomizationFile(overlayDir);
+  let last = readFileSync(file, 'utf8');
+  let timer: NodeJS.Timeout | undefined;
+  const apply = () => {
+    let text: string;
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch {
+      return; // an editor replacing the file: the next event has it
+    }
+    if (text === last) return;
+    last = text;
+    let desired: Map<string, number>;
+    try {
+      desired = readDesiredReplicas(overlayDir, MAX_LOCAL_REPLICAS);
+    } catch (error) {
+      const current = supervisor
+        .services()
+        .filter((s) => s.layer !== 'data')
+        .map((s) => `${s.service} ${s.desired}`)
+        .join(', ');
+      supervisor.emit('event', `overlay edit refused: ${(error as Error).message}; keeping ${current}`);
+      return;
+    }
+    for (const t of templates)
+      if (t.kind !== 'data' && desired.has(t.name)) supervisor.setDesired(t.name, desired.get(t.name)!, 'overlay edited');
+  };
+  const changed = () => {
+    clearTimeout(timer);
+    timer = setTimeout(apply, 150);
+  };
+  let watcher: FSWatcher | undefined;
+  try {
+    watcher = watch(overlayDir, changed);
+  } catch {
+    // the poll below still notices
+  }
+  watchFile(file, { interval: 1_000, persistent: false }, changed);
+  return () => {
+    clearTimeout(timer);
+    watcher?.close();
+    unwatchFile(file);
+  };
+}
+
+/** Writes `count` into the overlay's `replicas:` entry for `service` (the declarative way to scale), keeping comments. */
+export function setOverlayReplicas(overlayDir: string, service: string, count: number): void {
+  const file = kustomizationFile(overlayDir);
+  const document = parseDocument(readFileSync(file, 'utf8'));
+  const replicas = document.get('replicas') as YAMLSeq<YAMLMap> | undefined;
+  const entry = replicas?.items.find((item) => item.get('name') === service);
+  if (!entry) throw new Error(`${file} declares no replicas for ${service}`);
+  entry.set('count', count);
+  writeFileSync(file, document.toString({ flowCollectionPadding: false }));
 }
 
 /** The state of the cluster running from this checkout, if one is. */

@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import { START_ORDER, type ServiceRegistry } from '@strata/service-registry';
+import { LOCAL_SCHEME } from '@strata/service-kit';
 import type { DeploymentSpec } from './overlay-reader.js';
 
 /** How one replica is started on this machine. */
@@ -19,86 +20,100 @@ export interface ReplicaPlan {
   metricsUrl: string;
 }
 
+/** A service of the local cluster: what every replica of it shares, and how replica number `slot` is made. */
+export interface ServiceTemplate {
+  name: string;
+  layer: string;
+  /** gRPC replicas are published to the callers' resolver; the edge shares one port instead. */
+  kind: 'grpc' | 'http' | 'data';
+  replica(slot: number): ReplicaPlan;
+}
+
 export interface LocalPlanOptions {
   repoRoot: string;
-  /** Replica r (1-based) of the i-th Deployment (by name) listens on basePort + 100·i + r; metrics on +50. */
+  /** Replica `slot` of the i-th service (by name) listens on basePort + 100·i + slot; its metrics on + 50. */
   basePort: number;
   gatewayPort: number;
   databaseUrl: string;
+  /** Where the supervisor publishes the addresses of ready replicas, for the callers' strata-local:/// resolver. */
+  endpointsFile: string;
   /** Overrides for every replica (LOG_LEVEL, SHUTDOWN_DELAY_MS, …). */
   extraEnv?: Record<string, string>;
 }
+
+/** Slots per service: ports basePort + 100·i + 1 … + 49 (metrics + 50). */
+export const MAX_SLOTS = 49;
 
 /** Start order: callees before callers, so a caller's first calls find someone to talk to. */
 export const LAYER_ORDER: readonly string[] = START_ORDER;
 
 /**
- * Turns the overlay's Deployments into local replicas: each gets its own ports, and every
- * `dns:///<service>:<port>` target in the env becomes `ipv4:` + the addresses of that service's replicas,
- * so callers round-robin over them exactly as they do over a headless Service's pods.
+ * Turns the overlay's Deployments into local service templates. Every `dns:///<service>:<port>` target in the env
+ * becomes `strata-local:///<service>`, which the callers' resolver answers with the ready replicas the supervisor
+ * publishes — and keeps answering as replicas come and go, as DNS of a headless Service does for pods.
  */
-export function planLocalReplicas(
+export function planServices(
   deployments: readonly DeploymentSpec[],
   registry: ServiceRegistry,
   options: LocalPlanOptions,
-): ReplicaPlan[] {
-  const grpcAddresses = new Map<string, string[]>();
-  deployments.forEach((d, i) => {
-    if (d.ports.grpc !== undefined) {
-      grpcAddresses.set(
-        d.name,
-        range(d.replicas).map((r) => `127.0.0.1:${options.basePort + 100 * i + r}`),
-      );
-    }
-  });
+): ServiceTemplate[] {
   const rewriteTarget = (value: string) => {
     const match = /^dns:\/\/\/([a-z0-9-]+)(?:\.[a-z0-9.-]+)?:\d+$/.exec(value);
-    const addresses = match ? grpcAddresses.get(match[1]!) : undefined;
-    return addresses ? `ipv4:${addresses.join(',')}` : value;
+    return match && registry.has(match[1]!) ? `${LOCAL_SCHEME}:///${match[1]}` : value;
   };
-
-  const plans: ReplicaPlan[] = [];
-  deployments.forEach((d, i) => {
+  const templates = deployments.map((d, i): ServiceTemplate => {
+    const declared = registry.get(d.name);
     const env = Object.fromEntries(Object.entries(d.env).map(([k, v]) => [k, rewriteTarget(v)]));
-    for (const r of range(d.replicas)) {
-      const id = `${d.name}-${r}`;
-      const metricsPort = options.basePort + 100 * i + 50 + r;
-      const replicaEnv: Record<string, string> = { ...env, ...options.extraEnv };
-      let plan: Pick<ReplicaPlan, 'address' | 'probe' | 'metricsUrl'>;
-      if (d.ports.grpc !== undefined) {
-        const address = grpcAddresses.get(d.name)![r - 1]!;
-        Object.assign(replicaEnv, { GRPC_HOST: '127.0.0.1', GRPC_PORT: address.split(':')[1]!, METRICS_PORT: String(metricsPort) });
-        const declared = registry.get(d.name);
-        if (declared.data.includes('postgres')) replicaEnv.DATABASE_URL = options.databaseUrl;
-        plan = {
-          address,
-          probe: { kind: 'grpc', address, service: declared.contract?.services[0] ?? '' },
-          metricsUrl: `http://127.0.0.1:${metricsPort}/metrics`,
-        };
-      } else {
-        // The edge: every replica binds the same port and the kernel spreads connections (SO_REUSEPORT).
-        const url = `http://127.0.0.1:${options.gatewayPort}`;
-        Object.assign(replicaEnv, {
-          GATEWAY_HOST: '127.0.0.1',
-          GATEWAY_PORT: String(options.gatewayPort),
-          GATEWAY_REUSE_PORT: String(d.replicas > 1),
-        });
-        plan = { address: url, probe: { kind: 'http', url: `${url}/readyz` }, metricsUrl: `${url}/metrics` };
-      }
-      plans.push({
-        id,
+    Object.assign(env, { STRATA_ENDPOINTS_FILE: options.endpointsFile }, options.extraEnv);
+    if (declared.data.includes('postgres')) env.DATABASE_URL = options.databaseUrl;
+    const script = join(options.repoRoot, 'apps', d.name, 'dist', 'main.js');
+    const port = (slot: number) => options.basePort + 100 * i + slot;
+    if (d.ports.grpc !== undefined) {
+      return {
+        name: d.name,
+        layer: d.layer,
+        kind: 'grpc',
+        replica: (slot) => {
+          const address = `127.0.0.1:${port(slot)}`;
+          return {
+            id: `${d.name}-${slot}`,
+            service: d.name,
+            layer: d.layer,
+            script,
+            args: [],
+            env: { ...env, GRPC_HOST: '127.0.0.1', GRPC_PORT: String(port(slot)), METRICS_PORT: String(port(slot) + 50) },
+            address,
+            probe: { kind: 'grpc', address, service: declared.contract?.services[0] ?? '' },
+            metricsUrl: `http://127.0.0.1:${port(slot) + 50}/metrics`,
+          };
+        },
+      };
+    }
+    // The edge: every replica binds the same port and the kernel spreads connections (SO_REUSEPORT), as a Service
+    // spreads them over pods; each replica answers its own probe and scrape on an ops port.
+    const url = `http://127.0.0.1:${options.gatewayPort}`;
+    return {
+      name: d.name,
+      layer: d.layer,
+      kind: 'http',
+      replica: (slot) => ({
+        id: `${d.name}-${slot}`,
         service: d.name,
         layer: d.layer,
-        script: join(options.repoRoot, 'apps', d.name, 'dist', 'main.js'),
+        script,
         args: [],
-        env: replicaEnv,
-        ...plan,
-      });
-    }
+        env: {
+          ...env,
+          GATEWAY_HOST: '127.0.0.1',
+          GATEWAY_PORT: String(options.gatewayPort),
+          GATEWAY_REUSE_PORT: 'true',
+          OPS_PORT: String(port(slot)),
+        },
+        address: url,
+        probe: { kind: 'http', url: `http://127.0.0.1:${port(slot)}/readyz` },
+        metricsUrl: `http://127.0.0.1:${port(slot)}/metrics`,
+      }),
+    };
   });
-  return plans.sort((a, b) => LAYER_ORDER.indexOf(a.layer) - LAYER_ORDER.indexOf(b.layer) || a.id.localeCompare(b.id));
-}
-
-function range(n: number): number[] {
-  return Array.from({ length: n }, (_, k) => k + 1);
+  return templates.sort((a, b) => LAYER_ORDER.indexOf(a.layer) - LAYER_ORDER.indexOf(b.layer) || a.name.localeCompare(b.name));
 }

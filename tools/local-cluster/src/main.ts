@@ -1,10 +1,12 @@
 #!/usr/bin/env node
-import { formatStatusTable } from './status-table.js';
-import { planLocalCluster, readClusterState, startLocalCluster } from './local-cluster.js';
+import { formatEvents, formatServicesTable, formatStatusTable } from './status-table.js';
+import { MAX_LOCAL_REPLICAS, planLocalCluster, readClusterState, startLocalCluster } from './local-cluster.js';
+import { readDesiredReplicas } from './overlay-reader.js';
 
 const USAGE = `usage: strata-local <up|status|plan>
-  up      start every service with the replicas of k8s/overlays/local; Ctrl-C stops them all
-  status  show the replicas of the cluster running from this checkout
+  up      start every service with the replicas of k8s/overlays/local, then follow edits of its replicas:
+          (save the file: replicas are started or drained to match); Ctrl-C stops them all
+  status  desired and actual replicas per service, every replica, and the last reconcile actions
   plan    print what 'up' would start, without starting anything
 env: GATEWAY_PORT (8080), LOCAL_BASE_PORT (21000), DATABASE_URL (default: embedded PGlite in .strata/pgdata),
      LOG_LEVEL (info)`;
@@ -19,26 +21,34 @@ const options = {
 const time = () => new Date().toISOString().slice(11, 19);
 
 if (command === 'plan') {
-  const { plans } = planLocalCluster(options);
-  for (const p of plans) console.log(`${p.id.padEnd(20)} ${p.layer.padEnd(10)} ${p.address}`);
+  const { templates, overlayDir } = planLocalCluster(options);
+  const desired = readDesiredReplicas(overlayDir, MAX_LOCAL_REPLICAS);
+  for (const t of templates) {
+    for (let slot = 1; slot <= (t.kind === 'data' ? 1 : (desired.get(t.name) ?? 0)); slot++) {
+      const p = t.replica(slot);
+      console.log(`${p.id.padEnd(20)} ${p.layer.padEnd(10)} ${p.address}`);
+    }
+  }
 } else if (command === 'status') {
   const state = readClusterState();
   if (!state) {
     console.log('no local cluster is running from this checkout (start one with `npm start`)');
     process.exitCode = 1;
   } else {
-    console.log(
-      `local cluster pid ${state.pid}, up since ${state.startedAt}; gateway ${state.gatewayUrl}; database ${state.databaseUrl}\n`,
-    );
-    console.log(formatStatusTable(state.replicas));
+    console.log(`local cluster pid ${state.pid}, up since ${state.startedAt}; gateway ${state.gatewayUrl}; database ${state.databaseUrl}`);
+    console.log(`desired replicas: ${state.overlay}/kustomization.yaml (edit and save it to scale)\n`);
+    console.log(`${formatServicesTable(state.services)}\n`);
+    console.log(`${formatStatusTable(state.replicas)}\n`);
+    console.log(formatEvents(state.events));
   }
 } else if (command === 'up') {
   console.log(`${time()} starting the local cluster from k8s/overlays/local …`);
   const cluster = await startLocalCluster({ ...options });
   cluster.supervisor.on('event', (line: string) => console.log(`${time()} ${line}`));
-  console.log(`\n${formatStatusTable(cluster.supervisor.status())}\n`);
+  console.log(`\n${formatServicesTable(cluster.supervisor.services())}\n\n${formatStatusTable(cluster.supervisor.status())}\n`);
   console.log(`Strata is up: ${cluster.gatewayUrl}  (try: curl ${cluster.gatewayUrl}/api/products/p-000042)`);
-  console.log('Logs: .strata/logs/<replica>.log   Status: npm run status   Stop: Ctrl-C\n');
+  console.log('Scale: edit replicas: in k8s/overlays/local/kustomization.yaml and save   Status: npm run status');
+  console.log('Logs: .strata/logs/<replica>.log   Stop: Ctrl-C\n');
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;

@@ -1,11 +1,13 @@
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
+import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { parseAllDocuments } from 'yaml';
 import { REPO_ROOT } from './local-cluster.js';
-import { planLocalReplicas } from './local-plan.js';
-import { readOverlayDeployments } from './overlay-reader.js';
+import { planServices } from './local-plan.js';
+import { readDesiredReplicas, readOverlayDeployments } from './overlay-reader.js';
 import { loadServices } from '@strata/service-registry';
 
 const overlay = join(REPO_ROOT, 'k8s', 'overlays', 'local');
@@ -49,23 +51,93 @@ describe('reading k8s/overlays/local', () => {
   );
 });
 
-describe('planLocalReplicas', () => {
-  it('gives every replica its own port and points callers at all replicas of their callee', () => {
-    const plans = planLocalReplicas(readOverlayDeployments(overlay), loadServices(REPO_ROOT), {
+describe('planServices', () => {
+  it('gives every replica its own ports and points callers at their callees through the local resolver', () => {
+    const templates = planServices(readOverlayDeployments(overlay), loadServices(REPO_ROOT), {
       repoRoot: REPO_ROOT,
       basePort: 40_000,
       gatewayPort: 8080,
       databaseUrl: 'postgres://db',
+      endpointsFile: '/tmp/endpoints.json',
     });
-    const catalog = plans.filter((p) => p.service === 'catalog');
-    const addresses = plans.filter((p) => p.probe.kind === 'grpc').map((p) => p.address);
-    assert.equal(new Set(addresses).size, addresses.length);
+    const plans = templates.flatMap((t) => [1, 2, 3].map((slot) => t.replica(slot)));
+    const ports = plans.flatMap((p) => [p.address, p.metricsUrl]).filter((a) => !a.includes(':8080'));
+    assert.equal(new Set(ports).size, ports.length, 'no two replicas share a port');
     const orders = plans.find((p) => p.service === 'orders')!;
-    assert.equal(orders.env.CATALOG_TARGET, `ipv4:${catalog.map((c) => c.address).join(',')}`);
+    assert.equal(orders.env.CATALOG_TARGET, 'strata-local:///catalog');
+    assert.equal(orders.env.STRATA_ENDPOINTS_FILE, '/tmp/endpoints.json');
     assert.equal(orders.env.DATABASE_URL, 'postgres://db');
-    const gateway = plans.find((p) => p.service === 'gateway')!;
-    assert.match(gateway.env.RECOMMENDATIONS_TARGET!, /^ipv4:127\.0\.0\.1:\d+(,127\.0\.0\.1:\d+)+$/);
-    assert.deepEqual([...new Set(plans.map((p) => p.layer))], ['leaf', 'composite', 'edge']);
+    const gateway = plans.filter((p) => p.service === 'gateway');
+    assert.equal(gateway[0]!.env.RECOMMENDATIONS_TARGET, 'strata-local:///recommendations');
+    assert.ok(
+      gateway.every((g) => g.env.GATEWAY_PORT === '8080' && g.env.GATEWAY_REUSE_PORT === 'true'),
+      'edge replicas share the API port',
+    );
+    assert.notEqual(gateway[0]!.probe, gateway[1]!.probe, 'each edge replica is probed on its own ops port');
+    assert.deepEqual([...new Set(templates.map((t) => t.layer))], ['leaf', 'composite', 'edge']);
+  });
+});
+
+describe('readDesiredReplicas: an edit of the overlay is taken whole or refused', () => {
+  const edited = (replace: (text: string) => string) => {
+    const copy = mkdtempSync(join(tmpdir(), 'strata-overlay-'));
+    cpSync(join(REPO_ROOT, 'k8s'), join(copy, 'k8s'), { recursive: true });
+    const file = join(copy, 'k8s', 'overlays', 'local', 'kustomization.yaml');
+    writeFileSync(file, replace(readFileSync(file, 'utf8')));
+    return join(copy, 'k8s', 'overlays', 'local');
+  };
+  const catalog = /(- name: catalog\n\s+count: )\d+/;
+
+  it('reads the replicas of every Deployment', () => {
+    const desired = readDesiredReplicas(
+      edited((t) => t.replace(catalog, '$15')),
+      16,
+    );
+    assert.equal(desired.get('catalog'), 5);
+    assert.equal(desired.size, readOverlayDeployments(overlay).length);
+  });
+
+  it('refuses YAML that does not parse, an unknown service, a negative, fractional or too large count', () => {
+    assert.throws(
+      () =>
+        readDesiredReplicas(
+          edited((t) => t.replace(/^replicas:/m, 'replicas: [')),
+          16,
+        ),
+      /not valid YAML/,
+    );
+    assert.throws(
+      () =>
+        readDesiredReplicas(
+          edited((t) => t.replace('- name: catalog', '- name: catalogue')),
+          16,
+        ),
+      /replicas names 'catalogue', which is no Deployment of the base/,
+    );
+    assert.throws(
+      () =>
+        readDesiredReplicas(
+          edited((t) => t.replace(catalog, '$1-1')),
+          16,
+        ),
+      /replicas of catalog: count must be a whole number ≥ 0, got -1/,
+    );
+    assert.throws(
+      () =>
+        readDesiredReplicas(
+          edited((t) => t.replace(catalog, '$12.5')),
+          16,
+        ),
+      /got 2\.5/,
+    );
+    assert.throws(
+      () =>
+        readDesiredReplicas(
+          edited((t) => t.replace(catalog, '$1400')),
+          16,
+        ),
+      /400 is more than this machine runs locally \(at most 16/,
+    );
   });
 });
 

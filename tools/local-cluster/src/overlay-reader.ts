@@ -50,10 +50,35 @@ export function readOverlayDeployments(overlayDir: string): DeploymentSpec[] {
   return [...deployments.values()].sort((a, b) => a.name.localeCompare(b.name));
 }
 
-function readKustomization(dir: string): Kustomization {
+/** The kustomization file of an overlay or base folder. */
+export function kustomizationFile(dir: string): string {
   const file = ['kustomization.yaml', 'kustomization.yml', 'Kustomization'].map((f) => join(dir, f)).find((f) => existsSync(f));
   if (!file) throw new Error(`${dir}: no kustomization.yaml`);
-  return (parseAllDocuments(readFileSync(file, 'utf8'))[0]?.toJS() ?? {}) as Kustomization;
+  return file;
+}
+
+function readKustomization(dir: string): Kustomization {
+  const file = kustomizationFile(dir);
+  const [document] = parseAllDocuments(readFileSync(file, 'utf8'));
+  const problem = document?.errors[0];
+  if (problem) throw new Error(`${file}: not valid YAML (${problem.message.split('\n')[0]})`);
+  return (document?.toJS() ?? {}) as Kustomization;
+}
+
+/**
+ * The replicas an overlay declares, per Deployment — checked: every entry names a Deployment of the base and has a
+ * whole count from 0 to `max`. Throws one error that says what is wrong, so a bad edit can be refused as a whole.
+ */
+export function readDesiredReplicas(overlayDir: string, max: number): Map<string, number> {
+  const overlay = readKustomization(resolve(overlayDir));
+  for (const entry of overlay.replicas ?? []) {
+    const count = (entry as { count?: unknown }).count;
+    if (typeof count !== 'number' || !Number.isInteger(count) || count < 0)
+      throw new Error(`replicas of ${entry.name}: count must be a whole number ≥ 0, got ${JSON.stringify(count)}`);
+    if (count > max)
+      throw new Error(`replicas of ${entry.name}: ${count} is more than this machine runs locally (at most ${max} per service)`);
+  }
+  return new Map(readOverlayDeployments(overlayDir).map((d) => [d.name, d.replicas]));
 }
 
 function visitKustomization(dir: string, inheritedLabels: Record<string, string>, out: Map<string, DeploymentSpec>): void {

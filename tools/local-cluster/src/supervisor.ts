@@ -1,13 +1,13 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
-import { mkdirSync, openSync, closeSync } from 'node:fs';
-import { join } from 'node:path';
+import { closeSync, mkdirSync, openSync, renameSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
-import { checkHealth } from '@strata/service-kit';
+import { checkHealth, type EndpointsDocument } from '@strata/service-kit';
 import { scrapeCounter, waitForPostgres } from '@strata/test-kit';
-import { LAYER_ORDER, type ReplicaPlan } from './local-plan.js';
+import { LAYER_ORDER, MAX_SLOTS, type ReplicaPlan, type ServiceTemplate } from './local-plan.js';
 
-export type ReplicaState = 'starting' | 'ready' | 'backoff' | 'stopping' | 'stopped';
+export type ReplicaState = 'starting' | 'ready' | 'backoff' | 'terminating' | 'stopped';
 
 /** What the status command shows of one replica. */
 export interface ReplicaStatus {
@@ -23,8 +23,28 @@ export interface ReplicaStatus {
   lastExit: string | undefined;
 }
 
+/** Desired against actual, per service: what `kubectl get deploy` shows. */
+export interface ServiceStatus {
+  service: string;
+  layer: string;
+  desired: number;
+  /** Replicas that are ready and in the endpoints. */
+  ready: number;
+  /** Replicas that exist and are not being removed (starting, ready, restarting). */
+  current: number;
+}
+
+/** One thing the control loop did, or refused to do. */
+export interface ReconcileEvent {
+  at: string;
+  service: string;
+  message: string;
+}
+
 export interface SupervisorOptions {
   logDir: string;
+  /** Where the addresses of ready replicas are published for the callers' strata-local:/// resolver. */
+  endpointsFile: string;
   /** First restart delay; doubles per quick crash up to maxBackoffMs, and resets after a stable run. */
   initialBackoffMs?: number;
   maxBackoffMs?: number;
@@ -34,36 +54,56 @@ export interface SupervisorOptions {
   readyTimeoutMs?: number;
   /** How long a stopping replica may drain before SIGKILL. */
   stopGraceMs?: number;
+  /** Between taking a replica out of the endpoints and SIGTERM: time for callers to stop picking it. */
+  endpointGraceMs?: number;
+  /** Events kept for `npm run status`. */
+  eventsKept?: number;
 }
 
 interface Replica {
   plan: ReplicaPlan;
-  /** Set while the replica is being stopped on purpose (rolling restart, stopReplica): no auto-restart. */
-  held?: boolean;
+  template: ServiceTemplate;
+  slot: number;
   status: ReplicaStatus;
   child?: ChildProcess;
   startedAt: number;
   quickCrashes: number;
-  exited?: Promise<void>;
+  /** Set when the replica is being scaled away or replaced: it no longer counts, and it is never restarted. */
+  removing: boolean;
+  /** Stopped on purpose and kept stopped (fault injection: stopReplica), until startReplica. */
+  held: boolean;
+  /** A crashed replica is started again by the loop at this time. */
+  retryAt?: number;
 }
 
 /**
- * Keeps every local replica running, like a kubelet keeps a pod's containers running: starts them in
- * layer order, waits for readiness, restarts a replica that exits with exponential backoff, and stops
- * them in reverse order with SIGTERM (graceful drain) and SIGKILL after a grace period.
+ * The local cluster's control loop, as a kubelet and a ReplicaSet controller are for a cluster: it keeps the actual
+ * replicas of every service equal to the desired count. Each pass compares them and acts — starts a replica where
+ * one is missing (a scale-up, or a crashed replica whose backoff has passed), removes the newest where there are too
+ * many (out of the endpoints first, then SIGTERM so it drains, SIGKILL after a grace) — and publishes the addresses
+ * of ready replicas for the callers' resolver. Desired counts change with `setDesired` (the overlay watcher).
  *
- * Why not pm2 or Nx: see docs/architecture.md ("Local cluster supervision") — in short, neither knows gRPC
- * readiness nor start order by layer, and pm2's daemon outlives a Ctrl-C; this is one small class.
- * Events: 'change' (status), 'event' (a human-readable line).
+ * Why not pm2 or Nx: see docs/architecture.md ("Local cluster supervision") — neither knows gRPC readiness, start
+ * order by layer, or endpoints; this is one class. Events: 'change' (status), 'event' (a human-readable line).
  */
 export class Supervisor extends EventEmitter {
-  private readonly replicas: Replica[];
-  private stopping = false;
-  /** Cancels pending restart backoffs when the cluster stops, so nothing keeps the process alive. */
-  private readonly stopController = new AbortController();
+  private readonly templates: Map<string, ServiceTemplate>;
+  private readonly desired = new Map<string, number>();
+  /** Replicas allowed above the desired count while a rolling restart replaces one (maxSurge). */
+  private readonly surge = new Map<string, number>();
+  private readonly replicas = new Map<string, Replica[]>();
+  private readonly recent: ReconcileEvent[] = [];
   private readonly options: Required<SupervisorOptions>;
+  private stopping = false;
+  /** Cancels pending backoffs and grace periods when the cluster stops, so nothing keeps the process alive. */
+  private readonly stopController = new AbortController();
+  private loop: Promise<void> = Promise.resolve();
+  private pending = false;
+  private timer?: NodeJS.Timeout;
+  private endpointsVersion = 0;
+  private lastEndpoints = '';
 
-  constructor(plans: readonly ReplicaPlan[], options: SupervisorOptions) {
+  constructor(templates: readonly ServiceTemplate[], options: SupervisorOptions) {
     super();
     this.options = {
       initialBackoffMs: 500,
@@ -71,65 +111,117 @@ export class Supervisor extends EventEmitter {
       stableAfterMs: 10_000,
       readyTimeoutMs: 30_000,
       stopGraceMs: 20_000,
+      endpointGraceMs: 1_000,
+      eventsKept: 30,
       ...options,
     };
     mkdirSync(options.logDir, { recursive: true });
-    this.replicas = plans.map((plan) => ({
-      plan,
-      startedAt: 0,
-      quickCrashes: 0,
-      status: {
-        id: plan.id,
-        service: plan.service,
-        layer: plan.layer,
-        address: plan.address,
-        metricsUrl: plan.metricsUrl,
-        logFile: join(options.logDir, `${plan.id}.log`),
-        pid: undefined,
-        state: 'stopped',
-        restarts: 0,
-        lastExit: undefined,
-      },
-    }));
+    mkdirSync(dirname(options.endpointsFile), { recursive: true });
+    this.templates = new Map(templates.map((t) => [t.name, t]));
+    for (const t of templates) this.replicas.set(t.name, []);
   }
 
-  /** Snapshot of every replica. */
+  /** Every replica, in start order. */
   status(): ReplicaStatus[] {
-    return this.replicas.map((r) => ({ ...r.status }));
+    return this.ordered().flatMap((t) => this.replicas.get(t.name)!.map((r) => ({ ...r.status })));
   }
 
-  /** Starts every replica, layer by layer, and resolves when all are ready; rejects if one is not. */
-  async start(): Promise<void> {
+  /** Desired and actual replicas per service. */
+  services(): ServiceStatus[] {
+    return this.ordered().map((t) => {
+      const list = this.replicas.get(t.name)!;
+      return {
+        service: t.name,
+        layer: t.layer,
+        desired: this.desired.get(t.name) ?? 0,
+        ready: list.filter((r) => !r.removing && r.status.state === 'ready').length,
+        current: list.filter((r) => !r.removing).length,
+      };
+    });
+  }
+
+  /** The last things the loop did, oldest first. */
+  events(): ReconcileEvent[] {
+    return [...this.recent];
+  }
+
+  /**
+   * Starts the cluster with `desired` replicas per service, layer by layer (each layer ready before the next starts),
+   * then keeps reconciling. Rejects, naming the replicas, when one does not become ready.
+   */
+  async start(desired: ReadonlyMap<string, number>): Promise<void> {
+    for (const [service, count] of desired) this.desired.set(service, count);
     for (const layer of LAYER_ORDER) {
-      const members = this.replicas.filter((r) => r.plan.layer === layer);
-      await Promise.all(members.map((r) => this.launch(r)));
-    }
-    const others = this.replicas.filter((r) => !LAYER_ORDER.includes(r.plan.layer));
-    await Promise.all(others.map((r) => this.launch(r)));
-    // A replica that exited or never became ready (a port in use, a bad config) fails the start loudly rather
-    // than leaving a cluster that answers on the wrong port.
-    const notReady = this.replicas.filter((r) => r.status.state !== 'ready');
-    if (notReady.length > 0) {
-      throw new Error(
-        `not ready after start: ${notReady.map((r) => `${r.plan.id} (${r.status.state}${r.status.lastExit ? `, exited with ${r.status.lastExit}` : ''}; log ${r.status.logFile})`).join(', ')}`,
+      await Promise.all(
+        this.ordered()
+          .filter((t) => t.layer === layer)
+          .map((t) => this.reconcileService(t)),
       );
+    }
+    const notReady = this.status().filter((r) => r.state !== 'ready');
+    if (notReady.length > 0) {
+      const what = notReady.map((r) => `${r.id} (${r.state}${r.lastExit ? `, exited with ${r.lastExit}` : ''}; log ${r.logFile})`);
+      throw new Error(`not ready after start: ${what.join(', ')}`);
+    }
+    this.timer = setInterval(() => this.reconcile(), 1_000);
+    this.timer.unref();
+  }
+
+  /** Declares how many replicas `service` should run; the loop converges to it. */
+  setDesired(service: string, count: number, reason = 'desired replicas'): void {
+    if (!this.templates.has(service)) throw new Error(`no service named ${service}`);
+    const before = this.desired.get(service) ?? 0;
+    if (before === count) return;
+    this.desired.set(service, count);
+    this.record(service, `${reason}: ${before} → ${count}`);
+    this.reconcile();
+  }
+
+  /** Runs one pass of the loop soon (passes never overlap; requests during a pass make one more pass). */
+  reconcile(): Promise<void> {
+    if (this.pending || this.stopping) return this.loop;
+    this.pending = true;
+    this.loop = this.loop.then(async () => {
+      this.pending = false;
+      for (const template of this.ordered()) await this.reconcileService(template, false);
+    });
+    return this.loop;
+  }
+
+  /** Resolves when every service has as many ready replicas as desired and nothing is being removed. */
+  async converged(timeoutMs = 30_000): Promise<void> {
+    const until = Date.now() + timeoutMs;
+    for (;;) {
+      const settled =
+        this.services().every((s) => s.ready === s.desired && s.current === s.desired) &&
+        [...this.replicas.values()].flat().every((r) => !r.removing);
+      if (settled) return;
+      if (Date.now() > until) throw new Error(`not converged within ${timeoutMs} ms: ${JSON.stringify(this.services())}`);
+      await delay(100);
     }
   }
 
   /** Stops everything: edge first, data last; each replica gets SIGTERM, then SIGKILL after the grace. */
   async stop(): Promise<void> {
     this.stopping = true;
+    clearInterval(this.timer);
     this.stopController.abort();
+    await this.loop.catch(() => undefined);
     for (const layer of [...LAYER_ORDER].reverse()) {
-      await Promise.all(this.replicas.filter((r) => r.plan.layer === layer).map((r) => this.terminate(r)));
+      await Promise.all(
+        this.all()
+          .filter((r) => r.plan.layer === layer)
+          .map((r) => this.terminate(r)),
+      );
     }
-    await Promise.all(this.replicas.map((r) => this.terminate(r)));
+    await Promise.all(this.all().map((r) => this.terminate(r)));
   }
 
-  /** Stops one replica gracefully and keeps it stopped (SIGTERM, drain, SIGKILL after the grace). */
+  /** Stops one replica gracefully and keeps it stopped, in place (fault injection: a database outage). */
   async stopReplica(id: string): Promise<void> {
     const replica = this.find(id);
     replica.held = true;
+    this.publish();
     await this.terminate(replica);
     this.update(replica, { state: 'stopped', pid: undefined });
   }
@@ -142,36 +234,123 @@ export class Supervisor extends EventEmitter {
   }
 
   /**
-   * Restarts every replica of `service`, one at a time, each ready again before the next one stops. Local
-   * replicas have fixed addresses, so each is stopped (readiness off, drain) before its successor starts on the
-   * same address; the other replicas carry the load meanwhile (with one replica there is a gap).
+   * Replaces every replica of `service`, one at a time, as a Deployment's rolling update with maxSurge 1 and
+   * maxUnavailable 0 does: start a new replica, wait until it is ready and has served calls (minReadySeconds' role),
+   * then take an old one out of the endpoints, let it drain, stop it.
    */
   async rollingRestart(service: string, settleTimeoutMs = 5_000): Promise<void> {
-    for (const replica of this.replicas.filter((r) => r.plan.service === service)) {
-      await this.stopReplica(replica.plan.id);
-      await this.startReplica(replica.plan.id);
-      if (replica.status.state !== 'ready') throw new Error(`${replica.plan.id} did not become ready after a restart`);
-      // Like minReadySeconds: the next replica stops only once callers have reconnected to this one, i.e. it
-      // has served calls again (bounded, for a replica nobody calls).
-      const until = Date.now() + settleTimeoutMs;
-      while (
-        Date.now() < until &&
-        replica.plan.metricsUrl.startsWith('http') &&
-        (await scrapeCounter(replica.plan.metricsUrl, 'grpc_server_handled_total', {}, 500)) === 0
-      )
-        await delay(100);
+    const template = this.templates.get(service);
+    if (!template) throw new Error(`no service named ${service}`);
+    const old = this.replicas.get(service)!.filter((r) => !r.removing);
+    this.record(service, `rolling restart of ${old.length} replica(s)`);
+    for (const replica of old) {
+      // One replica above the desired count while the old one is replaced (maxSurge 1): the loop leaves it alone.
+      this.surge.set(service, 1);
+      try {
+        const successor = this.create(template);
+        await this.launch(successor);
+        if (successor.status.state !== 'ready') throw new Error(`${successor.plan.id} did not become ready in the rolling restart`);
+        const until = Date.now() + settleTimeoutMs;
+        while (
+          Date.now() < until &&
+          template.kind === 'grpc' &&
+          (await scrapeCounter(successor.plan.metricsUrl, 'grpc_server_handled_total', {}, 500)) === 0
+        )
+          await delay(100);
+        await this.remove(replica, 'replaced');
+      } finally {
+        this.surge.delete(service);
+      }
     }
-  }
-
-  private find(id: string): Replica {
-    const replica = this.replicas.find((r) => r.plan.id === id);
-    if (!replica) throw new Error(`no replica ${id}`);
-    return replica;
   }
 
   /** Kills every child at once (for process 'exit', when nothing can be awaited). */
   killAllNow(): void {
-    for (const r of this.replicas) r.child?.kill('SIGKILL');
+    for (const r of this.all()) r.child?.kill('SIGKILL');
+  }
+
+  private ordered(): ServiceTemplate[] {
+    return [...this.templates.values()].sort(
+      (a, b) => LAYER_ORDER.indexOf(a.layer) - LAYER_ORDER.indexOf(b.layer) || a.name.localeCompare(b.name),
+    );
+  }
+
+  private all(): Replica[] {
+    return [...this.replicas.values()].flat();
+  }
+
+  private find(id: string): Replica {
+    const replica = this.all().find((r) => r.plan.id === id);
+    if (!replica) throw new Error(`no replica ${id}`);
+    return replica;
+  }
+
+  /** One service: start what is missing (or due a restart), remove what is too many. */
+  private async reconcileService(template: ServiceTemplate, awaitRemovals = true): Promise<void> {
+    if (this.stopping) return;
+    const list = this.replicas.get(template.name)!;
+    const live = list.filter((r) => !r.removing);
+    const desired = this.desired.get(template.name) ?? 0;
+    const allowed = desired + (this.surge.get(template.name) ?? 0);
+    const launches: Promise<void>[] = [];
+    const removals: Promise<void>[] = [];
+    if (live.length > allowed) {
+      // The newest first, and anything not ready before anything ready (as a ReplicaSet picks pods to delete).
+      const victims = [...live]
+        .sort((a, b) => Number(a.status.state === 'ready') - Number(b.status.state === 'ready') || b.slot - a.slot)
+        .slice(0, live.length - allowed);
+      for (const victim of victims) removals.push(this.remove(victim, `scaled down to ${desired}`));
+    }
+    for (let k = live.length; k < desired; k++) {
+      const replica = this.create(template);
+      this.record(template.name, `scaled up to ${desired}: starting ${replica.plan.id} at ${replica.plan.address}`);
+      launches.push(this.launch(replica));
+    }
+    for (const replica of live) {
+      if (
+        replica.status.state === 'backoff' &&
+        !replica.held &&
+        replica.retryAt !== undefined &&
+        replica.retryAt <= Date.now() &&
+        !replica.removing
+      ) {
+        replica.retryAt = undefined;
+        launches.push(this.launch(replica));
+      }
+    }
+    await Promise.all(launches);
+    if (awaitRemovals) await Promise.all(removals);
+  }
+
+  private create(template: ServiceTemplate): Replica {
+    const list = this.replicas.get(template.name)!;
+    let slot = 1;
+    while (list.some((r) => r.slot === slot)) slot++;
+    if (slot > MAX_SLOTS) throw new Error(`${template.name}: no free local port slot (at most ${MAX_SLOTS} replicas)`);
+    const plan = template.replica(slot);
+    const replica: Replica = {
+      plan,
+      template,
+      slot,
+      startedAt: 0,
+      quickCrashes: 0,
+      removing: false,
+      held: false,
+      status: {
+        id: plan.id,
+        service: plan.service,
+        layer: plan.layer,
+        address: plan.address,
+        metricsUrl: plan.metricsUrl,
+        logFile: join(this.options.logDir, `${plan.id}.log`),
+        pid: undefined,
+        state: 'stopped',
+        restarts: 0,
+        lastExit: undefined,
+      },
+    };
+    list.push(replica);
+    return replica;
   }
 
   private async launch(replica: Replica): Promise<void> {
@@ -184,14 +363,15 @@ export class Supervisor extends EventEmitter {
     closeSync(log);
     replica.child = child;
     replica.startedAt = Date.now();
-    replica.exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve(this.onExit(replica, child, code, signal))));
+    child.once('exit', (code, signal) => this.onExit(replica, child, code, signal));
     this.update(replica, { pid: child.pid, state: 'starting' });
     const ready = await this.waitReady(replica, child);
-    if (ready && replica.child === child && !this.stopping) {
+    if (ready && replica.child === child && !this.stopping && !replica.removing) {
       this.update(replica, { state: 'ready' });
-      this.emit('event', `${plan.id} ready at ${plan.address} (pid ${child.pid})`);
+      this.publish();
+      this.record(plan.service, `${plan.id} ready at ${plan.address} (pid ${child.pid})`);
     } else if (!ready && replica.child === child && child.exitCode === null && !this.stopping) {
-      this.emit('event', `${plan.id} not ready after ${this.options.readyTimeoutMs} ms; see ${status.logFile}`);
+      this.record(plan.service, `${plan.id} not ready after ${this.options.readyTimeoutMs} ms; see ${status.logFile}`);
     }
   }
 
@@ -214,34 +394,58 @@ export class Supervisor extends EventEmitter {
     return false;
   }
 
-  private async onExit(replica: Replica, child: ChildProcess, code: number | null, signal: NodeJS.Signals | null): Promise<void> {
+  private onExit(replica: Replica, child: ChildProcess, code: number | null, signal: NodeJS.Signals | null): void {
     if (replica.child !== child) return;
     const how = signal ? `signal ${signal}` : `code ${code}`;
     replica.child = undefined;
-    if (this.stopping || replica.held) {
+    if (this.stopping || replica.held || replica.removing) {
       this.update(replica, { state: 'stopped', pid: undefined, lastExit: how });
       return;
     }
+    // A crash: the replica leaves the endpoints at once, and the loop starts it again after a backoff.
     const ranFor = Date.now() - replica.startedAt;
     replica.quickCrashes = ranFor > this.options.stableAfterMs ? 0 : replica.quickCrashes + 1;
     const wait = Math.min(this.options.maxBackoffMs, this.options.initialBackoffMs * 2 ** Math.max(0, replica.quickCrashes - 1));
+    replica.retryAt = Date.now() + wait;
     this.update(replica, { state: 'backoff', pid: undefined, lastExit: how, restarts: replica.status.restarts + 1 });
-    this.emit('event', `${replica.plan.id} exited (${how}); restarting in ${(wait / 1000).toFixed(1)} s; log: ${replica.status.logFile}`);
-    try {
-      await delay(wait, undefined, { signal: this.stopController.signal });
-    } catch {
-      return; // the cluster is stopping
-    }
-    if (!this.stopping && !replica.held) await this.launch(replica);
+    this.publish();
+    this.record(
+      replica.plan.service,
+      `${replica.plan.id} exited (${how}); restarting in ${(wait / 1000).toFixed(1)} s; log: ${replica.status.logFile}`,
+    );
+    setTimeout(() => this.reconcile(), wait + 10).unref();
   }
 
-  private async terminate(replica: Replica): Promise<void> {
+  /** Out of the endpoints, a grace for callers to stop picking it, then a graceful stop; then it is gone. */
+  private async remove(replica: Replica, reason: string): Promise<void> {
+    if (replica.removing) return;
+    replica.removing = true;
+    this.update(replica, { state: 'terminating' });
+    this.publish();
+    this.record(replica.plan.service, `${reason}: removing ${replica.plan.id} (out of the endpoints, then drain)`);
+    try {
+      await delay(this.options.endpointGraceMs, undefined, { signal: this.stopController.signal });
+    } catch {
+      // stopping: terminate at once
+    }
+    const graceful = await this.terminate(replica);
+    const list = this.replicas.get(replica.plan.service)!;
+    list.splice(list.indexOf(replica), 1);
+    this.record(
+      replica.plan.service,
+      `${replica.plan.id} ${graceful ? `drained and stopped (${replica.status.lastExit ?? 'exited'})` : 'did not stop in time and was killed'}`,
+    );
+    this.emit('change', this.status());
+  }
+
+  /** SIGTERM, wait for the drain, SIGKILL after the grace. Resolves true when it exited on its own. */
+  private async terminate(replica: Replica): Promise<boolean> {
     const child = replica.child;
     if (!child || child.exitCode !== null || child.signalCode !== null) {
       if (replica.status.state !== 'stopped') this.update(replica, { state: 'stopped', pid: undefined });
-      return;
+      return true;
     }
-    this.update(replica, { state: 'stopping' });
+    if (replica.status.state !== 'terminating') this.update(replica, { state: 'terminating' });
     const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
     child.kill('SIGTERM');
     let timer: NodeJS.Timeout | undefined;
@@ -251,10 +455,39 @@ export class Supervisor extends EventEmitter {
     ]);
     clearTimeout(timer);
     if (!graceful) {
-      this.emit('event', `${replica.plan.id} did not stop within ${this.options.stopGraceMs} ms; killing it`);
+      this.record(replica.plan.service, `${replica.plan.id} did not stop within ${this.options.stopGraceMs} ms; killing it`);
       child.kill('SIGKILL');
       await exited;
     }
+    return graceful;
+  }
+
+  /** Writes the addresses of ready gRPC replicas (not held, not being removed) where the callers' resolvers read them. */
+  private publish(): void {
+    const services: Record<string, string[]> = {};
+    for (const template of this.templates.values()) {
+      if (template.kind !== 'grpc') continue;
+      services[template.name] = this.replicas
+        .get(template.name)!
+        .filter((r) => r.status.state === 'ready' && !r.removing && !r.held)
+        .map((r) => r.plan.address);
+    }
+    const key = JSON.stringify(services);
+    if (key === this.lastEndpoints) return;
+    this.lastEndpoints = key;
+    const document: EndpointsDocument = { version: ++this.endpointsVersion, services };
+    const temporary = `${this.options.endpointsFile}.${process.pid}.tmp`;
+    writeFileSync(temporary, JSON.stringify(document, null, 2));
+    // A rename is atomic: a resolver never reads half a file.
+    renameSync(temporary, this.options.endpointsFile);
+  }
+
+  private record(service: string, message: string): void {
+    const event = { at: new Date().toISOString(), service, message };
+    this.recent.push(event);
+    if (this.recent.length > this.options.eventsKept) this.recent.shift();
+    this.emit('event', `${service}: ${message}`);
+    this.emit('change', this.status());
   }
 
   private update(replica: Replica, change: Partial<ReplicaStatus>): void {

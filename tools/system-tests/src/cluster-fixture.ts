@@ -1,12 +1,13 @@
 import { freePort } from '@strata/test-kit';
-import { startLocalCluster, type LocalCluster } from '@strata/local-cluster';
-import { mkdtempSync } from 'node:fs';
+import { REPO_ROOT, startLocalCluster, type LocalCluster } from '@strata/local-cluster';
+import type { HttpScenario, Scenario } from '@strata/loadtests';
+import { cpSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 /** Boots the whole system as `npm start` does (same overlay, same supervisor) on free ports, in memory. */
 export async function startTestCluster(
-  options: { ephemeralDatabase?: boolean; extraEnv?: Record<string, string> } = {},
+  options: { ephemeralDatabase?: boolean; extraEnv?: Record<string, string>; overlayDir?: string } = {},
 ): Promise<LocalCluster> {
   const gatewayPort = await freePort();
   // Replica ports come from a random region below Linux's ephemeral range (32768–60999), where freePort()
@@ -15,6 +16,7 @@ export async function startTestCluster(
   return startLocalCluster({
     gatewayPort,
     basePort,
+    overlayDir: options.overlayDir,
     stateDir: mkdtempSync(join(tmpdir(), 'strata-system-')),
     ephemeralDatabase: options.ephemeralDatabase ?? true,
     extraEnv: { LOG_LEVEL: 'warn', SHUTDOWN_DELAY_MS: '100', DRAIN_TIMEOUT_MS: '3000', ...options.extraEnv },
@@ -49,3 +51,21 @@ export const postJson = (baseUrl: string, path: string, body: unknown, headers: 
     headers: { 'content-type': 'application/json', ...headers },
     body: typeof body === 'string' ? body : JSON.stringify(body),
   });
+
+/** A copy of k8s/ whose local overlay a test may edit (the checkout's own overlay is never touched). */
+export function editableOverlay(): string {
+  const copy = mkdtempSync(join(tmpdir(), 'strata-k8s-'));
+  cpSync(join(REPO_ROOT, 'k8s'), join(copy, 'k8s'), { recursive: true });
+  return join(copy, 'k8s', 'overlays', 'local');
+}
+
+/** Idempotent requests of every layer, in turn: product (catalog), quote (pricing), recommendations, order read. */
+export function mixedScenario(scenarios: Record<string, Scenario>, orderId: string): HttpScenario {
+  const pick = [scenarios.product, scenarios.quote, scenarios.recommendations, scenarios.orderRead] as HttpScenario[];
+  return {
+    protocol: 'http',
+    layer: 'all',
+    description: 'mixed idempotent',
+    request: (i, ctx) => pick[i % pick.length]!.request(i, { ...ctx, orderId }),
+  };
+}

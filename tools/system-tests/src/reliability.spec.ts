@@ -8,12 +8,12 @@ import { setTimeout as delay } from 'node:timers/promises';
 import fc from 'fast-check';
 import pg from 'pg';
 import { runOpenLoop, type LoadResult } from '@strata/loadtests';
-import { loadScenarios, type HttpScenario } from '@strata/loadtests';
+import { loadScenarios } from '@strata/loadtests';
 import { loadServices } from '@strata/service-registry';
 import { REPO_ROOT, type LocalCluster } from '@strata/local-cluster';
 import { checkHealth, waitForServing } from '@strata/service-kit';
 import { freePort } from '@strata/test-kit';
-import { call, postJson, startTestCluster } from './cluster-fixture.js';
+import { call, mixedScenario, postJson, startTestCluster } from './cluster-fixture.js';
 import { placeOrdersUnderLoad, type OrderLoadResult } from './order-client.js';
 
 /** One row of docs/reliability.md. */
@@ -46,16 +46,7 @@ after(() => {
   console.log(`\n${table}\n`);
 });
 
-/** Idempotent requests of every layer, in turn: product (catalog), quote (pricing), recommendations, order read. */
-function mixed(orderId: string): HttpScenario {
-  const pick = [scenarios.product, scenarios.quote, scenarios.recommendations, scenarios.orderRead] as HttpScenario[];
-  return {
-    protocol: 'http',
-    layer: 'all',
-    description: 'mixed idempotent',
-    request: (i, ctx) => pick[i % pick.length]!.request(i, { ...ctx, orderId }),
-  };
-}
+const mixed = (orderId: string) => mixedScenario(scenarios, orderId);
 
 /** Rows stored per acknowledged key: exactly one each, and nothing else under the prefix. */
 async function checkOrdersStored(
@@ -348,11 +339,21 @@ function delayingProxy(targetPort: number): Promise<{ server: Server; port: numb
   let delayMs = 0;
   const server = createServer((client) => {
     const upstream = connect(targetPort, '127.0.0.1');
-    const relay = (from: NodeJS.ReadableStream & { pause(): void; resume(): void }, to: NodeJS.WritableStream) =>
+    // Bytes keep their order: one queue per direction, released front first (when the delay drops to 0, chunks still
+    // held back would otherwise be overtaken, and the HTTP/2 stream would be garbled).
+    const relay = (from: NodeJS.ReadableStream & { pause(): void; resume(): void }, to: NodeJS.WritableStream) => {
+      const queue: { at: number; chunk: Buffer }[] = [];
+      let timer: NodeJS.Timeout | undefined;
+      const pump = () => {
+        timer = undefined;
+        while (queue.length > 0 && queue[0]!.at <= Date.now()) to.write(queue.shift()!.chunk);
+        if (queue.length > 0) timer = setTimeout(pump, queue[0]!.at - Date.now());
+      };
       from.on('data', (chunk: Buffer) => {
-        if (delayMs === 0) to.write(chunk);
-        else setTimeout(() => to.write(chunk), delayMs);
+        queue.push({ at: Date.now() + delayMs, chunk });
+        if (!timer) pump();
       });
+    };
     relay(client, upstream);
     relay(upstream, client);
     client.on('error', () => upstream.destroy());
@@ -431,7 +432,8 @@ describe('a slow leaf behind a real network fault', () => {
     assert.ok(maxInFlight <= 30, `in flight stayed bounded by rate × budget: ${maxInFlight}`);
 
     proxy.setDelay(0);
-    await delay(1_000);
+    // Bytes sent during the slow phase are still held back up to 1.5 s (in order): recovery starts after them.
+    await delay(2_000);
     const recovered = await runOpenLoop({
       baseUrls: [gateway],
       scenario: scenarios.product,
