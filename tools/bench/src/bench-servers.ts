@@ -1,4 +1,6 @@
 import * as grpc from '@grpc/grpc-js';
+import Fastify from 'fastify';
+import { z } from 'zod';
 import { Controller, Module } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { Transport, type MicroserviceOptions } from '@nestjs/microservices';
@@ -32,6 +34,7 @@ export const PRODUCT: GetProductResponse = {
 };
 export const CATALOG = 'strata.catalog.v1.CatalogService';
 const GET_PRODUCT = `/${CATALOG}/GetProduct`;
+const ROUND_ROBIN = JSON.stringify({ loadBalancingConfig: [{ round_robin: {} }] });
 
 /** Same handler in a Nest controller (used by the stock Nest and the Strata variants). */
 @Controller()
@@ -112,20 +115,51 @@ export async function startVariant(variant: string, port: number, backendPort?: 
       return;
     }
     case 'hop-bare': {
-      // The same forwarding with nothing but grpc-js on both sides.
+      // The same forwarding with nothing but grpc-js on both sides, making the same call Strata's client makes on the
+      // wire: round_robin over the target, a deadline, the caller's request id as metadata.
       const definition = serviceDefinition(CATALOG).GetProduct!;
-      const client = new grpc.Client(`127.0.0.1:${backendPort}`, grpc.credentials.createInsecure());
+      const client = new grpc.Client(`ipv4:127.0.0.1:${backendPort}`, grpc.credentials.createInsecure(), {
+        'grpc.service_config': ROUND_ROBIN,
+      });
       return bareServer(port, (call, callback) => {
+        const metadata = new grpc.Metadata();
+        metadata.set('x-request-id', String(call.metadata.get('x-request-id')[0] ?? 'bench'));
         client.makeUnaryRequest(
           GET_PRODUCT,
           definition.requestSerialize,
           definition.responseDeserialize,
           call.request,
-          new grpc.Metadata(),
+          metadata,
           { deadline: Date.now() + 5_000 },
           (error, response) => (error ? callback(error) : callback(null, response as GetProductResponse)),
         );
       });
+    }
+    case 'edge-bare': {
+      // The edge's floor: Fastify, the gateway's validation of the id, a bare grpc-js client to catalog. No Nest, no
+      // request context, metrics, load shedding or error mapping.
+      const definition = serviceDefinition(CATALOG).GetProduct!;
+      const client = new grpc.Client(`ipv4:127.0.0.1:${backendPort}`, grpc.credentials.createInsecure(), {
+        'grpc.service_config': ROUND_ROBIN,
+      });
+      const productId = z.string().regex(/^p-\d{6}$/, 'must be a product id such as "p-000042"');
+      const app = Fastify();
+      app.get('/api/products/:id', (request) => {
+        const id = productId.parse((request.params as { id: string }).id);
+        return new Promise((resolve, reject) =>
+          client.makeUnaryRequest(
+            GET_PRODUCT,
+            definition.requestSerialize,
+            definition.responseDeserialize,
+            { id },
+            new grpc.Metadata(),
+            { deadline: Date.now() + 5_000 },
+            (error, response) => (error ? reject(error) : resolve((response as GetProductResponse).product)),
+          ),
+        );
+      });
+      await app.listen({ port, host: '127.0.0.1' });
+      return;
     }
     default:
       throw new Error(`unknown variant ${variant}`);
