@@ -1,5 +1,9 @@
 import 'reflect-metadata';
-import { stopOnSignals } from '@strata/service-kit';
-import { startCatalog } from './catalog-service.js';
+import { startTracing } from '@strata/service-kit/tracing';
 
-stopOnSignals(await startCatalog());
+// Tracing patches grpc-js, pg and Fastify as they are imported, so it starts before the service's own modules load.
+const tracing = await startTracing('catalog');
+const { stopOnSignals } = await import('@strata/service-kit');
+const { startCatalog } = await import('./catalog-service.js');
+
+stopOnSignals(await startCatalog(), tracing.shutdown);

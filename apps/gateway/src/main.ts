@@ -1,5 +1,9 @@
 import 'reflect-metadata';
-import { stopOnSignals } from '@strata/service-kit';
-import { startGateway } from './gateway-app.js';
+import { startTracing } from '@strata/service-kit/tracing';
 
-stopOnSignals(await startGateway());
+// Tracing patches grpc-js, pg and Fastify as they are imported, so it starts before the service's own modules load.
+const tracing = await startTracing('gateway');
+const { stopOnSignals } = await import('@strata/service-kit');
+const { startGateway } = await import('./gateway-app.js');
+
+stopOnSignals(await startGateway(), tracing.shutdown);

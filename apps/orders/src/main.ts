@@ -1,5 +1,9 @@
 import 'reflect-metadata';
-import { stopOnSignals } from '@strata/service-kit';
-import { startOrders } from './orders-service.js';
+import { startTracing } from '@strata/service-kit/tracing';
 
-stopOnSignals(await startOrders());
+// Tracing patches grpc-js, pg and Fastify as they are imported, so it starts before the service's own modules load.
+const tracing = await startTracing('orders');
+const { stopOnSignals } = await import('@strata/service-kit');
+const { startOrders } = await import('./orders-service.js');
+
+stopOnSignals(await startOrders(), tracing.shutdown);

@@ -1,5 +1,9 @@
 import 'reflect-metadata';
-import { stopOnSignals } from '@strata/service-kit';
-import { startPricing } from './pricing-service.js';
+import { startTracing } from '@strata/service-kit/tracing';
 
-stopOnSignals(await startPricing());
+// Tracing patches grpc-js, pg and Fastify as they are imported, so it starts before the service's own modules load.
+const tracing = await startTracing('pricing');
+const { stopOnSignals } = await import('@strata/service-kit');
+const { startPricing } = await import('./pricing-service.js');
+
+stopOnSignals(await startPricing(), tracing.shutdown);

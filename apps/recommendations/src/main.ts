@@ -1,5 +1,9 @@
 import 'reflect-metadata';
-import { stopOnSignals } from '@strata/service-kit';
-import { startRecommendations } from './recommendations-service.js';
+import { startTracing } from '@strata/service-kit/tracing';
 
-stopOnSignals(await startRecommendations());
+// Tracing patches grpc-js, pg and Fastify as they are imported, so it starts before the service's own modules load.
+const tracing = await startTracing('recommendations');
+const { stopOnSignals } = await import('@strata/service-kit');
+const { startRecommendations } = await import('./recommendations-service.js');
+
+stopOnSignals(await startRecommendations(), tracing.shutdown);

@@ -6,6 +6,7 @@ import type { Logger } from './logger.js';
 import { RpcRecorder, type ServiceMetrics } from './metrics.js';
 import { REQUEST_ID_HEADER, acceptRequestId, runWithRequestContext } from './request-context.js';
 import { statusName, toGrpcStatus } from './grpc-status.js';
+import { tagActiveSpan } from './trace-context.js';
 
 /** Where Nest's `@GrpcMethod` (which ts-proto's `…ControllerMethods()` decorators apply) keeps its pattern. */
 const PATTERN_METADATA = 'microservices:pattern';
@@ -86,6 +87,7 @@ function wrapUnary(
   return (call, callback) => {
     const started = performance.now();
     const requestId = acceptRequestId(call.metadata.get(REQUEST_ID_HEADER)[0]);
+    tagActiveSpan(requestId);
     const raw = call.getDeadline();
     const deadline = raw instanceof Date ? raw.getTime() : Number.isFinite(raw) ? raw : undefined;
 

@@ -12,6 +12,7 @@ import { ServiceMetrics, startMetricsServer } from './metrics.js';
 import { REQUEST_ID_HEADER, acceptRequestId, runWithRequestContext } from './request-context.js';
 import { collectStartupGarbage } from './startup-memory.js';
 import { stopSequence } from './stop-sequence.js';
+import { tagRequestSpan } from './trace-context.js';
 import type { ServiceKit } from './grpc-server.js';
 import { connectUpstreams, type UpstreamRefs } from './upstreams.js';
 
@@ -185,6 +186,7 @@ export async function startHttpEdge<U extends UpstreamRefs = Record<never, never
     };
     fastify.addHook('onRequest', (request, reply, done) => {
       reply.header(REQUEST_ID_HEADER, request.id);
+      tagRequestSpan(request.raw, String(request.id));
       if (!OPS_PATHS.has(request.url)) {
         if (inflight >= config.GATEWAY_MAX_INFLIGHT) {
           shed.inc();

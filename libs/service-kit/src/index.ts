@@ -12,4 +12,5 @@ export * from './metrics.js';
 export * from './protos.js';
 export * from './request-context.js';
 export * from './stop-sequence.js';
+export * from './trace-context.js';
 export * from './upstreams.js';

@@ -49,20 +49,26 @@ export function stopSequence(steps: StopSteps): () => Promise<void> {
     })());
 }
 
-/** Stops the service gracefully on SIGTERM or SIGINT, then exits; a second signal exits at once. */
-export function stopOnSignals(service: { stop(): Promise<void>; readonly logger: Logger }): void {
+/**
+ * Stops the service gracefully on SIGTERM or SIGINT, then runs `afterStop` (tracing's flush of its last spans) and
+ * exits; a second signal exits at once.
+ */
+export function stopOnSignals(service: { stop(): Promise<void>; readonly logger: Logger }, afterStop?: () => Promise<unknown>): void {
   let received = false;
   const onSignal = (signal: NodeJS.Signals) => {
     if (received) process.exit(1);
     received = true;
     service.logger.info({ signal }, 'signal received');
-    service.stop().then(
-      () => process.exit(0),
-      (error: unknown) => {
-        service.logger.error({ err: error }, 'shutdown failed');
-        process.exit(1);
-      },
-    );
+    service
+      .stop()
+      .then(() => afterStop?.())
+      .then(
+        () => process.exit(0),
+        (error: unknown) => {
+          service.logger.error({ err: error }, 'shutdown failed');
+          process.exit(1);
+        },
+      );
   };
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);

@@ -20,7 +20,10 @@ const sameSet = (a: readonly string[], b: readonly string[]) =>
 export function declarationProblems(objects: readonly K8sObject[], registry: ServiceRegistry, requireNetworkPolicies: boolean): string[] {
   const problems: string[] = [];
   const find = (kind: string, name: string) => objects.find((o) => o.kind === kind && o.metadata.name === name);
-  for (const d of objects.filter((o) => o.kind === 'Deployment')) {
+  // Every Deployment but those of the opt-in observability component is a service of Strata's.
+  for (const d of objects.filter(
+    (o) => o.kind === 'Deployment' && o.metadata.labels?.['app.kubernetes.io/part-of'] !== 'strata-observability',
+  )) {
     if (!registry.has(d.metadata.name))
       problems.push(`Deployment/${d.metadata.name}: no apps/${d.metadata.name}/service.json declares this service`);
   }

@@ -61,7 +61,38 @@ describe('k8s overlays', { skip }, () => {
     });
     const problems = checkObjects(objects, true);
     assert.ok(problems.includes('NetworkPolicy/postgres: must accept traffic from orders only'));
-    assert.ok(problems.includes('NetworkPolicy: no default deny (ingress and egress) for Strata pods'));
+    assert.ok(
+      problems.includes('NetworkPolicy: no default deny (ingress and egress) selecting every pod of the namespace (podSelector: {})'),
+    );
+  });
+
+  it('fails a default deny that selects pods by label (a pod without the label would be left open)', () => {
+    const objects = broken((o) => {
+      find(o, 'NetworkPolicy', 'default-deny').spec.podSelector = { matchLabels: { 'app.kubernetes.io/part-of': 'strata' } };
+    });
+    assert.ok(
+      checkObjects(objects, true).includes(
+        'NetworkPolicy: no default deny (ingress and egress) selecting every pod of the namespace (podSelector: {})',
+      ),
+    );
+  });
+
+  it('holds the observability component to the same pod hygiene, and its API token to read-only', () => {
+    const observed = () => structuredClone(validateOverlay('minikube-observability').objects);
+    const objects = observed();
+    const grafana = find(objects, 'Deployment', 'grafana').spec.template.spec.containers[0];
+    grafana.securityContext.readOnlyRootFilesystem = false;
+    delete grafana.livenessProbe;
+    find(objects, 'Role', 'prometheus-discovery').rules[0].verbs.push('delete');
+    const problems = checkObjects(objects, true);
+    assert.ok(problems.includes('Deployment/grafana container grafana: readOnlyRootFilesystem must be true'), problems.join('\n'));
+    assert.ok(problems.includes('Deployment/grafana container grafana: no livenessProbe'));
+    assert.ok(
+      problems.includes(
+        'Deployment/prometheus: mounts an API token, but its ServiceAccount is not limited to reading (get, list, watch) in the namespace',
+      ),
+    );
+    assert.deepEqual(checkObjects(observed(), true), [], 'as committed, the component passes');
   });
 
   it('fails manifests that disagree with the service declarations (apps/<name>/service.json)', () => {

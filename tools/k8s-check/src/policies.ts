@@ -1,6 +1,30 @@
 import type { K8sObject } from './render.js';
 
 const LAYERS = ['edge', 'composite', 'leaf', 'data'];
+/** `app.kubernetes.io/part-of` of the opt-in observability component's pods. */
+const OBSERVABILITY = 'strata-observability';
+const READ_VERBS = new Set(['get', 'list', 'watch']);
+
+/**
+ * Whether a ServiceAccount that mounts a token is bound only to namespaced Roles that read (get, list, watch) and
+ * nothing else: what Prometheus's pod discovery needs, and no more.
+ */
+function readOnlyAccount(objects: readonly K8sObject[], account: string | undefined): boolean {
+  if (!account) return false;
+  const bindings = objects.filter(
+    (o) =>
+      (o.kind === 'RoleBinding' || o.kind === 'ClusterRoleBinding') &&
+      (o.subjects ?? []).some((s: { kind: string; name: string }) => s.kind === 'ServiceAccount' && s.name === account),
+  );
+  return (
+    bindings.length > 0 &&
+    bindings.every((b) => {
+      if (b.kind !== 'RoleBinding' || b.roleRef?.kind !== 'Role') return false;
+      const role = objects.find((o) => o.kind === 'Role' && o.metadata.name === b.roleRef.name);
+      return !!role && (role.rules ?? []).every((r: { verbs: string[] }) => r.verbs.every((v) => READ_VERBS.has(v)));
+    })
+  );
+}
 const PROBES = ['startupProbe', 'readinessProbe', 'livenessProbe'] as const;
 
 /**
@@ -12,20 +36,29 @@ const PROBES = ['startupProbe', 'readinessProbe', 'livenessProbe'] as const;
 export function policyViolations(objects: readonly K8sObject[], options: { requireNetworkPolicies: boolean }): string[] {
   const problems: string[] = [];
   const byKind = (kind: string) => objects.filter((o) => o.kind === kind);
-  const deployments = byKind('Deployment');
   const services = byKind('Service');
-  const workloads = [...deployments, ...byKind('StatefulSet')];
+  const allWorkloads = [...byKind('Deployment'), ...byKind('StatefulSet')];
+  // The opt-in observability component (Prometheus, collector, Jaeger, Grafana) is held to the same pod hygiene, but it
+  // is no layer of Strata: no layer label, PDB, HPA or declared replicas, and Prometheus may read pods through the API.
+  const isObservability = (w: K8sObject) => w.spec?.template?.metadata?.labels?.['app.kubernetes.io/part-of'] === OBSERVABILITY;
+  const workloads = allWorkloads.filter((w) => !isObservability(w));
+  const deployments = workloads.filter((w) => w.kind === 'Deployment');
 
-  for (const w of workloads) {
+  for (const w of allWorkloads) {
     const id = `${w.kind}/${w.metadata.name}`;
     const pod = w.spec?.template?.spec ?? {};
     const labels = w.spec?.template?.metadata?.labels ?? {};
     if (labels['app.kubernetes.io/name'] !== w.metadata.name)
       problems.push(`${id}: pod label app.kubernetes.io/name must be ${w.metadata.name}`);
-    if (labels['app.kubernetes.io/part-of'] !== 'strata') problems.push(`${id}: pod label app.kubernetes.io/part-of must be strata`);
-    if (!LAYERS.includes(labels['app.kubernetes.io/component']))
-      problems.push(`${id}: pod label app.kubernetes.io/component must be one of ${LAYERS.join('|')}`);
-    if (pod.automountServiceAccountToken !== false) problems.push(`${id}: automountServiceAccountToken must be false`);
+    if (isObservability(w)) {
+      if (pod.automountServiceAccountToken !== false && !readOnlyAccount(objects, pod.serviceAccountName))
+        problems.push(`${id}: mounts an API token, but its ServiceAccount is not limited to reading (get, list, watch) in the namespace`);
+    } else {
+      if (labels['app.kubernetes.io/part-of'] !== 'strata') problems.push(`${id}: pod label app.kubernetes.io/part-of must be strata`);
+      if (!LAYERS.includes(labels['app.kubernetes.io/component']))
+        problems.push(`${id}: pod label app.kubernetes.io/component must be one of ${LAYERS.join('|')}`);
+      if (pod.automountServiceAccountToken !== false) problems.push(`${id}: automountServiceAccountToken must be false`);
+    }
     if (pod.securityContext?.runAsNonRoot !== true) problems.push(`${id}: securityContext.runAsNonRoot must be true`);
     if (pod.securityContext?.seccompProfile?.type !== 'RuntimeDefault') problems.push(`${id}: seccompProfile must be RuntimeDefault`);
     for (const c of pod.containers ?? []) {
@@ -95,7 +128,7 @@ export function policyViolations(objects: readonly K8sObject[], options: { requi
   }
 
   for (const sa of byKind('ServiceAccount')) {
-    if (sa.automountServiceAccountToken !== false)
+    if (sa.automountServiceAccountToken !== false && !readOnlyAccount(objects, sa.metadata.name))
       problems.push(`ServiceAccount/${sa.metadata.name}: automountServiceAccountToken must be false`);
   }
 
@@ -107,16 +140,33 @@ export function policyViolations(objects: readonly K8sObject[], options: { requi
   if (!secret || !/^postgres-credentials-[a-z0-9]{6,}$/.test(secret.metadata.name))
     problems.push('Secret/postgres-credentials: must come from a secretGenerator (hash-suffixed name)');
 
+  // Dashboards and other JSON shipped in ConfigMaps (the observability component's Grafana dashboard) must parse.
+  for (const cm of byKind('ConfigMap')) {
+    for (const [key, value] of Object.entries((cm.data ?? {}) as Record<string, string>)) {
+      if (!key.endsWith('.json')) continue;
+      try {
+        const parsed = JSON.parse(value) as { panels?: unknown[] };
+        if ('panels' in parsed && !(parsed.panels ?? []).length)
+          problems.push(`ConfigMap/${cm.metadata.name}: dashboard ${key} has no panels`);
+      } catch (error) {
+        problems.push(`ConfigMap/${cm.metadata.name}: ${key} is not valid JSON (${(error as Error).message})`);
+      }
+    }
+  }
+
   const policies = byKind('NetworkPolicy');
   if (options.requireNetworkPolicies) {
+    // A default deny selects every pod of the namespace (podSelector: {}): one selecting by label leaves a pod that
+    // lacks the label open.
     const deny = policies.find(
       (p) =>
         (p.spec?.policyTypes ?? []).includes('Ingress') &&
         (p.spec?.policyTypes ?? []).includes('Egress') &&
         !p.spec?.ingress &&
-        !p.spec?.egress,
+        !p.spec?.egress &&
+        Object.keys(p.spec?.podSelector ?? { any: 1 }).length === 0,
     );
-    if (!deny) problems.push('NetworkPolicy: no default deny (ingress and egress) for Strata pods');
+    if (!deny) problems.push('NetworkPolicy: no default deny (ingress and egress) selecting every pod of the namespace (podSelector: {})');
     if (
       !policies.some((p) =>
         (p.spec?.egress ?? []).some((e: { ports?: { port: number }[] }) => (e.ports ?? []).some((port) => port.port === 53)),
@@ -129,7 +179,7 @@ export function policyViolations(objects: readonly K8sObject[], options: { requi
     );
     if (!pg || pgFrom.length !== 1 || pgFrom[0]?.podSelector?.matchLabels?.['app.kubernetes.io/name'] !== 'orders')
       problems.push('NetworkPolicy/postgres: must accept traffic from orders only');
-    for (const w of workloads) {
+    for (const w of allWorkloads) {
       if (!policies.some((p) => p.spec?.podSelector?.matchLabels?.['app.kubernetes.io/name'] === w.metadata.name))
         problems.push(`NetworkPolicy: none for ${w.metadata.name}`);
     }

@@ -16,7 +16,8 @@ export type K8sObject = {
 };
 
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
-export const OVERLAYS = ['local', 'minikube', 'production'] as const;
+/** Every overlay a user applies; minikube-observability is minikube plus the opt-in observability component. */
+export const OVERLAYS = ['local', 'minikube', 'minikube-observability', 'production'] as const;
 export const overlayDir = (overlay: string) => join(REPO_ROOT, 'k8s', 'overlays', overlay);
 
 /** Whether kubectl (which bundles kustomize) can be run here. */

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { parse } from 'yaml';
 import { loadServices, type ServiceRegistry } from '@strata/service-registry';
 import { declarationProblems } from './declarations.js';
@@ -13,12 +13,27 @@ export interface OverlayReport {
   problems: string[];
 }
 
-/** Every Deployment must have its replicas declared in the overlay's own `replicas:` field. */
+/** The replicas an overlay declares: its own `replicas:` and those of the overlays it builds on (`resources: [../minikube]`). */
+function declaredReplicas(overlayPath: string): Set<string> {
+  const kustomization = parse(readFileSync(join(overlayPath, 'kustomization.yaml'), 'utf8')) as {
+    replicas?: { name: string }[];
+    resources?: string[];
+  };
+  const names = new Set((kustomization.replicas ?? []).map((r) => r.name));
+  for (const resource of kustomization.resources ?? []) {
+    const dir = join(overlayPath, resource);
+    if (dirname(dir) === dirname(overlayPath)) for (const name of declaredReplicas(dir)) names.add(name);
+  }
+  return names;
+}
+
+/** Every Strata Deployment (the observability component's aside) must have its replicas declared in the overlay's `replicas:` field (or its base overlay's). */
 export function undeclaredReplicas(overlayPath: string, objects: readonly K8sObject[]): string[] {
-  const kustomization = parse(readFileSync(join(overlayPath, 'kustomization.yaml'), 'utf8')) as { replicas?: { name: string }[] };
-  const declared = new Set((kustomization.replicas ?? []).map((r) => r.name));
+  const declared = declaredReplicas(overlayPath);
   return objects
-    .filter((o) => o.kind === 'Deployment' && !declared.has(o.metadata.name))
+    .filter(
+      (o) => o.kind === 'Deployment' && o.metadata.labels?.['app.kubernetes.io/part-of'] === 'strata' && !declared.has(o.metadata.name),
+    )
     .map((o) => `Deployment/${o.metadata.name}: replicas not declared in the overlay's replicas: field`);
 }
 

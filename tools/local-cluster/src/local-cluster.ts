@@ -1,9 +1,11 @@
 import { existsSync, mkdirSync, readFileSync, rmSync, unwatchFile, watch, watchFile, writeFileSync, type FSWatcher } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { startConsole, type RunningConsole, type TopologyView } from '@strata/console';
 import { loadServices } from '@strata/service-registry';
 import { embeddedDatabaseUrl, pgliteServerArgs } from '@strata/test-kit';
 import { parseDocument, type YAMLMap, type YAMLSeq } from 'yaml';
+import { supervisorView } from './console-view.js';
 import { planServices, type ReplicaPlan, type ServiceTemplate } from './local-plan.js';
 import { kustomizationFile, readDesiredReplicas, readOverlayDeployments } from './overlay-reader.js';
 import { Supervisor, type ReconcileEvent, type ReplicaStatus, type ServiceStatus, type SupervisorOptions } from './supervisor.js';
@@ -28,6 +30,11 @@ export interface LocalClusterOptions {
   supervisor?: Partial<Omit<SupervisorOptions, 'logDir' | 'endpointsFile'>>;
   /** Follow edits of the overlay's `replicas:` while running (default true). */
   watchOverlay?: boolean;
+  /**
+   * Serve the live page (layers, replicas, rates, traces) and collect the services' spans: every replica exports to it
+   * (`OTEL_EXPORTER_OTLP_ENDPOINT`). Off when undefined.
+   */
+  console?: { port?: number; title?: string; notes?: () => string[] };
 }
 
 /** What `status` reads: written by the running cluster on every change. */
@@ -35,6 +42,7 @@ export interface ClusterState {
   pid: number;
   startedAt: string;
   gatewayUrl: string;
+  consoleUrl?: string;
   databaseUrl: string;
   overlay: string;
   services: ServiceStatus[];
@@ -90,6 +98,8 @@ export function planLocalCluster(options: LocalClusterOptions = {}) {
 export interface LocalCluster {
   readonly supervisor: Supervisor;
   readonly gatewayUrl: string;
+  /** The live page, when it was asked for. */
+  readonly console?: RunningConsole;
   readonly overlayDir: string;
   readonly templates: ServiceTemplate[];
   /** The replicas as they are now (they change as the cluster scales). */
@@ -105,17 +115,29 @@ export interface LocalCluster {
  * service or asks for a bad count is refused with one log line, and the running state is kept.
  */
 export async function startLocalCluster(options: LocalClusterOptions = {}): Promise<LocalCluster> {
-  const { templates, gatewayUrl, databaseUrl, stateDir, overlayDir, endpointsFile } = planLocalCluster(options);
+  // The console starts first: the replicas are told where to send their spans when they start.
+  const title = options.console?.title ?? 'local cluster (k8s/overlays/local)';
+  let view = (): TopologyView => ({ title, services: [], replicas: [], events: [] });
+  const console_ = options.console ? await startConsole({ port: options.console.port, source: () => view() }) : undefined;
+  const tracingEnv: Record<string, string> = console_
+    ? { OTEL_EXPORTER_OTLP_ENDPOINT: console_.otlpEndpoint, OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json' }
+    : {};
+  const { templates, gatewayUrl, databaseUrl, stateDir, overlayDir, endpointsFile } = planLocalCluster({
+    ...options,
+    extraEnv: { ...tracingEnv, ...options.extraEnv },
+  });
   mkdirSync(stateDir, { recursive: true });
   rmSync(endpointsFile, { force: true });
   const stateFile = join(stateDir, 'local-cluster.json');
   const supervisor = new Supervisor(templates, { logDir: join(stateDir, 'logs'), endpointsFile, ...options.supervisor });
+  view = () => supervisorView(supervisor, title, options.console?.notes);
   const startedAt = new Date().toISOString();
   const writeState = () => {
     const state: ClusterState = {
       pid: process.pid,
       startedAt,
       gatewayUrl,
+      consoleUrl: console_?.url,
       databaseUrl: databaseUrl.replace(/:[^:@/]*@/, ':***@'),
       overlay: overlayDir,
       services: supervisor.services(),
@@ -134,6 +156,7 @@ export async function startLocalCluster(options: LocalClusterOptions = {}): Prom
     await supervisor.start(desired);
   } catch (error) {
     await supervisor.stop();
+    await console_?.close();
     process.off('exit', killOnExit);
     throw error;
   }
@@ -142,6 +165,7 @@ export async function startLocalCluster(options: LocalClusterOptions = {}): Prom
   return {
     supervisor,
     gatewayUrl,
+    console: console_,
     overlayDir,
     templates,
     get plans() {
@@ -158,6 +182,7 @@ export async function startLocalCluster(options: LocalClusterOptions = {}): Prom
     stop: async () => {
       stopWatching();
       await supervisor.stop();
+      await console_?.close();
       supervisor.off('change', writeState);
       process.off('exit', killOnExit);
       rmSync(stateFile, { force: true });

@@ -3,20 +3,27 @@ import { formatEvents, formatServicesTable, formatStatusTable } from './status-t
 import { MAX_LOCAL_REPLICAS, planLocalCluster, readClusterState, startLocalCluster } from './local-cluster.js';
 import { readDesiredReplicas } from './overlay-reader.js';
 
-const USAGE = `usage: strata-local <up|status|plan>
+const USAGE = `usage: strata-local <up [--no-console]|status|plan>
   up      start every service with the replicas of k8s/overlays/local, then follow edits of its replicas:
-          (save the file: replicas are started or drained to match); Ctrl-C stops them all
+          (save the file: replicas are started or drained to match); Ctrl-C stops them all. Also serves the live
+          page (layers, replicas, rates, traces) on CONSOLE_PORT unless --no-console or STRATA_CONSOLE=off
   status  desired and actual replicas per service, every replica, and the last reconcile actions
   plan    print what 'up' would start, without starting anything
 env: GATEWAY_PORT (8080), LOCAL_BASE_PORT (21000), DATABASE_URL (default: embedded PGlite in .strata/pgdata),
-     LOG_LEVEL (info)`;
+     LOG_LEVEL (info), CONSOLE_PORT (8090), OTEL_TRACES_SAMPLER / OTEL_TRACES_SAMPLER_ARG (which traces to keep;
+     default: every request)`;
 
 const command = process.argv[2] ?? 'up';
+const consoleWanted = !process.argv.includes('--no-console') && (process.env.STRATA_CONSOLE ?? 'on') !== 'off';
+/** Sampling passes through to every replica when the user sets it (the OpenTelemetry variables). */
+const sampling = Object.fromEntries(
+  ['OTEL_TRACES_SAMPLER', 'OTEL_TRACES_SAMPLER_ARG'].flatMap((k) => (process.env[k] ? [[k, process.env[k]!]] : [])),
+);
 const options = {
   gatewayPort: Number(process.env.GATEWAY_PORT ?? 8080),
   basePort: Number(process.env.LOCAL_BASE_PORT ?? 21_000),
   databaseUrl: process.env.DATABASE_URL || undefined,
-  extraEnv: { LOG_LEVEL: process.env.LOG_LEVEL ?? 'info', SHUTDOWN_DELAY_MS: '200', DRAIN_TIMEOUT_MS: '5000' },
+  extraEnv: { LOG_LEVEL: process.env.LOG_LEVEL ?? 'info', SHUTDOWN_DELAY_MS: '200', DRAIN_TIMEOUT_MS: '5000', ...sampling },
 };
 const time = () => new Date().toISOString().slice(11, 19);
 
@@ -36,6 +43,7 @@ if (command === 'plan') {
     process.exitCode = 1;
   } else {
     console.log(`local cluster pid ${state.pid}, up since ${state.startedAt}; gateway ${state.gatewayUrl}; database ${state.databaseUrl}`);
+    if (state.consoleUrl) console.log(`live page: ${state.consoleUrl}`);
     console.log(`desired replicas: ${state.overlay}/kustomization.yaml (edit and save it to scale)\n`);
     console.log(`${formatServicesTable(state.services)}\n`);
     console.log(`${formatStatusTable(state.replicas)}\n`);
@@ -43,10 +51,12 @@ if (command === 'plan') {
   }
 } else if (command === 'up') {
   console.log(`${time()} starting the local cluster from k8s/overlays/local …`);
-  const cluster = await startLocalCluster({ ...options });
+  const consolePort = Number(process.env.CONSOLE_PORT ?? 8090);
+  const cluster = await startLocalCluster({ ...options, console: consoleWanted ? { port: consolePort } : undefined });
   cluster.supervisor.on('event', (line: string) => console.log(`${time()} ${line}`));
   console.log(`\n${formatServicesTable(cluster.supervisor.services())}\n\n${formatStatusTable(cluster.supervisor.status())}\n`);
   console.log(`Strata is up: ${cluster.gatewayUrl}  (try: curl ${cluster.gatewayUrl}/api/products/p-000042)`);
+  if (cluster.console) console.log(`Live page: ${cluster.console.url}  (layers, replicas, rates, latency, CPU, recent traces)`);
   console.log('Scale: edit replicas: in k8s/overlays/local/kustomization.yaml and save   Status: npm run status');
   console.log('Logs: .strata/logs/<replica>.log   Stop: Ctrl-C\n');
   let stopping = false;

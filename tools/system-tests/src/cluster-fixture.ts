@@ -7,7 +7,7 @@ import { join } from 'node:path';
 
 /** Boots the whole system as `npm start` does (same overlay, same supervisor) on free ports, in memory. */
 export async function startTestCluster(
-  options: { ephemeralDatabase?: boolean; extraEnv?: Record<string, string>; overlayDir?: string } = {},
+  options: { ephemeralDatabase?: boolean; extraEnv?: Record<string, string>; overlayDir?: string; console?: boolean } = {},
 ): Promise<LocalCluster> {
   const gatewayPort = await freePort();
   // Replica ports come from a random region below Linux's ephemeral range (32768–60999), where freePort()
@@ -21,6 +21,7 @@ export async function startTestCluster(
     ephemeralDatabase: options.ephemeralDatabase ?? true,
     extraEnv: { LOG_LEVEL: 'warn', SHUTDOWN_DELAY_MS: '100', DRAIN_TIMEOUT_MS: '3000', ...options.extraEnv },
     supervisor: { initialBackoffMs: 300 },
+    console: options.console ? { port: 0 } : undefined,
   });
 }
 

@@ -124,14 +124,17 @@ export default async function serviceGenerator(tree: Tree, options: ServiceGener
   });
   tree.write(`apps/${n.name}/${DECLARATION_FILE}`, `${JSON.stringify(declaration, null, 2)}\n`);
 
-  // k8s: the base lists the service; every overlay declares its replicas (and production pins its image).
+  // k8s: the base lists the service; every overlay that declares replicas declares its replicas too (an overlay built on
+  // another, such as minikube-observability, inherits them), and an overlay that pins images pins its image.
   const base = yaml(tree, 'k8s/base/kustomization.yaml');
   (base.get('resources') as YAMLSeq).items.splice(-1, 0, base.createNode(n.name));
   tree.write('k8s/base/kustomization.yaml', base.toString({ flowCollectionPadding: false }));
   for (const overlay of tree.children('k8s/overlays')) {
     const path = `k8s/overlays/${overlay}/kustomization.yaml`;
     const doc = yaml(tree, path);
-    (doc.get('replicas') as YAMLSeq).add(doc.createNode({ name: n.name, count: NEW_REPLICAS[overlay] ?? 1 }));
+    const replicas = doc.get('replicas') as YAMLSeq | undefined;
+    if (!replicas) continue;
+    replicas.add(doc.createNode({ name: n.name, count: NEW_REPLICAS[overlay] ?? 1 }));
     const images = doc.get('images') as YAMLSeq | undefined;
     const pinned = images?.items[0] as YAMLMap | undefined;
     if (images && pinned) images.add(doc.createNode({ name: `strata/${n.name}`, newTag: pinned.get('newTag') }));

@@ -1,0 +1,158 @@
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { delimiter, join } from 'node:path';
+import { after, afterEach, before, describe, it } from 'node:test';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { readDesiredReplicas, type LocalCluster } from '@strata/local-cluster';
+import { loadServices } from '@strata/service-registry';
+import { call, postJson, startTestCluster } from './cluster-fixture.js';
+
+/** The system's Chromium (Debian's `chromium` package): $CHROMIUM, then PATH. Nothing is downloaded. */
+function findChromium(): string | undefined {
+  const candidates = [
+    process.env.CHROMIUM,
+    ...(process.env.PATH ?? '').split(delimiter).flatMap((dir) => [join(dir, 'chromium'), join(dir, 'chromium-browser')]),
+  ];
+  return candidates.find((path) => path && existsSync(path));
+}
+
+const CHROMIUM = findChromium();
+const skip = CHROMIUM ? false : 'no Chromium found ($CHROMIUM or chromium on PATH; apt-get install chromium): the live page was NOT tested';
+if (!CHROMIUM) console.log(`SKIPPED: ${skip}`);
+
+/** Flags for a headless Chromium on a closed network, as root (the machine's notes). */
+const CHROMIUM_ARGS = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
+
+describe('the live page, in a real browser (headless Chromium)', { skip }, () => {
+  let cluster: LocalCluster;
+  let browser: Browser;
+  let page: Page;
+  /** Errors the page threw: a broken render stops every update, so any one fails the test it happened in. */
+  const errors: string[] = [];
+
+  before(async () => {
+    cluster = await startTestCluster({ console: true });
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+    page = await browser.newPage({ viewport: { width: 1600, height: 1200 } });
+    page.on('pageerror', (error) => errors.push(error.message));
+    await page.goto(cluster.console!.url);
+    await page.waitForSelector('[data-service="gateway"]', { timeout: 15_000 });
+  });
+  afterEach(() => assert.deepEqual(errors.splice(0), [], 'the page threw'));
+  after(async () => {
+    await browser?.close();
+    await cluster?.stop();
+  });
+
+  it("lists every declared service by layer, with the local overlay's replica counts", async () => {
+    const desired = readDesiredReplicas(cluster.overlayDir, 16);
+    for (const service of loadServices().services) {
+      const card = page.locator(`[data-layer="${service.layer}"] [data-service="${service.name}"]`);
+      await card.waitFor({ timeout: 5_000 });
+      assert.equal(await card.getAttribute('data-desired'), String(desired.get(service.name)), `${service.name}: desired replicas`);
+      assert.equal(await card.getAttribute('data-ready'), String(desired.get(service.name)), `${service.name}: ready replicas`);
+      assert.equal(await card.locator('[data-replica]').count(), desired.get(service.name), `${service.name}: one row per replica`);
+    }
+  });
+
+  it('shows the traffic: requests per second rise on the services a request goes through', async () => {
+    for (let i = 0; i < 40; i++) await call(cluster.gatewayUrl, `/api/products/p-${String(100 + i).padStart(6, '0')}`);
+    // The page refreshes every second and rates cover the last 5 s.
+    await page.waitForFunction(
+      () => {
+        const rate = document.querySelector('[data-service="catalog"] .stats b')?.textContent;
+        return rate !== undefined && Number(rate) > 0;
+      },
+      undefined,
+      { timeout: 10_000 },
+    );
+  });
+
+  it('draws the waterfall of an order across every hop: gateway → orders → catalog, pricing, PostgreSQL', async () => {
+    const placed = await postJson(
+      cluster.gatewayUrl,
+      '/api/orders',
+      { lines: [{ productId: 'p-000042', quantity: 2 }] },
+      { 'idempotency-key': `console-${Date.now()}` },
+    );
+    assert.equal(placed.status, 201);
+    const order = page.locator('[data-trace-name="POST /api/orders"]').first();
+    await order.waitFor({ timeout: 15_000 });
+    await order.click();
+    const waterfall = page.locator('.waterfall');
+    await page.waitForFunction(
+      () => ['gateway', 'orders', 'catalog', 'pricing'].every((s) => document.querySelector(`.waterfall [data-span-service="${s}"]`)),
+      undefined,
+      { timeout: 10_000 },
+    );
+    const labels = await waterfall.locator('.span .label').allTextContents();
+    assert.ok(
+      labels.some((l) => /orders .*pg\.query/.test(l)),
+      `a PostgreSQL query under orders: ${labels.join(' | ')}`,
+    );
+    assert.ok(
+      labels.some((l) => /catalog .*BatchGetProducts/.test(l)),
+      `catalog's part: ${labels.join(' | ')}`,
+    );
+    assert.ok(
+      labels.some((l) => /pricing .*Quote/.test(l)),
+      `pricing's part: ${labels.join(' | ')}`,
+    );
+    // The same trace through the console's API: one trace id for every hop (W3C traceparent carried across), each
+    // span's parent present, and the gateway's request id on the spans.
+    const requestId = placed.headers.get('x-request-id')!;
+    const summary = ((await (await fetch(`${cluster.console!.url}/api/traces`)).json()) as { traceId: string; requestId?: string }[]).find(
+      (t) => t.requestId === requestId,
+    );
+    assert.ok(summary, `a trace carries request id ${requestId}`);
+    const spans = (await (await fetch(`${cluster.console!.url}/api/traces/${summary.traceId}`)).json()) as {
+      spanId: string;
+      parentSpanId?: string;
+      service: string;
+      kind: string;
+    }[];
+    const ids = new Set(spans.map((sp) => sp.spanId));
+    assert.equal(spans.filter((sp) => !sp.parentSpanId).length, 1, 'one root: the edge request');
+    assert.ok(
+      spans.every((sp) => !sp.parentSpanId || ids.has(sp.parentSpanId)),
+      'every other span hangs under a span of the same trace',
+    );
+    for (const service of ['orders', 'catalog', 'pricing'])
+      assert.ok(
+        spans.some((sp) => sp.service === service && sp.kind === 'server'),
+        `${service} served its part inside the trace`,
+      );
+    if (process.env.STRATA_SCREENSHOT) await page.screenshot({ path: process.env.STRATA_SCREENSHOT, fullPage: true });
+  });
+
+  it('reflects a killed replica within seconds: it restarts, with a new process', async () => {
+    const row = page.locator('[data-replica="catalog-1"]');
+    const pidBefore = await row.getAttribute('data-pid');
+    const victim = cluster.supervisor.status().find((r) => r.id === 'catalog-1')!;
+    assert.equal(String(victim.pid), pidBefore, 'the page shows the process the supervisor runs');
+    process.kill(victim.pid!, 'SIGKILL');
+    await page.waitForFunction(
+      (before) => {
+        const tr = document.querySelector('[data-replica="catalog-1"]');
+        return (
+          tr?.getAttribute('data-restarts') === '1' && tr.getAttribute('data-pid') !== before && tr.getAttribute('data-state') === 'ready'
+        );
+      },
+      pidBefore,
+      { timeout: 15_000 },
+    );
+    const events = await page.locator('.events li').allTextContents();
+    assert.ok(
+      events.some((e) => /catalog-1/.test(e) && /exit|kill|signal|crash/i.test(e)),
+      `the control loop's events name the exit: ${events.join(' | ')}`,
+    );
+  });
+});
