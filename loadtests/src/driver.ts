@@ -11,8 +11,12 @@ export interface LoadTarget {
    * again every second, so a load balancer's set of endpoints can change during a run (replicas added or drained).
    */
   baseUrls?: readonly string[] | (() => readonly string[]);
-  /** gRPC scenarios: what to dial, e.g. `ipv4:10.0.0.5:50051,10.0.0.6:50051` or `strata-local:///pricing`. */
-  grpcTarget?: string;
+  /**
+   * gRPC scenarios: what to dial, e.g. `ipv4:10.0.0.5:50051,10.0.0.6:50051` or `strata-local:///pricing`. A function is
+   * asked again every second: when its answer changes (replicas added or removed), new calls go to a channel over the
+   * new set and the old channel is closed once its calls are done.
+   */
+  grpcTarget?: string | (() => string);
 }
 
 interface CommonOptions extends LoadTarget {
@@ -99,22 +103,37 @@ function httpSender(scenario: HttpScenario, options: CommonOptions, timeoutMs: n
 }
 
 function grpcSender(scenario: GrpcScenario, options: CommonOptions, timeoutMs: number): { send: Sender; close(): Promise<void> } {
-  if (!options.grpcTarget) throw new Error('a gRPC scenario needs grpcTarget');
+  const source = options.grpcTarget;
+  if (!source) throw new Error('a gRPC scenario needs grpcTarget');
   const method = serviceDefinition(scenario.service)[scenario.method];
   if (!method) throw new Error(`${scenario.service} has no method ${scenario.method}`);
   // A bare grpc-js channel: round_robin over every address (as callers inside the cluster balance), and no retries,
   // so that every failure is counted (a load generator must not hide them).
-  const client = new grpc.Client(options.grpcTarget, grpc.credentials.createInsecure(), {
-    'grpc.service_config': JSON.stringify({ loadBalancingConfig: [{ round_robin: {} }] }),
-    'grpc.service_config_disable_resolution': 1,
-    'grpc.enable_retries': 0,
-    'grpc.enable_channelz': 0,
-    'grpc.initial_reconnect_backoff_ms': 200,
-    'grpc.max_reconnect_backoff_ms': 2_000,
-    'grpc.dns_min_time_between_resolutions_ms': 1_000,
-  });
-  const send: Sender = (index) =>
-    new Promise((resolve) => {
+  const connect = (target: string) =>
+    new grpc.Client(target, grpc.credentials.createInsecure(), {
+      'grpc.service_config': JSON.stringify({ loadBalancingConfig: [{ round_robin: {} }] }),
+      'grpc.service_config_disable_resolution': 1,
+      'grpc.enable_retries': 0,
+      'grpc.enable_channelz': 0,
+      'grpc.initial_reconnect_backoff_ms': 200,
+      'grpc.max_reconnect_backoff_ms': 2_000,
+      'grpc.dns_min_time_between_resolutions_ms': 1_000,
+    });
+  let target = typeof source === 'function' ? source() : source;
+  let client = connect(target);
+  const retired: grpc.Client[] = [];
+  let refreshedAt = performance.now();
+  const send: Sender = (index) => {
+    if (typeof source === 'function' && performance.now() - refreshedAt > 1_000) {
+      refreshedAt = performance.now();
+      const next = source();
+      if (next !== target) {
+        // Calls in flight finish on the old channel; it is closed with the run.
+        retired.push(client);
+        client = connect((target = next));
+      }
+    }
+    return new Promise((resolve) => {
       const metadata = new grpc.Metadata();
       metadata.set('x-request-id', `load-${options.context.runId}-${index}`);
       client.makeUnaryRequest(
@@ -127,7 +146,13 @@ function grpcSender(scenario: GrpcScenario, options: CommonOptions, timeoutMs: n
         (error) => resolve(error ? `grpc ${statusName(error.code)}` : undefined),
       );
     });
-  return { send, close: async () => client.close() };
+  };
+  return {
+    send,
+    close: async () => {
+      for (const c of [...retired, client]) c.close();
+    },
+  };
 }
 
 /** The engine shared by the open and the closed loop: one sender, one HDR histogram (µs, 3 significant digits). */

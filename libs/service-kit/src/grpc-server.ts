@@ -10,7 +10,6 @@ import { NestPinoLogger, createLogger, type Logger } from './logger.js';
 import { ServiceMetrics, startMetricsServer } from './metrics.js';
 import { serviceDefinition } from './protos.js';
 import { strataReflection } from './reflection.js';
-import { collectStartupGarbage } from './startup-memory.js';
 import { stopSequence } from './stop-sequence.js';
 import { connectUpstreams, type UpstreamClients, type UpstreamRefs } from './upstreams.js';
 
@@ -115,7 +114,6 @@ export async function startGrpcService<U extends UpstreamRefs = Record<never, ne
     const metricsPort = (metricsServer.address() as AddressInfo).port;
     const address = `${config.GRPC_HOST}:${port}`;
 
-    collectStartupGarbage();
     health.setStatus('', 'SERVING');
     for (const service of spec.services) health.setStatus(service, 'SERVING');
     logger.info({ address, metricsPort, services: spec.services }, `${spec.name} serving`);

@@ -10,9 +10,8 @@ import { errorCodeFor, toHttpError } from './http-status.js';
 import { NestPinoLogger, createLogger } from './logger.js';
 import { ServiceMetrics, startMetricsServer } from './metrics.js';
 import { REQUEST_ID_HEADER, acceptRequestId, runWithRequestContext } from './request-context.js';
-import { collectStartupGarbage } from './startup-memory.js';
 import { stopSequence } from './stop-sequence.js';
-import { tagRequestSpan } from './trace-context.js';
+import { nameRequestSpan, tagRequestSpan } from './trace-context.js';
 import type { ServiceKit } from './grpc-server.js';
 import { connectUpstreams, type UpstreamRefs } from './upstreams.js';
 
@@ -232,6 +231,7 @@ export async function startHttpEdge<U extends UpstreamRefs = Record<never, never
         method: route.method,
         url: route.url,
         handler: (request, reply) => {
+          nameRequestSpan(request.raw, route.method, route.url);
           if (httpCode !== undefined) reply.status(httpCode);
           return runWithRequestContext({ requestId: String(request.id), deadline: Date.now() + budget }, () => handler(request, reply));
         },
@@ -271,7 +271,6 @@ export async function startHttpEdge<U extends UpstreamRefs = Record<never, never
     // Several local replicas share the API port (SO_REUSEPORT), so a probe or scrape of one needs a port of its own.
     const ops =
       config.OPS_PORT > 0 ? await startMetricsServer(metrics.registry, config.OPS_PORT, config.GATEWAY_HOST, () => ready) : undefined;
-    collectStartupGarbage();
     ready = true;
     logger.info({ url, routes: routes.length, opsPort: config.OPS_PORT || undefined }, `${spec.name} serving`);
 

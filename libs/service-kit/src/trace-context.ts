@@ -18,3 +18,14 @@ export const HTTP_SERVER_SPAN = Symbol.for('strata.http-server-span');
 export function tagRequestSpan(request: object, requestId: string): void {
   (request as { [HTTP_SERVER_SPAN]?: Span })[HTTP_SERVER_SPAN]?.setAttribute(REQUEST_ID_ATTRIBUTE, requestId);
 }
+
+/**
+ * Names the span of an incoming HTTP request after its route ("GET /api/products/:id") and records `http.route`, as
+ * OpenTelemetry's Fastify instrumentation would; the edge does it itself because that instrumentation also wraps
+ * every hook in a span of its own, which cost about 20 µs per request (docs/performance.md).
+ */
+export function nameRequestSpan(request: object, method: string, route: string): void {
+  const span = (request as { [HTTP_SERVER_SPAN]?: Span })[HTTP_SERVER_SPAN];
+  span?.setAttribute('http.route', route);
+  span?.updateName(`${method} ${route}`);
+}

@@ -4,7 +4,6 @@ import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-ho
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { registerInstrumentations } from '@opentelemetry/instrumentation';
-import { FastifyInstrumentation } from '@opentelemetry/instrumentation-fastify';
 import { GrpcInstrumentation } from '@opentelemetry/instrumentation-grpc';
 import { HttpInstrumentation } from '@opentelemetry/instrumentation-http';
 import { PgInstrumentation } from '@opentelemetry/instrumentation-pg';
@@ -74,7 +73,6 @@ export async function startTracingSdk(serviceName: string, env: NodeJS.ProcessEn
         // The exporter's own requests to the collector would trace themselves.
         ignoreOutgoingRequestHook: () => true,
       }),
-      new FastifyInstrumentation(),
       new GrpcInstrumentation({ ignoreGrpcMethods: UNTRACED_RPCS }),
       new PgInstrumentation({ requireParentSpan: true }),
     ],

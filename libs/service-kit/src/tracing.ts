@@ -13,7 +13,7 @@ export function tracingRequested(env: NodeJS.ProcessEnv = process.env): boolean 
 
 /**
  * Starts OpenTelemetry tracing for one service, with the official SDK and its instrumentations of grpc-js (every
- * RPC, client and server side), node:http and Fastify (the edge's requests) and pg (every query): W3C `traceparent`
+ * RPC, client and server side), node:http (the edge's requests, named by their Fastify route) and pg (every query): W3C `traceparent`
  * is carried across every hop, spans go to the OTLP/HTTP endpoint of `OTEL_EXPORTER_OTLP_ENDPOINT` (an OpenTelemetry
  * collector in Kubernetes; the local cluster's console locally), sampled as `OTEL_TRACES_SAMPLER` says. Without an
  * endpoint the SDK is not even loaded and nothing is patched, so tracing off costs nothing.

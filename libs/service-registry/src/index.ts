@@ -1,2 +1,3 @@
 export * from './declaration.js';
 export * from './registry.js';
+export * from './runtime.js';

@@ -34,12 +34,30 @@ async function closedLoop(seconds: number, inflight: number, once: () => Promise
   return { calls: latencies.length, errors, seconds: elapsed, p50Ms: pct(0.5), p99Ms: pct(0.99) };
 }
 
+/**
+ * A warm-up of `warmupSeconds`, then `measuring()` (the orchestrator starts reading CPU there), then the measured run:
+ * the servers are measured hot. A server left idle for a few seconds (as alternating rounds leave it) spends its first
+ * seconds of load re-warming (its GC heuristics and JIT cool down while idle): docs/performance.md.
+ */
+async function warmThenMeasure(warmupSeconds: number, seconds: number, inflight: number, once: () => Promise<void>, measuring: () => void) {
+  if (warmupSeconds > 0) await closedLoop(warmupSeconds, inflight, once);
+  measuring();
+  return closedLoop(seconds, inflight, once);
+}
+
 /** gRPC GetProduct over one channel, as a bare grpc-js client (the load generator must not be the subject). */
-export function grpcLoad(address: string, seconds: number, inflight: number): Promise<LoadResult> {
+export function grpcLoad(
+  address: string,
+  seconds: number,
+  inflight: number,
+  warmupSeconds = 0,
+  measuring: () => void = () => undefined,
+): Promise<LoadResult> {
   const method = serviceDefinition(CATALOG).GetProduct!;
   const client = new grpc.Client(address, grpc.credentials.createInsecure());
   const request = { id: 'p-000042' };
-  return closedLoop(
+  return warmThenMeasure(
+    warmupSeconds,
     seconds,
     inflight,
     () =>
@@ -54,14 +72,27 @@ export function grpcLoad(address: string, seconds: number, inflight: number): Pr
           (e) => (e ? reject(e) : resolve()),
         ),
       ),
+    measuring,
   ).finally(() => client.close());
 }
 
 /** HTTP GET with keep-alive (fetch/undici), `inflight` requests outstanding. */
-export function httpLoad(url: string, seconds: number, inflight: number): Promise<LoadResult> {
-  return closedLoop(seconds, inflight, async () => {
-    const response = await fetch(url);
-    await response.arrayBuffer();
-    if (!response.ok) throw new Error(String(response.status));
-  });
+export function httpLoad(
+  url: string,
+  seconds: number,
+  inflight: number,
+  warmupSeconds = 0,
+  measuring: () => void = () => undefined,
+): Promise<LoadResult> {
+  return warmThenMeasure(
+    warmupSeconds,
+    seconds,
+    inflight,
+    async () => {
+      const response = await fetch(url);
+      await response.arrayBuffer();
+      if (!response.ok) throw new Error(String(response.status));
+    },
+    measuring,
+  );
 }

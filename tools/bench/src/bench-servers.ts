@@ -108,7 +108,12 @@ export async function startVariant(variant: string, port: number, backendPort?: 
         services: [CATALOG],
         config: config(),
         module: ({ metrics }) => {
-          backend = createGrpcClient<CatalogServiceClient>(CATALOG, { target: `ipv4:127.0.0.1:${backendPort}`, timeoutMs: 5_000, metrics });
+          backend = createGrpcClient<CatalogServiceClient>(CATALOG, {
+            target: `ipv4:127.0.0.1:${backendPort}`,
+            timeoutMs: 5_000,
+            metrics,
+            maxAttempts: Number(process.env.BENCH_MAX_ATTEMPTS ?? 3),
+          });
           return { module: ForwardingModule };
         },
       });

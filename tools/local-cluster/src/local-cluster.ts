@@ -34,7 +34,7 @@ export interface LocalClusterOptions {
    * Serve the live page (layers, replicas, rates, traces) and collect the services' spans: every replica exports to it
    * (`OTEL_EXPORTER_OTLP_ENDPOINT`). Off when undefined.
    */
-  console?: { port?: number; title?: string; notes?: () => string[] };
+  console?: { port?: number; title?: string; notes?: () => string[]; /** Collect the services' traces (default true). */ traces?: boolean };
 }
 
 /** What `status` reads: written by the running cluster on every change. */
@@ -119,9 +119,10 @@ export async function startLocalCluster(options: LocalClusterOptions = {}): Prom
   const title = options.console?.title ?? 'local cluster (k8s/overlays/local)';
   let view = (): TopologyView => ({ title, services: [], replicas: [], events: [] });
   const console_ = options.console ? await startConsole({ port: options.console.port, source: () => view() }) : undefined;
-  const tracingEnv: Record<string, string> = console_
-    ? { OTEL_EXPORTER_OTLP_ENDPOINT: console_.otlpEndpoint, OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json' }
-    : {};
+  const tracingEnv: Record<string, string> =
+    console_ && options.console?.traces !== false
+      ? { OTEL_EXPORTER_OTLP_ENDPOINT: console_.otlpEndpoint, OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json' }
+      : {};
   const { templates, gatewayUrl, databaseUrl, stateDir, overlayDir, endpointsFile } = planLocalCluster({
     ...options,
     extraEnv: { ...tracingEnv, ...options.extraEnv },

@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { START_ORDER, type ServiceRegistry } from '@strata/service-registry';
+import { SERVICE_NODE_OPTIONS, START_ORDER, type ServiceRegistry } from '@strata/service-registry';
 import { LOCAL_SCHEME } from '@strata/service-kit';
 import type { DeploymentSpec } from './overlay-reader.js';
 
@@ -64,7 +64,7 @@ export function planServices(
   const templates = deployments.map((d, i): ServiceTemplate => {
     const declared = registry.get(d.name);
     const env = Object.fromEntries(Object.entries(d.env).map(([k, v]) => [k, rewriteTarget(v)]));
-    Object.assign(env, { STRATA_ENDPOINTS_FILE: options.endpointsFile }, options.extraEnv);
+    Object.assign(env, { STRATA_ENDPOINTS_FILE: options.endpointsFile, NODE_OPTIONS: SERVICE_NODE_OPTIONS }, options.extraEnv);
     if (declared.data.includes('postgres')) env.DATABASE_URL = options.databaseUrl;
     const script = join(options.repoRoot, 'apps', d.name, 'dist', 'main.js');
     const port = (slot: number) => options.basePort + 100 * i + slot;

@@ -5,7 +5,7 @@ import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { setTimeout as delay } from 'node:timers/promises';
 import { checkHealth } from '@strata/service-kit';
-import { loadServices } from '@strata/service-registry';
+import { SERVICE_NODE_OPTIONS, loadServices } from '@strata/service-registry';
 import { freePort, startEmbeddedPostgres } from '@strata/test-kit';
 import { REPO_ROOT } from './local-cluster.js';
 
@@ -23,6 +23,7 @@ try {
       const [port, metricsPort] = [await freePort(), await freePort()];
       const env = {
         ...process.env,
+        NODE_OPTIONS: SERVICE_NODE_OPTIONS,
         LOG_LEVEL: 'warn',
         GRPC_PORT: String(port),
         METRICS_PORT: String(metricsPort),
@@ -64,6 +65,6 @@ try {
 } finally {
   database.stop();
 }
-console.log(`Node ${process.version}, ${ROUNDS} rounds per service, RSS read ${IDLE_SECONDS} s after SERVING\n`);
+console.log(`Node ${process.version} ${SERVICE_NODE_OPTIONS}, ${ROUNDS} rounds per service, RSS read ${IDLE_SECONDS} s after SERVING\n`);
 console.log('| service | start → SERVING (median) | (max) | RSS idle (median) | (max) |\n|---|---|---|---|---|');
 for (const row of rows) console.log(`| ${row.join(' | ')} |`);
