@@ -2,17 +2,32 @@ import { loadServices } from '@strata/service-registry';
 import { targetVariable } from '@strata/service-kit';
 import { GenericContainer, Network, Wait, getContainerRuntimeClient, type StartedNetwork, type StartedTestContainer } from 'testcontainers';
 
-/** A container with an exact CPU quota. A 10 ms CFS period (Docker's default is 100 ms) keeps throttling
- * pauses short, so latency reflects capacity rather than the quota's granularity. */
+/** A container with an exact CPU quota (a Kubernetes CPU limit's role), on the CFS period pods get. */
 class QuotaContainer extends GenericContainer {
-  withCpuQuota(cpus: number): this {
-    this.hostConfig.CpuPeriod = 10_000;
-    this.hostConfig.CpuQuota = Math.max(1_000, Math.round(cpus * 10_000));
+  withCpuQuota(cpus: number, periodUs = CFS_PERIOD_US): this {
+    this.hostConfig.CpuPeriod = periodUs;
+    this.hostConfig.CpuQuota = Math.max(1_000, Math.round(cpus * periodUs));
+    return this;
+  }
+
+  /**
+   * No Docker HEALTHCHECK: the images' check starts a Node process every 2 s inside the container (~0.11 s of CPU
+   * each), which would take about a fifth of a 0.25-CPU quota — a cost a Kubernetes pod does not pay, its kubelet
+   * asks the gRPC health service from outside. Readiness is the service's own "serving" log line instead.
+   */
+  withoutHealthCheck(): this {
+    this.createOpts.Healthcheck = { Test: ['NONE'] };
     return this;
   }
 }
 
 const registry = loadServices();
+/**
+ * The CFS period of every quota (µs): 100 ms, Docker's and Kubernetes' default (STRATA_CFS_PERIOD_US overrides). A 10 ms
+ * period (the first version's choice, for shorter throttling stalls) made every request cost 30–60 % more CPU: a
+ * search took 1.6–2.0 ms of a 0.25-CPU catalog against 1.1–1.3 ms with 100 ms (docs/architecture.md, 12).
+ */
+export const CFS_PERIOD_US = Number(process.env.STRATA_CFS_PERIOD_US ?? 100_000);
 /** The data layer first, then every declared service in start order (leaf, composite, edge). */
 export const SERVICES: readonly string[] = ['postgres', ...registry.names];
 export type ServiceName = string;
@@ -25,11 +40,14 @@ export interface TopologyOptions {
   /** CPUs per replica (the k8s limit's role). */
   cpus: Record<ServiceName, number>;
   log?: (line: string) => void;
+  /** Called when replicas were added. */
+  onChange?: () => void;
 }
 
 const GRPC_ENV = {
   GRPC_HOST: '0.0.0.0',
-  LOG_LEVEL: 'warn',
+  // info: the start-up line says "serving" (what readiness waits for); nothing is logged per successful call.
+  LOG_LEVEL: 'info',
   // Shorter than k8s's 30 s so a new replica takes traffic within ~10 s of the scale-out; not so short that
   // reconnections of a single replica show in p99.
   GRPC_MAX_CONNECTION_AGE_MS: '10000',
@@ -45,7 +63,7 @@ function envFor(service: ServiceName): Record<string, string> {
   const data: Record<string, string> = declared.data.includes('postgres')
     ? { DATABASE_URL: 'postgres://strata:strata@postgres:5432/postgres', DATABASE_POOL_SIZE: '8' }
     : {};
-  if (declared.layer === 'edge') return { ...targets, GATEWAY_HOST: '0.0.0.0', LOG_LEVEL: 'warn', REQUEST_TIMEOUT_MS: '5000' };
+  if (declared.layer === 'edge') return { ...targets, GATEWAY_HOST: '0.0.0.0', LOG_LEVEL: 'info', REQUEST_TIMEOUT_MS: '5000' };
   return { ...GRPC_ENV, ...targets, ...data };
 }
 
@@ -55,6 +73,10 @@ function envFor(service: ServiceName): Record<string, string> {
  */
 export class ContainerTopology {
   private readonly containers = new Map<ServiceName, StartedTestContainer[]>();
+  /** Container id → replica name ("catalog-3"). */
+  private readonly names = new Map<string, string>();
+  /** Replicas being replaced: out of the edge's endpoints, still running while they drain. */
+  private readonly leaving = new Set<string>();
 
   private constructor(
     readonly network: StartedNetwork,
@@ -84,11 +106,57 @@ export class ContainerTopology {
   /** The base URLs of the edge's replicas (the edge is the one declared service of layer edge). */
   gatewayUrls(): string[] {
     const edge = registry.inLayer('edge')[0]!;
-    return this.replicas(edge.name).map((c) => `http://${this.ip(c)}:${edge.ports.http}`);
+    return this.replicas(edge.name)
+      .filter((c) => !this.leaving.has(c.getId()))
+      .map((c) => `http://${this.ip(c)}:${edge.ports.http}`);
   }
 
-  metricsUrl(container: StartedTestContainer): string {
-    return `http://${this.ip(container)}:9464/metrics`;
+  /** A replica's Prometheus metrics: the metrics port of a gRPC service, the API port of the edge. */
+  metricsUrl(service: ServiceName, container: StartedTestContainer): string | undefined {
+    if (service === 'postgres') return undefined;
+    const declared = registry.get(service);
+    return `http://${this.ip(container)}:${declared.layer === 'edge' ? declared.ports.http : declared.ports.metrics}/metrics`;
+  }
+
+  /** host:port of every replica of a gRPC service, on the Docker network (what a headless Service's DNS answers). */
+  grpcAddresses(service: ServiceName): string[] {
+    const port = registry.get(service).ports.grpc;
+    return this.replicas(service).map((c) => `${this.ip(c)}:${port}`);
+  }
+
+  /** CPU quota of each replica of `service`, in cores. */
+  quota(service: ServiceName): number {
+    return this.options.cpus[service] ?? Number.NaN;
+  }
+
+  /** Every service of the topology, the data layer first. */
+  services(): ServiceName[] {
+    return [...this.containers.keys()];
+  }
+
+  /**
+   * A Deployment's rolling update (maxSurge 1, maxUnavailable 0) from the running image to `image`: for each old replica,
+   * start one of `image` behind the same alias, wait until it serves, take the old one out of what the edge's clients
+   * are given (the edge: `gatewayUrls()`; gRPC callers notice the drain's GOAWAY), let `endpointGraceMs` pass as
+   * endpoint propagation would, then stop it with SIGTERM (readiness off, drain, exit) and a grace of `stopGraceMs`.
+   */
+  async rollTo(service: ServiceName, image: string, options: { endpointGraceMs?: number; stopGraceMs?: number } = {}): Promise<void> {
+    const old = [...this.replicas(service)];
+    let index = Math.max(0, ...[...this.names.values()].filter((n) => n.startsWith(`${service}-`)).map((n) => Number(n.split('-').pop())));
+    for (const previous of old) {
+      const successor = await this.startReplica(service, ++index, image);
+      this.containers.set(service, [...this.replicas(service), successor]);
+      this.options.onChange?.();
+      this.leaving.add(previous.getId());
+      await new Promise((r) => setTimeout(r, options.endpointGraceMs ?? 2_000));
+      await previous.stop({ timeout: options.stopGraceMs ?? 30_000 });
+      this.leaving.delete(previous.getId());
+      this.containers.set(
+        service,
+        this.replicas(service).filter((c) => c !== previous),
+      );
+      this.options.log?.(`    ${service}: replaced ${this.names.get(previous.getId())} by ${this.names.get(successor.getId())} (${image})`);
+    }
   }
 
   /** Starts replicas until `service` has `count`; returns the new ones (started in parallel). */
@@ -96,12 +164,14 @@ export class ContainerTopology {
     const current = this.replicas(service);
     const wanted = Math.max(0, count - current.length);
     const started = await Promise.all(Array.from({ length: wanted }, (_, k) => this.startReplica(service, current.length + k + 1)));
+    this.options.onChange?.();
     this.containers.set(service, [...current, ...started]);
     return started;
   }
 
-  private async startReplica(service: ServiceName, index: number): Promise<StartedTestContainer> {
-    const image = service === 'postgres' ? `strata/postgres:${this.options.tag}` : `strata/${service}:${this.options.tag}`;
+  private async startReplica(service: ServiceName, index: number, imageOverride?: string): Promise<StartedTestContainer> {
+    const image =
+      imageOverride ?? (service === 'postgres' ? `strata/postgres:${this.options.tag}` : `strata/${service}:${this.options.tag}`);
     const container = new QuotaContainer(image)
       .withNetwork(this.network)
       .withNetworkAliases(service)
@@ -109,8 +179,10 @@ export class ContainerTopology {
       .withEnvironment(service === 'postgres' ? {} : envFor(service))
       .withCpuQuota(this.options.cpus[service])
       .withStartupTimeout(60_000)
-      .withWaitStrategy(service === 'postgres' ? Wait.forLogMessage(/ready to accept connections/) : Wait.forHealthCheck());
+      .withoutHealthCheck()
+      .withWaitStrategy(Wait.forLogMessage(service === 'postgres' ? /ready to accept connections/ : /"msg":"[a-z0-9-]+ serving"/));
     const started = await container.start();
+    this.names.set(started.getId(), `${service}-${index}`);
     this.options.log?.(
       `    started ${service}-${index} (${this.options.cpus[service]} CPU) at ${started.getIpAddress(this.network.getName())}`,
     );

@@ -1,132 +1,194 @@
-import { progressLine, runOpenLoop, type LoadResult } from '../driver.js';
+import { readReplicaSample } from '@strata/console';
 import { loadScenarios, type Scenario, type ScenarioContext } from '../scenarios.js';
+import { hostIdleShare, readHostCpu, type HostCpu } from './accounting.js';
+import type { DriverResult, LoadDriver } from './drivers.js';
+import { findCapacity, probePasses, type ProbeRecord } from './search.js';
+import { boundBy, efficiency, median, repeated, requestShares, type Bound, type CpuAccounting, type Repeated } from './statistics.js';
+import type { ExperimentTarget, ReplicaHandle } from './targets.js';
 
-export type ScenarioName = string;
 const scenarios: Record<string, Scenario> = await loadScenarios();
 
-/** What is stepped, what it is measured with, and what must not move. */
+/** What is stepped, what it is measured with, and what must not move (from apps/<name>/service.json `capacity`). */
 export interface LayerPlan {
   service: string;
   layer: 'leaf' | 'composite' | 'edge';
-  /** The endpoint this layer limits. */
-  scenario: ScenarioName;
-  /** An endpoint that does not touch this layer; its p99 must not degrade as the layer scales. */
-  control: ScenarioName;
+  /** The scenario this layer limits. */
+  scenario: string;
+  /** A scenario that does not touch this layer; its p99 must not degrade as the layer scales. */
+  control: string;
   controlRate: number;
-  /** p99 bound of the SLO, and the first rate tried. */
   sloP99Ms: number;
+  /** First rate of the SLO search when no saturation figure is known yet. */
   startRate: number;
-}
-
-/** Where the experiment runs: containers (testcontainers) or a Kubernetes cluster. */
-export interface ExperimentTarget {
-  readonly name: string;
-  baseUrls(): string[];
-  /** Adds replicas of `service` up to `count`, live; resolves when they are ready. */
-  scaleTo(service: string, count: number): Promise<ScaleOut>;
-  /** Fingerprint of every other workload's start time, to show nothing else restarted. */
-  othersFingerprint(service: string): Promise<string>;
-}
-export interface ScaleOut {
-  /** Resolves with, per new replica, seconds from ready until it served its first call (NaN if unknown). */
-  secondsUntilTraffic(timeoutMs: number): Promise<number[]>;
-}
-
-export interface ProbeRecord {
-  rate: number;
-  pass: boolean;
-  p99Ms: number;
-  failed: number;
-  dropped: number;
-  achievedRate: number;
-}
-
-export interface StepResult {
-  replicas: number;
-  capacity: number;
-  efficiency: number;
-  controlP99Ms: number;
-  controlFailed: number;
-  scaleOut?: { sent: number; failed: number; secondsUntilTraffic: number[]; othersRestarted: boolean };
-  probes: ProbeRecord[];
+  /** Requests outstanding per replica of the stepped layer when its saturation throughput is measured. */
+  saturationConcurrencyPerReplica: number;
+  /** CPU quota of one replica of the stepped layer (containers). */
+  cpusPerReplica: number;
+  /** Why this scenario is limited by this layer. */
+  why: string;
 }
 
 export interface ExperimentSettings {
   steps: number[];
+  /** Fresh measurements of every step (saturation, SLO search, control), on the same topology. */
+  repeats: number;
   probeSeconds: number;
-  /** Bisection rounds after the first failing rate. */
+  /** Bisection rounds of the SLO search after the first failing rate. */
   refinements: number;
+  /** Skip the SLO search (the CI smoke measures saturation and the control only). */
+  skipSlo?: boolean;
+  /** Runs every measured probe. */
+  driver: LoadDriver;
+  /** Runs the load during a live scale-out: a driver that follows the replicas (the Node engine). */
+  scaleOutDriver: LoadDriver;
   log: (line: string) => void;
+  /** Lines for the live page (what is being measured now). */
+  status?: (lines: string[]) => void;
 }
 
-/** One probe passes when every request succeeded, none was dropped, p99 met the SLO and the rate was kept. */
-export function probePasses(result: LoadResult, sloP99Ms: number): boolean {
-  return result.failed === 0 && result.dropped === 0 && result.latencyMs.p99 <= sloP99Ms && result.achievedRate >= 0.97 * result.rate;
+/** One repeat of a step's saturation run, with what explains it. */
+export interface SaturationRun {
+  throughput: number;
+  p99Ms: number;
+  failed: number;
+  accounting: CpuAccounting;
+  /** CPU quota throttling of the stepped layer: throttled periods per second, summed over its replicas (containers). */
+  throttledPerSecond: number;
+  bound: Bound;
+}
+
+export interface StepResult {
+  replicas: number;
+  saturation: Repeated;
+  saturationEfficiency: number;
+  saturationRuns: SaturationRun[];
+  /** Highest open-loop rate that met the SLO, per repeat (empty when skipped). */
+  capacity: Repeated;
+  capacityEfficiency: number;
+  searches: ProbeRecord[][];
+  controlP99Ms: Repeated;
+  controlFailed: number;
+  /** The bound most repeats ended on. */
+  bound: Bound;
+  /** Medians over the repeats, for the report. */
+  explained: {
+    steppedQuotaUse: number[];
+    requestShares: number[];
+    gatewayCores: number;
+    driverCores: number;
+    otherCores: number;
+    hostIdle: number;
+  };
+  scaleOut?: { sent: number; failed: number; secondsUntilTraffic: number[]; othersRestarted: boolean };
 }
 
 let requestIndex = 0;
+const nextIndex = () => (requestIndex += 1_000_000);
 
-async function load(
+interface Snapshot {
+  at: number;
+  host: HostCpu;
+  replicas: Map<string, { cpu: number; requests: number; throttled: number }>;
+}
+
+/** CPU seconds of a replica: from its cgroup or process where the target reads them, else from its own metrics. */
+async function replicaReading(r: ReplicaHandle): Promise<{ cpu: number; requests: number; throttled: number }> {
+  let cpu = r.cpuSeconds();
+  let requests = Number.NaN;
+  if (r.metricsUrl) {
+    try {
+      const sample = readReplicaSample(await (await fetch(r.metricsUrl, { signal: AbortSignal.timeout(2_000) })).text());
+      requests = sample.requests;
+      if (!Number.isFinite(cpu)) cpu = sample.cpuSeconds;
+    } catch {
+      // unreadable this time: the figure stays NaN
+    }
+  }
+  return { cpu, requests, throttled: r.throttledPeriods?.() ?? Number.NaN };
+}
+
+async function snapshot(target: ExperimentTarget): Promise<Snapshot> {
+  const all = target.services().flatMap((s) => target.replicas(s));
+  const readings = await Promise.all(all.map(async (r) => [`${r.service}/${r.id}`, await replicaReading(r)] as const));
+  return { at: performance.now(), host: readHostCpu(), replicas: new Map(readings) };
+}
+
+/** What every process used between two snapshots, as cores. */
+function account(
   target: ExperimentTarget,
-  name: ScenarioName,
-  rate: number,
-  seconds: number,
+  stepped: string,
+  before: Snapshot,
+  after: Snapshot,
+  driverCpuSeconds: number,
+): { accounting: CpuAccounting; throttledPerSecond: number } {
+  const seconds = (after.at - before.at) / 1000;
+  const delta = (r: ReplicaHandle) => {
+    const a = before.replicas.get(`${r.service}/${r.id}`);
+    const b = after.replicas.get(`${r.service}/${r.id}`);
+    return {
+      cores: a && b ? (b.cpu - a.cpu) / seconds : Number.NaN,
+      requests: a && b ? b.requests - a.requests : Number.NaN,
+      throttled: a && b ? b.throttled - a.throttled : Number.NaN,
+    };
+  };
+  const steppedReplicas = target.replicas(stepped);
+  const fixed = target
+    .services()
+    .filter((s) => s !== stepped)
+    .map((service) => {
+      const replicas = target.replicas(service);
+      return {
+        service,
+        cores: replicas.reduce((sum, r) => sum + delta(r).cores, 0),
+        quota: replicas.reduce((sum, r) => sum + r.quota, 0),
+      };
+    });
+  const throttled = steppedReplicas.reduce((sum, r) => sum + delta(r).throttled, 0);
+  return {
+    accounting: {
+      stepped: steppedReplicas.map((r) => ({ id: r.id, quota: r.quota, ...delta(r) })),
+      fixed,
+      driverCores: driverCpuSeconds / seconds,
+      hostIdle: hostIdleShare(before.host, after.host),
+      hostCores: after.host.cores,
+    },
+    throttledPerSecond: throttled / seconds,
+  };
+}
+
+/** Runs one probe with the experiment's driver, while telling the log and the live page. */
+async function drive(
+  settings: ExperimentSettings,
+  target: ExperimentTarget,
   ctx: ScenarioContext,
+  name: string,
+  load: { seconds: number; rate?: number; concurrency?: number },
+  driver = settings.driver,
   label?: string,
-  log?: (l: string) => void,
-): Promise<LoadResult> {
-  const result = await runOpenLoop({
-    baseUrls: target.baseUrls(),
-    scenario: scenarios[name],
-    context: ctx,
-    rate,
-    durationSec: seconds,
-    startIndex: (requestIndex += 1_000_000),
-    onProgress: label && log ? (s) => log(progressLine(label, s)) : undefined,
-  });
-  return result;
+): Promise<DriverResult> {
+  const scenario = scenarios[name];
+  if (!scenario) throw new Error(`no scenario named ${name}`);
+  return driver.run(
+    {
+      scenarioName: name,
+      scenario,
+      context: ctx,
+      seconds: load.seconds,
+      rate: load.rate,
+      concurrency: load.concurrency,
+      startIndex: nextIndex(),
+      onProgress: label ? (line) => settings.log(`      ${label}: ${line}`) : undefined,
+    },
+    target,
+  );
 }
 
 /**
- * The highest arrival rate that meets the SLO: grow by ×1.6 from `start` until a probe fails, then bisect
- * between the last pass and the first failure.
+ * Steps one layer's replicas (1 → 2 → 4 by default) live, and at every step measures, `repeats` times: the saturation
+ * throughput (a closed loop with bounded concurrency, more than the layer can take) with the CPU of every process
+ * around it, the SLO capacity (the highest open-loop rate with p99 under the bound and nothing failed), and the p99 of
+ * a control scenario that does not touch the layer, while the layer runs at 70 % of its capacity.
  */
-export async function findCapacity(
-  probe: (rate: number) => Promise<ProbeRecord>,
-  start: number,
-  refinements: number,
-  maxProbes = 12,
-): Promise<{ capacity: number; probes: ProbeRecord[] }> {
-  const probes: ProbeRecord[] = [];
-  let pass = 0;
-  let fail = Infinity;
-  let rate = start;
-  while (probes.length < maxProbes) {
-    const record = await probe(Math.round(rate));
-    probes.push(record);
-    if (record.pass) {
-      pass = record.rate;
-      if (fail !== Infinity) break;
-      rate = rate * 1.6;
-    } else {
-      fail = record.rate;
-      if (pass === 0) {
-        rate = rate / 2;
-        if (rate < 1) break;
-      } else break;
-    }
-  }
-  for (let k = 0; k < refinements && fail !== Infinity && pass > 0 && fail - pass > Math.max(2, pass * 0.04); k++) {
-    const mid = Math.round((pass + fail) / 2);
-    const record = await probe(mid);
-    probes.push(record);
-    if (record.pass) pass = mid;
-    else fail = mid;
-  }
-  return { capacity: pass, probes };
-}
-
-/** Steps one layer's replicas (1 → 2 → 4 by default), live, measuring capacity and the control endpoint. */
 export async function runLayer(
   target: ExperimentTarget,
   plan: LayerPlan,
@@ -135,73 +197,150 @@ export async function runLayer(
 ): Promise<StepResult[]> {
   const { log } = settings;
   const steps: StepResult[] = [];
-  let previous: StepResult | undefined;
+  const say = (lines: string[]) =>
+    settings.status?.([`${plan.service} (${plan.layer}) on ${target.name}, driver ${settings.driver.name}`, ...lines]);
   for (const replicas of settings.steps) {
+    const previous = steps.at(-1);
     let scaleOut: StepResult['scaleOut'];
     if (previous) {
-      // Scale out live, under load at 60 % of the current capacity: count failures, time the new replicas.
+      // Live, under load at 60 % of what the previous step sustained at the SLO (or of its saturation): count failures
+      // and time the new replicas. The driver must follow the endpoints as a load balancer does.
+      const base =
+        Number.isFinite(previous.capacity.median) && previous.capacity.median > 0
+          ? previous.capacity.median
+          : previous.saturation.median * 0.7;
+      const rate = Math.max(1, Math.round(base * 0.6));
       const before = await target.othersFingerprint(plan.service);
-      const rate = Math.max(1, Math.round(previous.capacity * 0.6));
-      log(`  scaling ${plan.service} ${previous.replicas} → ${replicas} under ${rate} req/s of ${plan.scenario}`);
-      const loadDone = load(target, plan.scenario, rate, 14, ctx, `scale-out load`, log);
+      say([`scaling ${plan.service} ${previous.replicas} → ${replicas} under ${rate} req/s`]);
+      log(`  scaling ${plan.service} ${previous.replicas} → ${replicas} live, under ${rate} req/s of ${plan.scenario}`);
+      const loadDone = drive(settings, target, ctx, plan.scenario, { seconds: 16, rate }, settings.scaleOutDriver, 'scale-out load');
       await new Promise((r) => setTimeout(r, 2_000));
       const scaled = await target.scaleTo(plan.service, replicas);
       const traffic = await scaled.secondsUntilTraffic(15_000);
       const during = await loadDone;
-      const after = await target.othersFingerprint(plan.service);
-      scaleOut = {
-        sent: during.sent,
-        failed: during.failed + during.dropped,
-        secondsUntilTraffic: traffic,
-        othersRestarted: before !== after,
-      };
+      const othersRestarted = before !== (await target.othersFingerprint(plan.service));
+      scaleOut = { sent: during.sent, failed: during.failed + during.dropped, secondsUntilTraffic: traffic, othersRestarted };
       log(
-        `  scale-out: ${during.failed + during.dropped} failed of ${during.sent}; new replicas took traffic after ${traffic.map((s) => s.toFixed(1)).join(', ')} s; others restarted: ${scaleOut.othersRestarted}`,
+        `  scale-out: ${scaleOut.failed} failed of ${during.sent}; new replicas served after ${traffic.map((s) => s.toFixed(1)).join(', ')} s; others restarted: ${othersRestarted}`,
       );
     }
-    const start = previous ? Math.max(1, ((previous.capacity * replicas) / previous.replicas) * 0.8) : plan.startRate;
-    // Warm-up (JIT, pools, connections to every replica), not measured.
-    await load(target, plan.scenario, Math.max(1, Math.round(start / 2)), settings.probeSeconds, ctx);
-    log(`  ${plan.service} × ${replicas}: searching the capacity of ${plan.scenario} (SLO p99 ≤ ${plan.sloP99Ms} ms, 0 errors)`);
-    const { capacity, probes } = await findCapacity(
-      async (rate) => {
-        const r = await load(target, plan.scenario, rate, settings.probeSeconds, ctx);
-        const record = {
-          rate,
-          pass: probePasses(r, plan.sloP99Ms),
-          p99Ms: r.latencyMs.p99,
-          failed: r.failed,
-          dropped: r.dropped,
-          achievedRate: r.achievedRate,
-        };
-        log(
-          `    ${String(rate).padStart(6)} req/s → p99 ${r.latencyMs.p99.toFixed(1)} ms, failed ${r.failed}, dropped ${r.dropped}: ${record.pass ? 'pass' : 'FAIL'}`,
+    const concurrency = plan.saturationConcurrencyPerReplica * replicas;
+    // Warm-up, not measured: JIT, connection pools, a connection to every replica. Under a CPU quota V8's optimising
+    // compiler competes with the requests for the quota, so a new replica's throughput keeps rising for 20–30 s:
+    // saturation load in 3 s windows until two windows agree within 7 % (at most 10 windows).
+    say([`${plan.service} × ${replicas}: warming up`]);
+    let previousWindow = Number.NaN;
+    for (let window = 1; window <= 10; window++) {
+      const w = await drive(settings, target, ctx, plan.scenario, { seconds: 3, concurrency });
+      const settled = Math.abs(w.achievedRate - previousWindow) <= 0.07 * w.achievedRate;
+      previousWindow = w.achievedRate;
+      if (settled) {
+        log(`    warm after ${window} windows of 3 s (${w.achievedRate.toFixed(1)} req/s)`);
+        break;
+      }
+    }
+
+    const runs: SaturationRun[] = [];
+    const capacities: number[] = [];
+    const searches: ProbeRecord[][] = [];
+    const controls: number[] = [];
+    let controlFailed = 0;
+    for (let repeat = 1; repeat <= settings.repeats; repeat++) {
+      const tag = `${plan.service} × ${replicas}, repeat ${repeat}/${settings.repeats}`;
+      say([`${tag}: saturation (closed loop, ${concurrency} outstanding)`]);
+      const before = await snapshot(target);
+      const sat = await drive(settings, target, ctx, plan.scenario, { seconds: settings.probeSeconds, concurrency });
+      const after = await snapshot(target);
+      const { accounting, throttledPerSecond } = account(target, plan.service, before, after, sat.cpuSeconds);
+      const bound = boundBy(accounting);
+      runs.push({ throughput: sat.achievedRate, p99Ms: sat.p99Ms, failed: sat.failed, accounting, throttledPerSecond, bound });
+      const shares = requestShares(accounting.stepped).map((s) => `${Math.round(s * 100)} %`);
+      log(
+        `    ${tag}: saturation ${sat.achievedRate.toFixed(1)} req/s (p99 ${sat.p99Ms.toFixed(0)} ms, failed ${sat.failed}); ` +
+          `${plan.service} CPU ${accounting.stepped.map((r) => (Number.isFinite(r.quota) ? `${Math.round((r.cores / r.quota) * 100)} %` : `${r.cores.toFixed(2)} cores`)).join(' ')}` +
+          `${Number.isFinite(accounting.stepped[0]?.quota ?? Number.NaN) ? ' of quota' : ''}, requests ${shares.join(' ')}; driver ${accounting.driverCores.toFixed(2)} cores; host idle ${Math.round(accounting.hostIdle * 100)} % → bound by ${bound.by}`,
+      );
+
+      if (!settings.skipSlo) {
+        say([`${tag}: SLO search (p99 ≤ ${plan.sloP99Ms} ms, nothing failed)`]);
+        const start = sat.achievedRate > 0 ? sat.achievedRate * 0.6 : steps[0] ? steps[0].capacity.median * replicas * 0.6 : plan.startRate;
+        const { capacity, probes } = await findCapacity(
+          async (rate) => {
+            const r = await drive(settings, target, ctx, plan.scenario, { seconds: settings.probeSeconds, rate });
+            const record = {
+              rate,
+              pass: probePasses(r, plan.sloP99Ms),
+              p99Ms: r.p99Ms,
+              failed: r.failed,
+              dropped: r.dropped,
+              achievedRate: r.achievedRate,
+            };
+            log(
+              `      ${String(rate).padStart(6)} req/s → p99 ${r.p99Ms.toFixed(1)} ms, failed ${r.failed}, dropped ${r.dropped}: ${record.pass ? 'pass' : 'FAIL'}`,
+            );
+            return record;
+          },
+          start,
+          settings.refinements,
+          { growth: 1.25 },
         );
-        return record;
-      },
-      start,
-      settings.refinements,
-    );
-    // The control endpoint, measured while this layer runs at 70 % of its capacity.
-    const [control] = await Promise.all([
-      load(target, plan.control, plan.controlRate, settings.probeSeconds + 2, ctx),
-      load(target, plan.scenario, Math.max(1, Math.round(capacity * 0.7)), settings.probeSeconds + 2, ctx),
-    ]);
-    const first = steps[0]?.capacity ?? capacity;
+        capacities.push(capacity);
+        searches.push(probes);
+      }
+      // The control, measured while the layer runs at 70 % of what it sustains (its SLO capacity, or its saturation).
+      const busy = Math.max(1, Math.round(0.7 * (capacities.at(-1) || sat.achievedRate * 0.7)));
+      say([`${tag}: control ${plan.control} at ${plan.controlRate} req/s beside ${busy} req/s of ${plan.scenario}`]);
+      const [control] = await Promise.all([
+        drive(settings, target, ctx, plan.control, { seconds: settings.probeSeconds + 2, rate: plan.controlRate }),
+        drive(settings, target, ctx, plan.scenario, { seconds: settings.probeSeconds + 2, rate: busy }),
+      ]);
+      controls.push(control.p99Ms);
+      controlFailed += control.failed + control.dropped;
+      log(
+        `    ${tag}: ${settings.skipSlo ? '' : `SLO capacity ${capacities.at(-1)} req/s; `}control ${plan.control} p99 ${control.p99Ms.toFixed(1)} ms (failed ${control.failed + control.dropped})`,
+      );
+    }
+
+    const saturation = repeated(runs.map((r) => r.throughput));
+    const capacity = repeated(capacities);
+    const first = steps[0];
+    const counts = new Map<string, number>();
+    for (const r of runs) counts.set(r.bound.by, (counts.get(r.bound.by) ?? 0) + 1);
+    const mostly = [...counts].sort((a, b) => b[1] - a[1])[0]![0];
+    const medianOf = (f: (r: SaturationRun) => number) => median(runs.map(f));
     const step: StepResult = {
       replicas,
+      saturation,
+      saturationEfficiency: first ? efficiency(saturation.median, replicas / first.replicas, first.saturation.median) : 1,
+      saturationRuns: runs,
       capacity,
-      efficiency: first > 0 ? capacity / (replicas * (steps[0] ? first : capacity)) : 0,
-      controlP99Ms: control.latencyMs.p99,
-      controlFailed: control.failed + control.dropped,
+      capacityEfficiency: first ? efficiency(capacity.median, replicas / first.replicas, first.capacity.median) : 1,
+      searches,
+      controlP99Ms: repeated(controls),
+      controlFailed,
+      bound: runs.find((r) => r.bound.by === mostly)!.bound,
+      explained: {
+        steppedQuotaUse: runs[0]!.accounting.stepped.map((_, i) =>
+          medianOf((r) => (r.accounting.stepped[i]?.cores ?? Number.NaN) / (r.accounting.stepped[i]?.quota ?? Number.NaN)),
+        ),
+        requestShares: runs[0]!.accounting.stepped.map((_, i) => medianOf((r) => requestShares(r.accounting.stepped)[i] ?? Number.NaN)),
+        gatewayCores: medianOf(
+          (r) =>
+            r.accounting.fixed.filter((f) => f.service === 'gateway').reduce((a, f) => a + f.cores, 0) +
+            (plan.service === 'gateway' ? r.accounting.stepped.reduce((a, s) => a + s.cores, 0) : 0),
+        ),
+        driverCores: medianOf((r) => r.accounting.driverCores),
+        otherCores: medianOf((r) => r.accounting.fixed.filter((f) => f.service !== 'gateway').reduce((a, f) => a + f.cores, 0)),
+        hostIdle: medianOf((r) => r.accounting.hostIdle),
+      },
       scaleOut,
-      probes,
     };
     log(
-      `  ${plan.service} × ${replicas}: capacity ${capacity} req/s, efficiency ${step.efficiency.toFixed(2)}, control ${plan.control} p99 ${control.latencyMs.p99.toFixed(1)} ms`,
+      `  ${plan.service} × ${replicas}: saturation ${saturation.median.toFixed(1)} req/s (${saturation.min.toFixed(1)}–${saturation.max.toFixed(1)}), efficiency ${step.saturationEfficiency.toFixed(2)}` +
+        `${settings.skipSlo ? '' : `; SLO capacity ${capacity.median} (${capacity.min}–${capacity.max}), efficiency ${step.capacityEfficiency.toFixed(2)}`}` +
+        `; control p99 ${step.controlP99Ms.median.toFixed(1)} ms; bound by ${step.bound.by} (${step.bound.detail})`,
     );
     steps.push(step);
-    previous = step;
   }
   return steps;
 }

@@ -1,0 +1,73 @@
+import { readFileSync } from 'node:fs';
+import { readReplicaSample } from '@strata/console';
+
+/** Jiffies of the whole host from /proc/stat: idle (idle + iowait) and total, over every core. */
+export interface HostCpu {
+  idle: number;
+  total: number;
+  cores: number;
+}
+
+export function readHostCpu(): HostCpu {
+  const lines = readFileSync('/proc/stat', 'utf8').split('\n');
+  const fields = lines[0]!.trim().split(/\s+/).slice(1).map(Number);
+  const cores = lines.filter((l) => /^cpu\d/.test(l)).length;
+  return { idle: fields[3]! + (fields[4] ?? 0), total: fields.reduce((a, b) => a + b, 0), cores };
+}
+
+/** Share of the host's CPU time that was idle between two readings (0–1). */
+export function hostIdleShare(before: HostCpu, after: HostCpu): number {
+  const total = after.total - before.total;
+  return total > 0 ? (after.idle - before.idle) / total : Number.NaN;
+}
+
+/** Requests a replica has served so far, from its own metrics (0 when it cannot be read). */
+export async function requestsServed(metricsUrl: string | undefined): Promise<number> {
+  if (!metricsUrl) return Number.NaN;
+  try {
+    const response = await fetch(metricsUrl, { signal: AbortSignal.timeout(2_000) });
+    return readReplicaSample(await response.text()).requests;
+  } catch {
+    return Number.NaN;
+  }
+}
+
+/**
+ * CPU seconds a container has used, from its cgroup (cgroup v1 with the cgroupfs or systemd driver, or v2), or
+ * undefined where none of those paths exists (then the report says the figure is missing).
+ */
+export function containerCpuReader(id: string): (() => number) | undefined {
+  const candidates: [string, (text: string) => number][] = [
+    [`/sys/fs/cgroup/cpuacct/docker/${id}/cpuacct.usage`, (t) => Number(t) / 1e9],
+    [`/sys/fs/cgroup/cpu,cpuacct/docker/${id}/cpuacct.usage`, (t) => Number(t) / 1e9],
+    [`/sys/fs/cgroup/cpuacct/system.slice/docker-${id}.scope/cpuacct.usage`, (t) => Number(t) / 1e9],
+    [`/sys/fs/cgroup/system.slice/docker-${id}.scope/cpu.stat`, (t) => Number(/usage_usec (\d+)/.exec(t)?.[1]) / 1e6],
+    [`/sys/fs/cgroup/docker/${id}/cpu.stat`, (t) => Number(/usage_usec (\d+)/.exec(t)?.[1]) / 1e6],
+  ];
+  for (const [path, parse] of candidates) {
+    try {
+      readFileSync(path, 'utf8');
+      return () => parse(readFileSync(path, 'utf8'));
+    } catch {
+      // not this layout
+    }
+  }
+  return undefined;
+}
+
+/** Periods a container was throttled by its CPU quota so far (cgroup v1 cpu.stat, or v2), where readable. */
+export function containerThrottledPeriods(id: string): (() => number) | undefined {
+  for (const path of [
+    `/sys/fs/cgroup/cpu/docker/${id}/cpu.stat`,
+    `/sys/fs/cgroup/system.slice/docker-${id}.scope/cpu.stat`,
+    `/sys/fs/cgroup/docker/${id}/cpu.stat`,
+  ]) {
+    try {
+      readFileSync(path, 'utf8');
+      return () => Number(/nr_throttled (\d+)/.exec(readFileSync(path, 'utf8'))?.[1] ?? Number.NaN);
+    } catch {
+      // not this layout
+    }
+  }
+  return undefined;
+}
