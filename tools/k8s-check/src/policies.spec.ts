@@ -66,6 +66,24 @@ describe('k8s overlays', { skip }, () => {
     );
   });
 
+  it('fails a released overlay that runs a mutable image tag (dev, latest)', () => {
+    const objects = broken((o) => {
+      find(o, 'Deployment', 'catalog').spec.template.spec.containers[0].image = 'strata/catalog:dev';
+      find(o, 'Deployment', 'pricing').spec.template.spec.containers[0].image = 'strata/pricing:latest';
+    });
+    const problems = checkObjects(objects, true, undefined, true);
+    assert.ok(
+      problems.some((p) => p.startsWith('Deployment/catalog container catalog: image strata/catalog:dev is a mutable tag')),
+      problems.join('\n'),
+    );
+    assert.ok(problems.some((p) => p.startsWith('Deployment/pricing container pricing: image strata/pricing:latest is a mutable tag')));
+    assert.deepEqual(
+      validateOverlay('minikube').problems.filter((p) => /mutable tag/.test(p)),
+      [],
+      'as committed, minikube runs content tags',
+    );
+  });
+
   it('fails a default deny that selects pods by label (a pod without the label would be left open)', () => {
     const objects = broken((o) => {
       find(o, 'NetworkPolicy', 'default-deny').spec.podSelector = { matchLabels: { 'app.kubernetes.io/part-of': 'strata' } };

@@ -33,7 +33,13 @@ const PROBES = ['startupProbe', 'readinessProbe', 'livenessProbe'] as const;
  * availability (probes, maxUnavailable 0, PDB, a grace period longer than the drain), scaling (HPA, limits),
  * and least privilege (securityContext, no token, network policies).
  */
-export function policyViolations(objects: readonly K8sObject[], options: { requireNetworkPolicies: boolean }): string[] {
+/** An immutable image reference: strata/<name>:<12 hex digits of its content hash>, or pinned by digest. */
+const IMMUTABLE_IMAGE = /(:[0-9a-f]{12}|@sha256:[0-9a-f]{64})$/;
+
+export function policyViolations(
+  objects: readonly K8sObject[],
+  options: { requireNetworkPolicies: boolean; requireImmutableImages?: boolean },
+): string[] {
   const problems: string[] = [];
   const byKind = (kind: string) => objects.filter((o) => o.kind === kind);
   const services = byKind('Service');
@@ -63,6 +69,8 @@ export function policyViolations(objects: readonly K8sObject[], options: { requi
     if (pod.securityContext?.seccompProfile?.type !== 'RuntimeDefault') problems.push(`${id}: seccompProfile must be RuntimeDefault`);
     for (const c of pod.containers ?? []) {
       const cid = `${id} container ${c.name}`;
+      if (options.requireImmutableImages && String(c.image).startsWith('strata/') && !IMMUTABLE_IMAGE.test(String(c.image)))
+        problems.push(`${cid}: image ${c.image} is a mutable tag; a released overlay runs content tags (npm run release writes them)`);
       const sc = c.securityContext ?? {};
       if (sc.runAsUser === 0 || (sc.runAsUser === undefined && pod.securityContext?.runAsUser === 0))
         problems.push(`${cid}: runs as root (runAsUser 0)`);

@@ -4,7 +4,7 @@ import { parse } from 'yaml';
 import { loadServices, type ServiceRegistry } from '@strata/service-registry';
 import { declarationProblems } from './declarations.js';
 import { policyViolations } from './policies.js';
-import { REPO_ROOT, overlayDir, renderKustomization, type K8sObject } from './render.js';
+import { RELEASED_OVERLAYS, REPO_ROOT, overlayDir, renderKustomization, type K8sObject } from './render.js';
 import { schemaProblems } from './schema.js';
 
 export interface OverlayReport {
@@ -42,10 +42,11 @@ export function checkObjects(
   objects: readonly K8sObject[],
   requireNetworkPolicies: boolean,
   registry: ServiceRegistry = loadServices(REPO_ROOT),
+  requireImmutableImages = false,
 ): string[] {
   return [
     ...objects.flatMap(schemaProblems),
-    ...policyViolations(objects, { requireNetworkPolicies }),
+    ...policyViolations(objects, { requireNetworkPolicies, requireImmutableImages }),
     ...declarationProblems(objects, registry, requireNetworkPolicies),
   ];
 }
@@ -54,5 +55,9 @@ export function checkObjects(
 export function validateOverlay(overlay: string): OverlayReport {
   const dir = overlayDir(overlay);
   const objects = renderKustomization(dir);
-  return { overlay, objects, problems: [...checkObjects(objects, overlay !== 'local'), ...undeclaredReplicas(dir, objects)] };
+  const problems = [
+    ...checkObjects(objects, overlay !== 'local', undefined, RELEASED_OVERLAYS.includes(overlay)),
+    ...undeclaredReplicas(dir, objects),
+  ];
+  return { overlay, objects, problems };
 }

@@ -22,7 +22,8 @@ export interface OrderLoadResult {
  * at most `maxAttempts` per key.
  */
 export async function placeOrdersUnderLoad(
-  baseUrl: string,
+  /** The gateway, or a function that picks one of its replicas for each attempt (replicas come and go). */
+  baseUrl: string | (() => string),
   options: { rate: number; seconds: number; keyPrefix: string; maxAttempts?: number },
 ): Promise<OrderLoadResult> {
   const result: OrderLoadResult = {
@@ -43,7 +44,7 @@ export async function placeOrdersUnderLoad(
     for (let attempt = 1; attempt <= maxAttempts; attempt++) {
       const started = performance.now();
       try {
-        const response = await fetch(`${baseUrl}/api/orders`, {
+        const response = await fetch(`${typeof baseUrl === 'function' ? baseUrl() : baseUrl}/api/orders`, {
           method: 'POST',
           headers: { 'content-type': 'application/json', 'idempotency-key': key },
           body,

@@ -81,6 +81,13 @@ describe('npm run new-service, in a temporary copy of the repository', { timeout
     const lockfile = JSON.parse(readFileSync(join(copy, 'package-lock.json'), 'utf8')) as { packages: Record<string, unknown> };
     assert.ok(lockfile.packages['apps/inventory'] && lockfile.packages['apps/stock-report']);
     for (const app of ['inventory', 'stock-report']) symlinkSync(`../../apps/${app}`, join(copy, 'node_modules', '@strata', app));
+    // What the generator does after npm install: declare the new images' content tags in the released overlays.
+    const released = run('npm', ['run', '-s', 'release', '--', '--no-build', '--services', 'inventory,stock-report']);
+    assert.equal(released.status, 0, released.stdout + released.stderr);
+    assert.match(
+      readFileSync(join(copy, 'k8s', 'overlays', 'minikube', 'kustomization.yaml'), 'utf8'),
+      /- name: strata\/inventory\n {4}newTag: [0-9a-f]{12}/,
+    );
 
     const declaration = JSON.parse(readFileSync(join(copy, 'apps', 'stock-report', 'service.json'), 'utf8'));
     assert.deepEqual(declaration.calls, ['inventory', 'catalog']);

@@ -125,7 +125,7 @@ export default async function serviceGenerator(tree: Tree, options: ServiceGener
   tree.write(`apps/${n.name}/${DECLARATION_FILE}`, `${JSON.stringify(declaration, null, 2)}\n`);
 
   // k8s: the base lists the service; every overlay that declares replicas declares its replicas too (an overlay built on
-  // another, such as minikube-observability, inherits them), and an overlay that pins images pins its image.
+  // another, such as minikube-observability, inherits them). Its image's content tag is declared after generation.
   const base = yaml(tree, 'k8s/base/kustomization.yaml');
   (base.get('resources') as YAMLSeq).items.splice(-1, 0, base.createNode(n.name));
   tree.write('k8s/base/kustomization.yaml', base.toString({ flowCollectionPadding: false }));
@@ -135,9 +135,6 @@ export default async function serviceGenerator(tree: Tree, options: ServiceGener
     const replicas = doc.get('replicas') as YAMLSeq | undefined;
     if (!replicas) continue;
     replicas.add(doc.createNode({ name: n.name, count: NEW_REPLICAS[overlay] ?? 1 }));
-    const images = doc.get('images') as YAMLSeq | undefined;
-    const pinned = images?.items[0] as YAMLMap | undefined;
-    if (images && pinned) images.add(doc.createNode({ name: `strata/${n.name}`, newTag: pinned.get('newTag') }));
     tree.write(path, doc.toString({ flowCollectionPadding: false }));
   }
   // Network policies: its own (from the template), listed in the component; each callee admits it.
@@ -163,6 +160,8 @@ export default async function serviceGenerator(tree: Tree, options: ServiceGener
     if (!options.skipInstall) {
       // package-lock.json must list the new workspace, or `npm ci` on a fresh clone refuses it.
       execFileSync('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline'], { cwd: root, stdio: 'inherit' });
+      // The released overlays run content-tagged images only: declare the new service's (npm run release, no build).
+      execFileSync('npm', ['run', '-s', 'release', '--', '--no-build', '--services', n.name], { cwd: root, stdio: 'inherit' });
     }
     console.log(
       `\n${n.name} (${options.layer}) generated. Its room: apps/${n.name}, proto/strata/${n.protoPkg}, k8s/base/${n.name}, k8s/components/network-policies/${n.name}.yaml, loadtests/scenarios/${n.name}.js, loadtests/k6/grpc-${n.name}.js.`,

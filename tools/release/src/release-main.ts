@@ -1,0 +1,39 @@
+#!/usr/bin/env node
+// npm run release — build what changed (content-tagged images), then declare it: every service's tag goes into the
+// `images:` of k8s/overlays/minikube and production. Commit the overlays: they say what runs. k8s:deploy applies them.
+//   npm run release -- --overlays minikube --no-build --services catalog
+import { parseArgs } from 'node:util';
+import { REPO_ROOT } from '@strata/service-registry';
+import { DEFAULT_BASE_IMAGE } from './content-tag.js';
+import { minikubeDockerEnv } from './docker.js';
+import { RELEASED_OVERLAYS } from './overlay-images.js';
+import { release } from './release.js';
+
+const { values } = parseArgs({
+  options: {
+    overlays: { type: 'string' },
+    services: { type: 'string' },
+    'no-build': { type: 'boolean', default: false },
+    minikube: { type: 'boolean', default: false },
+  },
+});
+const started = performance.now();
+const overlays = values.overlays?.split(',') ?? [...RELEASED_OVERLAYS];
+const result = await release({
+  repoRoot: REPO_ROOT,
+  overlays,
+  services: values.services?.split(','),
+  build: !values['no-build'],
+  baseImage: process.env.STRATA_BASE_IMAGE || DEFAULT_BASE_IMAGE,
+  env: values.minikube ? minikubeDockerEnv() : undefined,
+  log: (line) => console.log(line),
+});
+for (const overlay of overlays) {
+  const changes = result.changes[overlay]!;
+  console.log(
+    changes.length === 0
+      ? `k8s/overlays/${overlay}: nothing changed; applying it rolls nothing`
+      : `k8s/overlays/${overlay}: ${changes.map((c) => `${c.service} ${c.from ?? '(new)'} → ${c.to}`).join(', ')}`,
+  );
+}
+console.log(`release declared in ${((performance.now() - started) / 1000).toFixed(1)} s; commit k8s/overlays to record it`);

@@ -1,0 +1,33 @@
+#!/usr/bin/env node
+// npm run k8s:rollback — the declarative rollback: put the previous release's image tags (from the overlay's git history)
+// back into k8s/overlays/<overlay>, apply the overlay, wait for the services that change. Commit the overlay afterwards:
+// git then says what runs again. --dry-run writes the declaration and shows the rendered images, without applying.
+import { execFileSync } from 'node:child_process';
+import { parseArgs } from 'node:util';
+import { REPO_ROOT } from '@strata/service-registry';
+import { rollBackDeclaration } from './rollback.js';
+
+const { values } = parseArgs({
+  options: {
+    overlay: { type: 'string', default: 'minikube' },
+    'dry-run': { type: 'boolean', default: false },
+    namespace: { type: 'string', default: 'strata' },
+  },
+});
+const overlay = values.overlay!;
+const { previous, changes } = rollBackDeclaration(REPO_ROOT, overlay);
+console.log(`k8s/overlays/${overlay}: back to the release of ${previous.commit.slice(0, 12)} (${previous.subject})`);
+for (const c of changes) console.log(`  ${c.service}: ${c.from} → ${c.to}`);
+const dir = `k8s/overlays/${overlay}`;
+if (values['dry-run']) {
+  const rendered = execFileSync('kubectl', ['kustomize', dir], { cwd: REPO_ROOT, encoding: 'utf8' });
+  console.log([...new Set(rendered.match(/image: strata\/\S+/g) ?? [])].join('\n'));
+  console.log('dry run: nothing applied');
+} else {
+  execFileSync('kubectl', ['apply', '-k', dir], { cwd: REPO_ROOT, stdio: 'inherit' });
+  for (const c of changes)
+    execFileSync('kubectl', ['-n', values.namespace!, 'rollout', 'status', `deployment/${c.service}`, '--timeout=300s'], {
+      stdio: 'inherit',
+    });
+  console.log(`rolled back ${changes.length} service(s); commit ${dir}/kustomization.yaml to record the rollback`);
+}
