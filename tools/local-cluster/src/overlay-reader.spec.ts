@@ -9,6 +9,7 @@ import { REPO_ROOT } from './local-cluster.js';
 import { planServices } from './local-plan.js';
 import { readDesiredReplicas, readOverlayDeployments } from './overlay-reader.js';
 import { loadServices } from '@strata/service-registry';
+import { reservePortRegion } from '@strata/test-kit';
 
 const overlay = join(REPO_ROOT, 'k8s', 'overlays', 'local');
 const kubectlPresent = spawnSync('kubectl', ['version', '--client'], { stdio: 'ignore' }).status === 0;
@@ -147,7 +148,8 @@ describe('starting the local cluster', () => {
     const { mkdtempSync } = await import('node:fs');
     const { tmpdir } = await import('node:os');
     const { startLocalCluster } = await import('./local-cluster.js');
-    const basePort = 23_000 + Math.floor(Math.random() * 90) * 100;
+    const region = await reservePortRegion();
+    const basePort = region.base;
     const blocker = createServer((socket) => socket.destroy());
     // catalog-1 listens on basePort + 1 (catalog is the first Deployment by name).
     await new Promise<void>((resolve) => blocker.listen(basePort + 1, '127.0.0.1', () => resolve()));
@@ -165,6 +167,7 @@ describe('starting the local cluster', () => {
       );
     } finally {
       blocker.close();
+      region.release();
     }
   });
 });

@@ -1,4 +1,4 @@
-import { freePort } from '@strata/test-kit';
+import { freePort, reservePortRegion } from '@strata/test-kit';
 import { REPO_ROOT, startLocalCluster, type LocalCluster } from '@strata/local-cluster';
 import type { HttpScenario, Scenario } from '@strata/loadtests';
 import { cpSync, mkdtempSync } from 'node:fs';
@@ -10,19 +10,29 @@ export async function startTestCluster(
   options: { ephemeralDatabase?: boolean; extraEnv?: Record<string, string>; overlayDir?: string; console?: boolean } = {},
 ): Promise<LocalCluster> {
   const gatewayPort = await freePort();
-  // Replica ports come from a random region below Linux's ephemeral range (32768–60999), where freePort()
-  // finds the gateway's port: the two can never collide. Each run picks its own region.
-  const basePort = 22_000 + Math.floor(Math.random() * 100) * 100;
-  return startLocalCluster({
-    gatewayPort,
-    basePort,
-    overlayDir: options.overlayDir,
-    stateDir: mkdtempSync(join(tmpdir(), 'strata-system-')),
-    ephemeralDatabase: options.ephemeralDatabase ?? true,
-    extraEnv: { LOG_LEVEL: 'warn', SHUTDOWN_DELAY_MS: '100', DRAIN_TIMEOUT_MS: '3000', ...options.extraEnv },
-    supervisor: { initialBackoffMs: 300 },
-    console: options.console ? { port: 0 } : undefined,
-  });
+  // Replica ports come from a region below Linux's ephemeral range (32768–60999), where freePort() finds the
+  // gateway's port: the two can never collide. The region is claimed across processes (tests of other projects
+  // boot clusters at the same time) and freed when the cluster stops.
+  const region = await reservePortRegion();
+  try {
+    const cluster = await startLocalCluster({
+      gatewayPort,
+      basePort: region.base,
+      overlayDir: options.overlayDir,
+      stateDir: mkdtempSync(join(tmpdir(), 'strata-system-')),
+      ephemeralDatabase: options.ephemeralDatabase ?? true,
+      extraEnv: { LOG_LEVEL: 'warn', SHUTDOWN_DELAY_MS: '100', DRAIN_TIMEOUT_MS: '3000', ...options.extraEnv },
+      supervisor: { initialBackoffMs: 300 },
+      console: options.console ? { port: 0 } : undefined,
+    });
+    // Replaced in place: the cluster's `plans` is a live getter that a copy would freeze.
+    const stop = cluster.stop.bind(cluster);
+    cluster.stop = () => stop().finally(region.release);
+    return cluster;
+  } catch (error) {
+    region.release();
+    throw error;
+  }
 }
 
 /** Parsed JSON of an API response: tests inspect it field by field, so it is deliberately untyped. */

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
-import { freePort } from '@strata/test-kit';
+import { freePort, reservePortRegion } from '@strata/test-kit';
 import { REPO_ROOT } from '../../workspace.js';
 
 /**
@@ -120,8 +120,10 @@ describe('npm run new-service, in a temporary copy of the repository', { timeout
   });
 
   it("starts the new services with the local overlay's replicas, as npm start does, and they answer", async () => {
-    // Replica ports below the ephemeral range, in a region of their own (as the system tests choose them).
-    const basePort = 22_000 + Math.floor(Math.random() * 80) * 100;
+    // Replica ports below the ephemeral range, in a region claimed as the system tests claim theirs (they may be
+    // booting clusters at the same time).
+    const region = await reservePortRegion();
+    const basePort = region.base;
     const cluster = spawn(process.execPath, ['tools/local-cluster/dist/main.js', 'up'], {
       cwd: copy,
       env: { ...env, GATEWAY_PORT: String(await freePort()), LOCAL_BASE_PORT: String(basePort) },
@@ -156,6 +158,7 @@ describe('npm run new-service, in a temporary copy of the repository', { timeout
     } finally {
       cluster.kill('SIGTERM');
       await new Promise((resolve) => (cluster.exitCode !== null ? resolve(undefined) : cluster.once('exit', resolve)));
+      region.release();
       console.log(
         `new-service + lint, build, tests, k8s:validate and start in the copy: ${((performance.now() - started) / 1000).toFixed(0)} s`,
       );
