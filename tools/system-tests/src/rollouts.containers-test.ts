@@ -53,6 +53,8 @@ function releaseB(service: string, a: string): string {
 }
 
 const rows: string[] = [];
+/** A leaf, a composite and the edge: the first declared service of each layer. */
+const ROLLED = (['leaf', 'composite', 'edge'] as const).map((layer) => registry.inLayer(layer)[0]!.name);
 
 describe('rolling updates and rollbacks of released images, in containers, under load', { skip, timeout: 600_000 }, () => {
   let topology: ContainerTopology;
@@ -63,9 +65,9 @@ describe('rolling updates and rollbacks of released images, in containers, under
     scenarios = await loadScenarios();
     topology = await ContainerTopology.start({
       tag: 'dev',
-      // Two replicas of each service that is rolled, so that one serves while the other is replaced.
-      replicas: { postgres: 1, catalog: 2, pricing: 1, orders: 2, recommendations: 1, gateway: 2 },
-      cpus: { postgres: 0.5, catalog: 0.5, pricing: 0.5, orders: 0.5, recommendations: 0.5, gateway: 0.5 },
+      // Two replicas of each service that is rolled, so that one serves while the other is replaced; one of the others.
+      replicas: Object.fromEntries(['postgres', ...registry.names].map((s) => [s, (ROLLED as readonly string[]).includes(s) ? 2 : 1])),
+      cpus: Object.fromEntries(['postgres', ...registry.names].map((s) => [s, 0.5])),
     });
     const placed = await fetch(`${topology.gatewayUrls()[0]}/api/orders`, {
       method: 'POST',
@@ -103,7 +105,7 @@ describe('rolling updates and rollbacks of released images, in containers, under
     };
   }
 
-  for (const service of ['catalog', 'orders', 'gateway'] as const) {
+  for (const service of ROLLED) {
     const layer = registry.get(service).layer;
     it(`${service} (${layer}): release A → B → back to A, one replica at a time, under mixed load: nothing fails, every acknowledged order stored once`, async () => {
       const a = pinned(service, `strata/${service}:dev`);
