@@ -3,6 +3,8 @@
 // measure, several times, its saturation throughput and its SLO capacity, with what explains each figure, and the p99
 // of a control scenario that does not touch the layer. Containers by default; --target local or k8s.
 import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { startConsole, type RunningConsole } from '@strata/console';
 import { loadServices } from '@strata/service-registry';
@@ -25,8 +27,18 @@ const { values } = parseArgs({
     'base-url': { type: 'string' },
     'console-port': { type: 'string', default: process.env.CONSOLE_PORT ?? '8090' },
     smoke: { type: 'boolean', default: false },
+    /** Keep the layers of the existing report (reports/capacity.json) that this run does not measure. */
+    merge: { type: 'boolean', default: false },
+    /** Only write the report again from reports/capacity.json (after a change to how it is presented). */
+    render: { type: 'boolean', default: false },
   },
 });
+
+if (values.render) {
+  const stored = JSON.parse(readFileSync(join(values.out!, 'capacity.json'), 'utf8')) as { intro: string; reports: LayerReport[] };
+  console.log((await writeReports(values.out!, stored.reports, stored.intro)).join('\n'));
+  process.exit(0);
+}
 
 const registry = loadServices();
 /** Per layer, from its declaration (apps/<name>/service.json `capacity`). */
@@ -167,12 +179,23 @@ try {
   await sharedConsole?.close();
 }
 
-const intro = [
+let intro = [
   `Run of ${new Date().toISOString().slice(0, 10)} on ${values.target}, load driver ${driver.name} ${driver.version}${scaleOutDriver !== driver ? ` (live scale-outs driven by the Node engine ${scaleOutDriver.version}, which follows new replicas; k6 reads its targets once)` : ''}; ` +
     `${repeats} repeat(s) of ${probeSeconds} s probes per step. Command: \`npm run capacity${process.argv.slice(2).length ? ` -- ${process.argv.slice(2).join(' ')}` : ''}\`.`,
   '',
   "**Reading it.** *Saturation throughput*: what the layer completes per second when offered more than it can take, with bounded concurrency (a closed loop): the figure CPU throttling tails do not distort. *SLO capacity*: the highest open-loop arrival rate at which p99 met the bound and nothing failed or was dropped. *Efficiency*: the figure at n replicas against n times the figure at one (1.00 = linear); it counts against the layer only when the step was **bound by the stepped layer** (its replicas used their CPU quota); otherwise the table names what ran out first — the host's cores, a fixed layer, or the load driver. *Control p99*: a scenario that does not touch the layer, measured beside the layer at 70 % of its capacity; it should not move as the layer scales.",
 ].join('\n');
+if (values.merge && existsSync(join(out, 'capacity.json'))) {
+  // Re-measuring some layers: the others keep their last measurement (each layer's section says its run and driver).
+  const stored = JSON.parse(readFileSync(join(out, 'capacity.json'), 'utf8')) as { intro?: string; reports: LayerReport[] };
+  const previous = stored.reports;
+  if (stored.intro)
+    intro = `${stored.intro}\n\nRe-measured later: ${reports.map((r) => r.plan.service).join(', ')} (each layer's section says when and with which driver): ${intro.split('\n')[0]}`;
+  const measured = new Set(reports.map((r) => r.plan.service));
+  const order = registry.names;
+  reports.push(...previous.filter((r) => !measured.has(r.plan.service)));
+  reports.sort((a, b) => order.indexOf(a.plan.service) - order.indexOf(b.plan.service));
+}
 const files = await writeReports(out, reports, intro);
 console.log(`${time()} wrote ${files.join(', ')}`);
 

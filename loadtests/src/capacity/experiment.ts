@@ -3,7 +3,17 @@ import { loadScenarios, type Scenario, type ScenarioContext } from '../scenarios
 import { hostIdleShare, readHostCpu, type HostCpu } from './accounting.js';
 import type { DriverResult, LoadDriver } from './drivers.js';
 import { findCapacity, probePasses, type ProbeRecord } from './search.js';
-import { boundBy, efficiency, median, repeated, requestShares, type Bound, type CpuAccounting, type Repeated } from './statistics.js';
+import {
+  boundBy,
+  efficiency,
+  median,
+  mostlyBoundBy,
+  repeated,
+  requestShares,
+  type Bound,
+  type CpuAccounting,
+  type Repeated,
+} from './statistics.js';
 import type { ExperimentTarget, ReplicaHandle } from './targets.js';
 
 const scenarios: Record<string, Scenario> = await loadScenarios();
@@ -304,9 +314,6 @@ export async function runLayer(
     const saturation = repeated(runs.map((r) => r.throughput));
     const capacity = repeated(capacities);
     const first = steps[0];
-    const counts = new Map<string, number>();
-    for (const r of runs) counts.set(r.bound.by, (counts.get(r.bound.by) ?? 0) + 1);
-    const mostly = [...counts].sort((a, b) => b[1] - a[1])[0]![0];
     const medianOf = (f: (r: SaturationRun) => number) => median(runs.map(f));
     const step: StepResult = {
       replicas,
@@ -318,7 +325,7 @@ export async function runLayer(
       searches,
       controlP99Ms: repeated(controls),
       controlFailed,
-      bound: runs.find((r) => r.bound.by === mostly)!.bound,
+      bound: mostlyBoundBy(runs),
       explained: {
         steppedQuotaUse: runs[0]!.accounting.stepped.map((_, i) =>
           medianOf((r) => (r.accounting.stepped[i]?.cores ?? Number.NaN) / (r.accounting.stepped[i]?.quota ?? Number.NaN)),

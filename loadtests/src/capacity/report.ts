@@ -2,7 +2,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { layerChartSvg } from './chart.js';
 import type { LayerPlan, StepResult } from './experiment.js';
-import type { Repeated } from './statistics.js';
+import { boundBy, mostlyBoundBy, type Repeated } from './statistics.js';
 
 export interface LayerReport {
   plan: LayerPlan;
@@ -35,13 +35,26 @@ function counted(step: StepResult, value: number): string {
   return step.bound.by === 'stepped layer' || step.replicas === 1 ? f(value, 2) : `${f(value, 2)} (bound by ${step.bound.by})`;
 }
 
+/** What bounded each step and run, from the stored CPU accounting (the rule in statistics.ts, applied at render time). */
+export function withBounds(report: LayerReport): LayerReport {
+  return {
+    ...report,
+    steps: report.steps.map((s) => ({
+      ...s,
+      bound: mostlyBoundBy(s.saturationRuns),
+      saturationRuns: s.saturationRuns.map((r) => ({ ...r, bound: boundBy(r.accounting) })),
+    })),
+  };
+}
+
 /** The Markdown of one layer: the figures, what explains them, the live scale-outs. */
-export function layerSection(report: LayerReport): string {
+export function layerSection(stored: LayerReport): string {
+  const report = withBounds(stored);
   const { plan, steps } = report;
   const one = steps[0];
   const quota = Number.isFinite(report.cpusPerReplica) ? `${report.cpusPerReplica} CPU per replica` : 'no CPU quota';
   const lines = [
-    `### ${plan.service} (${plan.layer}) — ${report.target}, ${quota}, driver ${report.driver}`,
+    `### ${plan.service} (${plan.layer}) — ${report.target}, ${quota}, driver ${report.driver}, measured ${report.startedAt.slice(0, 16).replace('T', ' ')} UTC`,
     '',
     `Load: \`${plan.scenario}\` — ${plan.why}. SLO: p99 ≤ ${plan.sloP99Ms} ms, nothing failed or dropped. Control: \`${plan.control}\` at ${plan.controlRate} req/s, which does not touch ${plan.service}. ` +
       `Every step measured ${report.repeats} times (${report.probeSeconds} s probes, same topology): median (min–max); **noisy** = a repeat more than ±15 % from the median. ${report.capacityNote}.`,
@@ -94,7 +107,7 @@ export function summaryTable(reports: readonly LayerReport[], skipped: readonly 
     '| layer | service | replicas | saturation req/s | saturation efficiency | SLO capacity req/s | SLO efficiency | control p99 change | bound by (last step) |',
     '|---|---|---|---|---|---|---|---|---|',
   ];
-  for (const r of reports) {
+  for (const r of reports.map(withBounds)) {
     const one = r.steps[0]!;
     const last = r.steps.at(-1)!;
     const control = last.controlP99Ms.median / one.controlP99Ms.median - 1;
@@ -135,7 +148,7 @@ export async function writeReports(
     ...reports.flatMap((r) => [layerSection(r), '', `![${r.plan.service}](capacity-${r.plan.service}.svg)`, '']),
   ].join('\n');
   writeFileSync(join(dir, 'capacity.md'), all);
-  writeFileSync(join(dir, 'capacity.json'), JSON.stringify({ reports, skipped }, null, 2));
+  writeFileSync(join(dir, 'capacity.json'), JSON.stringify({ intro, reports, skipped }, null, 2));
   written.push(join(dir, 'capacity.md'), join(dir, 'capacity.json'));
   return written;
 }

@@ -55,6 +55,12 @@ export interface CpuAccounting {
 
 /** A resource is counted as exhausted above this share of what it may use. */
 export const SATURATED = 0.85;
+/**
+ * The load driver is counted as exhausted above this share of one core: the Node engine serves its event loop on one
+ * thread and its GC threads run on the other core, so a driver at 0.8 of a core has no loop time left (k6 is Go and
+ * would spread, but is held to the same mark).
+ */
+export const DRIVER_SATURATED = 0.75;
 
 export type Bound =
   | { by: 'stepped layer'; detail: string }
@@ -81,7 +87,7 @@ export function boundBy(a: CpuAccounting): Bound {
     .map((f) => ({ ...f, share: f.cores / f.quota }))
     .sort((x, y) => y.share - x.share)[0];
   if (fixed && fixed.share >= SATURATED) return { by: 'fixed layer', detail: `${fixed.service} used ${pct(fixed.share)} of its CPU quota` };
-  if (a.driverCores >= SATURATED) return { by: 'load driver', detail: `the driver used ${pct(a.driverCores)} of a core` };
+  if (a.driverCores >= DRIVER_SATURATED) return { by: 'load driver', detail: `the driver used ${pct(a.driverCores)} of a core` };
   // No quota (local processes): the stepped layer is the limit when its replicas together used what the host had left.
   if (!Number.isFinite(steppedShare)) {
     const steppedCores = a.stepped.reduce((x, r) => x + r.cores, 0);
@@ -94,6 +100,15 @@ export function boundBy(a: CpuAccounting): Bound {
     by: 'none found',
     detail: `the layer used ${pct(steppedShare)} of its quota and nothing else ran out: latency or concurrency bound`,
   };
+}
+
+/** The bound most of a step's saturation runs ended on (the first of them, on a tie). */
+export function mostlyBoundBy(runs: readonly { accounting: CpuAccounting }[]): Bound {
+  const bounds = runs.map((r) => boundBy(r.accounting));
+  const counts = new Map<string, number>();
+  for (const b of bounds) counts.set(b.by, (counts.get(b.by) ?? 0) + 1);
+  const top = [...counts].sort((a, b) => b[1] - a[1])[0]![0];
+  return bounds.find((b) => b.by === top)!;
 }
 
 /** Each replica's share of the requests the stepped layer served (0–1), in replica order. */
