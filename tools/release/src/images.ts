@@ -36,8 +36,21 @@ export async function contentTags(
 }
 
 /**
- * Builds `strata/<service>:<content tag>` for every service whose image with that tag does not exist yet; an existing
- * one is left alone (same inputs, same image). The apps must be compiled (`nx run-many -t build`) beforehand.
+ * Compiles the apps (and the libraries they use) with Nx: an image copies their `dist/`, so an image built without this
+ * would carry the last compiled code under the tag of the current sources.
+ */
+export function compileApps(repoRoot: string, services: readonly string[], log?: (line: string) => void): void {
+  log?.(`==> compiling ${services.join(', ')} (nx build)`);
+  execFileSync(
+    'npx',
+    ['nx', 'run-many', '-t', 'build', `--projects=${services.map((s) => `@strata/${s}`).join(',')}`, '--output-style=static'],
+    { cwd: repoRoot, stdio: ['ignore', 'ignore', 'inherit'] },
+  );
+}
+
+/**
+ * Builds `strata/<service>:<content tag>` for every service whose image with that tag does not exist yet, compiling
+ * those apps first; an existing one is left alone (same inputs, same image).
  */
 export async function buildImages(options: ImageOptions): Promise<BuiltImage[]> {
   const docker = dockerBinary();
@@ -45,6 +58,8 @@ export async function buildImages(options: ImageOptions): Promise<BuiltImage[]> 
   const base = options.baseImage ?? DEFAULT_BASE_IMAGE;
   const services = options.services ?? loadServices(options.repoRoot).names;
   const tags = await contentTags(options.repoRoot, services, base);
+  const missing = services.filter((service) => !imageExists(docker, `strata/${service}:${tags[service]}`, env));
+  if (missing.length > 0) compileApps(options.repoRoot, missing, options.log);
   const out: BuiltImage[] = [];
   for (const [i, service] of services.entries()) {
     const image = `strata/${service}:${tags[service]}`;
