@@ -64,7 +64,7 @@ export async function buildImages(options: ImageOptions): Promise<BuiltImage[]> 
   for (const [i, service] of services.entries()) {
     const image = `strata/${service}:${tags[service]}`;
     const started = performance.now();
-    const exists = imageExists(docker, image, env);
+    const exists = !missing.includes(service);
     options.log?.(`==> [${i + 1}/${services.length}] ${image} ${exists ? '(unchanged: already built)' : `(base ${base}) …`}`);
     if (!exists) {
       // The legacy builder: Debian's docker.io has no buildx.
