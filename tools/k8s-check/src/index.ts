@@ -1,0 +1,2 @@
+export { OVERLAYS, RELEASED_OVERLAYS, REPO_ROOT, kubectlAvailable, overlayDir, renderKustomization, type K8sObject } from './render.js';
+export { checkObjects, validateOverlay, type OverlayReport } from './validate.js';
