@@ -47,7 +47,8 @@ for app in $(node libs/service-registry/dist/cli.js names); do
     url="http://$("$DOCKER" port "$name" 8080 | head -1)/readyz"
     wait_healthy "$name" node -e "fetch('$url').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"
   elif [[ "$with_db" == *" $app "* ]]; then
-    wait_healthy "$name" node libs/service-kit/dist/healthcheck-cli.js "127.0.0.1:$port"
+    # Ready, not only alive: orders serves its contract once its database answers.
+    wait_healthy "$name" node libs/service-kit/dist/healthcheck-cli.js "127.0.0.1:$port" "$(node libs/service-registry/dist/cli.js contract "$app")"
   else
     wait_healthy "$name" node libs/service-kit/dist/healthcheck-cli.js "$("$DOCKER" port "$name" 50051 | head -1)"
   fi

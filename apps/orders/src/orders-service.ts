@@ -1,7 +1,15 @@
 import { Module, type DynamicModule } from '@nestjs/common';
 import type { CatalogServiceClient } from '@strata/contracts/catalog/v1';
 import type { PricingServiceClient } from '@strata/contracts/pricing/v1';
-import { grpcServiceEnv, loadConfig, startGrpcService, upstream, upstreamEnv, type RunningGrpcService } from '@strata/service-kit';
+import {
+  grpcServiceEnv,
+  loadConfig,
+  localDefault,
+  startGrpcService,
+  upstream,
+  upstreamEnv,
+  type RunningGrpcService,
+} from '@strata/service-kit';
 import { z } from 'zod';
 import { OrderPlacement } from './domain/order-placement.js';
 import { PostgresOrderStore } from './postgres-order-store.js';
@@ -17,7 +25,7 @@ export const ordersEnv = grpcServiceEnv.extend({
   GRPC_PORT: grpcServiceEnv.shape.GRPC_PORT.default(50063),
   METRICS_PORT: grpcServiceEnv.shape.METRICS_PORT.default(9463),
   /** The embedded PGlite server that `npm start` runs listens here. */
-  DATABASE_URL: z.string().url().default('postgres://postgres:postgres@127.0.0.1:55432/postgres'),
+  DATABASE_URL: localDefault(z.string().url(), 'postgres://postgres:postgres@127.0.0.1:55432/postgres'),
   DATABASE_POOL_SIZE: z.coerce.number().int().min(1).max(100).default(4),
   ...upstreamEnv({ catalog: 'dns:///127.0.0.1:50061', pricing: 'dns:///127.0.0.1:50062' }),
 });
@@ -30,12 +38,12 @@ class OrdersModule {
   }
 }
 
-/** Starts orders: migrates its database, dials catalog and pricing, serves; the pool closes after the drain. */
+/** Starts orders: dials catalog and pricing, serves; ready once its database is migrated; the pool closes after the drain. */
 export async function startOrders(
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<RunningGrpcService<typeof UPSTREAMS> & { store: PostgresOrderStore }> {
   const config = loadConfig(ordersEnv, env);
-  const store = await PostgresOrderStore.open(config.DATABASE_URL, config.DATABASE_POOL_SIZE);
+  const store = PostgresOrderStore.create(config.DATABASE_URL, config.DATABASE_POOL_SIZE);
   try {
     const service = await startGrpcService({
       name: 'orders',
@@ -44,6 +52,11 @@ export async function startOrders(
       upstreams: UPSTREAMS,
       module: ({ upstreams }) => OrdersModule.forRoot(new OrderPlacement(upstreams.catalog, upstreams.pricing, store)),
       afterDrain: [() => store.close()],
+      // Alive at once, ready once the database answers and the schema is current: no restart loop on a first deploy.
+      readiness: (signal, logger) =>
+        store.waitUntilMigrated(signal, (error, waitMs) =>
+          logger.warn({ err: error.message, retryInMs: waitMs }, 'orders database not reachable yet; retrying'),
+        ),
     });
     return { ...service, store };
   } catch (error) {

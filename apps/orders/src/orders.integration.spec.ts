@@ -5,7 +5,7 @@ import { Controller, Module } from '@nestjs/common';
 import { CatalogServiceControllerMethods, type BatchGetProductsRequest, type BatchGetProductsResponse } from '@strata/contracts/catalog/v1';
 import type { OrdersServiceClient } from '@strata/contracts/orders/v1';
 import { PricingServiceControllerMethods, type QuoteRequest, type QuoteResponse } from '@strata/contracts/pricing/v1';
-import { createGrpcClient, waitForServing, type PromiseClient, type RunningGrpcService } from '@strata/service-kit';
+import { checkHealth, createGrpcClient, waitForServing, type PromiseClient, type RunningGrpcService } from '@strata/service-kit';
 import { freePort, startEmbeddedPostgres, startStandInService } from '@strata/test-kit';
 import { ORDERS_SERVICE, startOrders } from './orders-service.js';
 
@@ -84,14 +84,16 @@ describe('orders over real gRPC on loopback, with a real PostgreSQL', () => {
       CATALOG_TARGET: target,
       PRICING_TARGET: target,
     };
-    // Two replicas starting at once share one database: migrations must not collide.
+    // Two replicas starting at once share one database: migrations must not collide (both become ready).
+    const secondPort = await freePort();
     const [first, second] = await Promise.all([
       startOrders(env),
-      startOrders({ ...env, GRPC_PORT: String(await freePort()), METRICS_PORT: String(await freePort()) }),
+      startOrders({ ...env, GRPC_PORT: String(secondPort), METRICS_PORT: String(await freePort()) }),
     ]);
+    await waitForServing(`127.0.0.1:${ordersPort}`, 15_000, ORDERS_SERVICE);
+    await waitForServing(`127.0.0.1:${secondPort}`, 15_000, ORDERS_SERVICE);
     await second.stop();
     orders = first;
-    await waitForServing(`127.0.0.1:${ordersPort}`);
     client = createGrpcClient<OrdersServiceClient>(ORDERS_SERVICE, { target: `ipv4:127.0.0.1:${ordersPort}`, timeoutMs: 5_000 });
   });
 
@@ -154,6 +156,54 @@ describe('orders over real gRPC on loopback, with a real PostgreSQL', () => {
     await assert.rejects(
       client.getOrder({ id: 'o-00000000-0000-4000-8000-000000000000' }),
       (e: { code: number }) => e.code === status.NOT_FOUND,
+    );
+  });
+});
+
+describe('orders started before its database answers (a first deploy: PostgreSQL comes up after orders)', () => {
+  it('is alive at once, not ready and answering UNAVAILABLE, then ready when the database comes, in the same process', async () => {
+    const dbPort = await freePort();
+    const port = await freePort();
+    const orders = await startOrders({
+      GRPC_PORT: String(port),
+      METRICS_PORT: String(await freePort()),
+      LOG_LEVEL: 'silent',
+      DATABASE_URL: `postgres://postgres:postgres@127.0.0.1:${dbPort}/postgres`,
+      CATALOG_TARGET: 'ipv4:127.0.0.1:1',
+      PRICING_TARGET: 'ipv4:127.0.0.1:1',
+    });
+    const address = `127.0.0.1:${port}`;
+    const client = createGrpcClient<OrdersServiceClient>(ORDERS_SERVICE, { target: `ipv4:${address}`, timeoutMs: 3_000 });
+    let database: { stop: () => void } | undefined;
+    try {
+      assert.equal(await checkHealth(address, ''), 'SERVING', 'alive: a startup or liveness probe passes, nothing restarts it');
+      await new Promise((r) => setTimeout(r, 1_500));
+      assert.equal(await checkHealth(address, ORDERS_SERVICE), 'NOT_SERVING', 'not ready while the database is away');
+      await assert.rejects(
+        client.getOrder({ id: 'o-00000000-0000-4000-8000-000000000000' }),
+        (e: { code: number; details: string }) => e.code === status.UNAVAILABLE && /orders database not reached yet/.test(e.details),
+      );
+      database = await startEmbeddedPostgres(dbPort);
+      await waitForServing(address, 15_000, ORDERS_SERVICE);
+      await assert.rejects(
+        client.getOrder({ id: 'o-00000000-0000-4000-8000-000000000000' }),
+        (e: { code: number }) => e.code === status.NOT_FOUND,
+        'served from the database now',
+      );
+    } finally {
+      client.close();
+      await orders.stop();
+      database?.stop();
+    }
+  });
+
+  it('refuses to start inside a Kubernetes pod without DATABASE_URL and the targets, naming each (no localhost defaults there)', async () => {
+    await assert.rejects(
+      startOrders({ KUBERNETES_SERVICE_HOST: '10.96.0.1', GRPC_PORT: '0', METRICS_PORT: '0', CATALOG_TARGET: 'dns:///catalog:50051' }),
+      (e: Error) =>
+        /DATABASE_URL: not set, and inside a Kubernetes pod it has no default/.test(e.message) &&
+        /PRICING_TARGET: not set/.test(e.message) &&
+        !/CATALOG_TARGET/.test(e.message),
     );
   });
 });

@@ -25,10 +25,18 @@ const MIGRATIONS: readonly string[] = [
 const MIGRATION_LOCK = 74_110_001;
 
 export class PostgresOrderStore implements OrderStore {
+  private migrated = false;
   private constructor(private readonly pool: pg.Pool) {}
 
   /** Connects and brings the schema up to date; safe when several replicas start at once. */
   static async open(databaseUrl: string, poolSize: number): Promise<PostgresOrderStore> {
+    const store = PostgresOrderStore.create(databaseUrl, poolSize);
+    await store.migrate();
+    return store;
+  }
+
+  /** A store whose pool connects on first use; `waitUntilMigrated` brings the schema up to date. */
+  static create(databaseUrl: string, poolSize: number): PostgresOrderStore {
     const pool = new pg.Pool({
       connectionString: databaseUrl,
       max: poolSize,
@@ -37,9 +45,25 @@ export class PostgresOrderStore implements OrderStore {
       query_timeout: 3_000,
     });
     pool.on('error', () => undefined); // an idle client's error surfaces on the next query instead
-    const store = new PostgresOrderStore(pool);
-    await store.migrate();
-    return store;
+    return new PostgresOrderStore(pool);
+  }
+
+  /**
+   * Migrates, retrying with a bounded back-off (0.25 s doubling to 5 s) while the database cannot be reached — on a
+   * first deploy PostgreSQL starts after orders, and a crash would only restart orders into the same wait.
+   */
+  async waitUntilMigrated(signal: AbortSignal, onRetry: (error: Error, waitMs: number) => void): Promise<void> {
+    for (let waitMs = 250; ; waitMs = Math.min(5_000, waitMs * 2)) {
+      try {
+        await this.migrate();
+        return;
+      } catch (error) {
+        if (signal.aborted) throw error;
+        onRetry(error as Error, waitMs);
+        await new Promise((resolve) => setTimeout(resolve, waitMs));
+        if (signal.aborted) throw error;
+      }
+    }
   }
 
   private async migrate(): Promise<void> {
@@ -61,6 +85,7 @@ export class PostgresOrderStore implements OrderStore {
       await client.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK]).catch(() => undefined);
       client.release();
     }
+    this.migrated = true;
   }
 
   async insertOnce(order: Order, fingerprint: string): Promise<StoreResult> {
@@ -110,6 +135,7 @@ export class PostgresOrderStore implements OrderStore {
 
   /** A database that cannot be reached is UNAVAILABLE (callers may retry), never a hang or INTERNAL. */
   private async query<R extends pg.QueryResultRow>(sql: string, params: unknown[]): Promise<R[]> {
+    if (!this.migrated) throw unavailable('orders database not reached yet (orders is starting); retry with the same Idempotency-Key');
     try {
       return (await this.pool.query<R>(sql, params)).rows;
     } catch (error) {

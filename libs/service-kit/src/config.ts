@@ -1,16 +1,33 @@
 import { z } from 'zod';
 
+/** Marks a default that only makes sense on this machine (an address on 127.0.0.1): see `localDefault`. */
+const LOCAL_DEFAULT = 'strata:local-default';
+
+/**
+ * An address whose default is what a standalone local run dials (`dns:///127.0.0.1:50061`, the embedded PostgreSQL).
+ * Inside a Kubernetes pod (the kubelet sets KUBERNETES_SERVICE_HOST in every container) it has no default: a variable
+ * dropped from a Deployment would otherwise send every call to a localhost where nothing listens, and the pod would
+ * look healthy while each call fails.
+ */
+export const localDefault = (schema: z.ZodString, fallback: string) => schema.default(fallback).describe(LOCAL_DEFAULT);
+
 /**
  * Reads a service's configuration from the environment once, at start. A wrong value stops the
  * service with one message that names every bad variable, instead of failing later mid-request.
  */
 export function loadConfig<S extends z.ZodType>(schema: S, env: NodeJS.ProcessEnv = process.env): z.infer<S> {
   const result = schema.safeParse(env);
-  if (!result.success) {
-    const problems = result.error.issues.map((issue) => `${issue.path.join('.') || '(env)'}: ${issue.message}`);
-    throw new Error(`invalid configuration:\n  ${problems.join('\n  ')}`);
+  const problems = result.success ? [] : result.error.issues.map((issue) => `${issue.path.join('.') || '(env)'}: ${issue.message}`);
+  if (env.KUBERNETES_SERVICE_HOST && schema instanceof z.ZodObject) {
+    for (const [name, field] of Object.entries(schema.shape as Record<string, z.ZodType>)) {
+      if (field.description === LOCAL_DEFAULT && !env[name])
+        problems.push(
+          `${name}: not set, and inside a Kubernetes pod it has no default (the local run's is for 127.0.0.1): set it in the container's env`,
+        );
+    }
   }
-  return result.data;
+  if (problems.length > 0) throw new Error(`invalid configuration:\n  ${problems.join('\n  ')}`);
+  return result.data as z.infer<S>;
 }
 
 /** A TCP port from an env var, with a default (0 = any free port). */
@@ -47,13 +64,7 @@ export const targetVariable = (service: string) => `${service.toUpperCase().repl
 /** `<SERVICE>_TARGET` per upstream, each defaulting to what a standalone local run dials. */
 export function upstreamTargets<K extends string>(defaults: Record<K, string>) {
   return Object.fromEntries(
-    Object.entries(defaults).map(([service, target]) => [
-      targetVariable(service),
-      z
-        .string()
-        .min(1)
-        .default(target as string),
-    ]),
+    Object.entries(defaults).map(([service, target]) => [targetVariable(service), localDefault(z.string().min(1), target as string)]),
   ) as {
     [P in Uppercase<K> as `${P}_TARGET`]: z.ZodDefault<z.ZodString>;
   };

@@ -39,6 +39,12 @@ export interface GrpcServiceSpec<U extends UpstreamRefs = Record<never, never>> 
   readonly module: (kit: ServiceKit<U>) => DynamicModule | Type;
   /** Closed after the drain and the upstream channels (a database pool, for example). */
   readonly afterDrain?: readonly (() => unknown)[];
+  /**
+   * What must hold before the service takes calls (its database answers): the server is alive (health "" SERVING, so
+   * startup and liveness probes pass and nothing restarts it) while its services report NOT_SERVING until this
+   * resolves; readiness then turns SERVING. It should retry on its own; it is aborted when the service stops.
+   */
+  readonly readiness?: (signal: AbortSignal, logger: Logger) => Promise<void>;
 }
 
 export interface RunningGrpcService<U extends UpstreamRefs = Record<never, never>> extends ServiceKit<U> {
@@ -115,8 +121,17 @@ export async function startGrpcService<U extends UpstreamRefs = Record<never, ne
     const address = `${config.GRPC_HOST}:${port}`;
 
     health.setStatus('', 'SERVING');
-    for (const service of spec.services) health.setStatus(service, 'SERVING');
-    logger.info({ address, metricsPort, services: spec.services }, `${spec.name} serving`);
+    const waiting = new AbortController();
+    const serve = () => {
+      for (const service of spec.services) health.setStatus(service, 'SERVING');
+      logger.info({ address, metricsPort, services: spec.services }, `${spec.name} serving`);
+    };
+    if (spec.readiness) {
+      logger.info({ address, metricsPort }, `${spec.name} started, not ready yet (waiting for its dependencies)`);
+      spec.readiness(waiting.signal, logger).then(serve, (error: Error) => {
+        if (!waiting.signal.aborted) logger.error({ err: error }, 'readiness check gave up');
+      });
+    } else serve();
 
     const grpcServer = server;
     const nest = app;
@@ -126,6 +141,7 @@ export async function startGrpcService<U extends UpstreamRefs = Record<never, ne
       shutdownDelayMs: config.SHUTDOWN_DELAY_MS,
       drainTimeoutMs: config.DRAIN_TIMEOUT_MS,
       notReady: () => {
+        waiting.abort();
         health.setStatus('', 'NOT_SERVING');
         for (const service of spec.services) health.setStatus(service, 'NOT_SERVING');
       },

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // For shell scripts: `strata-services names [--grpc] [--data postgres] [--layer edge]` prints the declared services, one per line,
-// in start order; `strata-services json` prints every declaration.
+// in start order; `strata-services contract NAME` the gRPC service its readiness asks for; `strata-services json` every declaration.
 import { parseArgs } from 'node:util';
 import { loadServices } from './registry.js';
 
@@ -18,9 +18,12 @@ if (command === 'names') {
       (!values.layer || s.layer === values.layer),
   );
   for (const s of services) console.log(s.name);
+} else if (command === 'contract') {
+  // The gRPC service a replica's readiness asks for (health "" only says the process is alive).
+  console.log(registry.get(positionals[1] ?? '').contract?.services[0] ?? '');
 } else if (command === 'json') {
   console.log(JSON.stringify(registry.services, null, 2));
 } else {
-  console.error('usage: strata-services names [--grpc] [--data postgres] [--layer leaf|composite|edge] | json');
+  console.error('usage: strata-services names [--grpc] [--data postgres] [--layer leaf|composite|edge] | contract NAME | json');
   process.exitCode = 2;
 }
