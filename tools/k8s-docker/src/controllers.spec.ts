@@ -46,7 +46,10 @@ class FakeNode implements ControllerHost {
     p.ready = false;
     p.goneIn = this.drainTicks;
   }
-  event(): void {}
+  events: string[] = [];
+  event(_object: string, _ns: string, _type: string, reason: string): void {
+    this.events.push(reason);
+  }
   tick(): void {
     for (const p of this.pods_) {
       p.age += 1;
