@@ -142,7 +142,13 @@ export class PostgresOrderStore implements OrderStore {
       const code = (error as { code?: string }).code;
       if (code && /^(08|57P|53)/.test(code))
         throw unavailable(`orders database unavailable (${code}); retry with the same Idempotency-Key`);
-      if (!code || /ECONN|ETIMEDOUT|timeout|terminated|Connection/i.test(String((error as Error).message))) {
+      // Node's network errors: refused, reset, timed out, and the database's name not resolving (ENOTFOUND, EAI_AGAIN:
+      // a headless Service has no address while its one pod is being replaced).
+      if (
+        !code ||
+        /^(ECONN|ETIMEDOUT|ENOTFOUND|EAI_AGAIN|EHOSTUNREACH|ENETUNREACH|EPIPE)/.test(code) ||
+        /ECONN|ETIMEDOUT|timeout|terminated|Connection/i.test(String((error as Error).message))
+      ) {
         throw unavailable('orders database unavailable; retry with the same Idempotency-Key');
       }
       throw error;

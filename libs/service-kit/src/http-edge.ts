@@ -185,6 +185,9 @@ export async function startHttpEdge<U extends UpstreamRefs = Record<never, never
     };
     fastify.addHook('onRequest', (request, reply, done) => {
       reply.header(REQUEST_ID_HEADER, request.id);
+      // Once readiness is off, every answer closes its connection: a keep-alive client (through a NodePort or a
+      // ClusterIP, which balance per connection) reconnects to a ready replica instead of meeting the final close.
+      if (!ready) reply.header('connection', 'close');
       tagRequestSpan(request.raw, String(request.id));
       if (!OPS_PATHS.has(request.url)) {
         if (inflight >= config.GATEWAY_MAX_INFLIGHT) {

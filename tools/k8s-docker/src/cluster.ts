@@ -106,14 +106,18 @@ export class DockerCluster extends EventEmitter {
   private ticking = false;
   private stopping = false;
   private stateDirty = true;
-  private readonly nodeImage: string;
+  private nodeImage: string;
+  /** The image the sandboxes and the cluster DNS run (a Node 24 Debian image). */
+  get image(): string {
+    return this.nodeImage;
+  }
   private readonly imageMap: Record<string, string>;
 
   private constructor(private readonly options: ClusterOptions) {
     super();
     this.node = new DockerNode(options.name);
     this.stateDir = options.stateDir ?? join(REPO_ROOT, '.strata', 'k8s-docker', options.name);
-    this.nodeImage = options.nodeImage ?? process.env.STRATA_BASE_IMAGE ?? 'node:24-bookworm-slim';
+    this.nodeImage = options.nodeImage ?? '';
     this.imageMap = options.imageMap ?? {};
   }
 
@@ -121,9 +125,12 @@ export class DockerCluster extends EventEmitter {
   static async start(options: ClusterOptions): Promise<DockerCluster> {
     const cluster = new DockerCluster(options);
     await cluster.node.ping();
-    if (!(await cluster.node.image(cluster.nodeImage)))
+    // The base every Strata image is built from has Node 24 and `sleep`: wherever the images were built, it is here.
+    const candidates = options.nodeImage ? [options.nodeImage] : [process.env.STRATA_BASE_IMAGE, 'node:24-bookworm-slim', 'strata/node-base:24'];
+    for (const candidate of candidates) if (candidate && !cluster.nodeImage && (await cluster.node.image(candidate))) cluster.nodeImage = candidate;
+    if (!cluster.nodeImage)
       throw new Error(
-        `the node image ${cluster.nodeImage} (Node 24, for the cluster DNS and pod sandboxes) is not here: build it (npm run images:ci-base makes strata/node-base:24) and set STRATA_BASE_IMAGE, or pass --node-image`,
+        `no node image (Node 24, for the cluster DNS and the pod sandboxes) is here: tried ${candidates.filter(Boolean).join(', ')}; build one (npm run images:ci-base makes strata/node-base:24) or pass --node-image`,
       );
     mkdirSync(cluster.stateDir, { recursive: true });
     await cluster.node.removeEverything(false);

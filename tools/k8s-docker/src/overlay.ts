@@ -42,12 +42,16 @@ export function renderOverlay(options: RenderOptions): KubeObject[] {
     ),
   ];
   mkdirSync(options.workDir, { recursive: true });
+  // `images:` of the extra layer win over the tag, name by name.
+  const extraImages = (options.extra?.images ?? []) as { name: string }[];
+  const tagged = options.tag ? strataImages.filter((name) => !extraImages.some((i) => i.name === name)).map((name) => ({ name, newTag: options.tag })) : [];
+  const images = [...tagged, ...extraImages];
   const kustomization = {
     apiVersion: 'kustomize.config.k8s.io/v1beta1',
     kind: 'Kustomization',
     resources: [relative(options.workDir, overlay)],
-    ...(options.tag ? { images: strataImages.map((name) => ({ name, newTag: options.tag })) } : {}),
     ...options.extra,
+    ...(images.length ? { images } : {}),
   };
   writeFileSync(
     join(options.workDir, 'kustomization.yaml'),
