@@ -126,8 +126,11 @@ export class DockerCluster extends EventEmitter {
     const cluster = new DockerCluster(options);
     await cluster.node.ping();
     // The base every Strata image is built from has Node 24 and `sleep`: wherever the images were built, it is here.
-    const candidates = options.nodeImage ? [options.nodeImage] : [process.env.STRATA_BASE_IMAGE, 'node:24-bookworm-slim', 'strata/node-base:24'];
-    for (const candidate of candidates) if (candidate && !cluster.nodeImage && (await cluster.node.image(candidate))) cluster.nodeImage = candidate;
+    const candidates = options.nodeImage
+      ? [options.nodeImage]
+      : [process.env.STRATA_BASE_IMAGE, 'node:24-bookworm-slim', 'strata/node-base:24'];
+    for (const candidate of candidates)
+      if (candidate && !cluster.nodeImage && (await cluster.node.image(candidate))) cluster.nodeImage = candidate;
     if (!cluster.nodeImage)
       throw new Error(
         `no node image (Node 24, for the cluster DNS and the pod sandboxes) is here: tried ${candidates.filter(Boolean).join(', ')}; build one (npm run images:ci-base makes strata/node-base:24) or pass --node-image`,
@@ -390,7 +393,7 @@ export class DockerCluster extends EventEmitter {
           .filter((p) => !p.ready && (namespace === undefined || p.namespace === namespace))
           .map((p) => `${p.name}: ${podStatus(p)}`);
         const warnings = snapshot.events
-          .filter((e) => e.type === 'Warning')
+          .filter((e) => e.type === 'Warning' && (namespace === undefined || e.namespace === namespace))
           .slice(-8)
           .map((e) => `${e.object}: ${e.reason}: ${e.message}`);
         throw new Error(
@@ -536,12 +539,18 @@ export class DockerCluster extends EventEmitter {
     for (const miss of misses) {
       const pod = this.pods().find((p) => p.ip === miss.from);
       const [svc, ns] = miss.name.split('.');
+      const elsewhere = this.list('Service')
+        .filter((s) => s.metadata.name === svc && (s.metadata.namespace ?? 'default') !== ns)
+        .map((s) => s.metadata.namespace ?? 'default');
+      const hint = elsewhere.length
+        ? `; a Service "${svc}" exists in namespace ${elsewhere.join(', ')}: name it ${svc}.${elsewhere[0]}, or move one of them`
+        : '';
       this.event(
         pod ? `pod/${pod.name}` : `ip/${miss.from}`,
         pod?.namespace ?? 'default',
         'Warning',
         'DNSNameNotFound',
-        `no Service "${svc}" in namespace "${ns}" (${miss.name} asked ${miss.count} time(s)${pod && pod.namespace !== ns ? `; the pod is in namespace "${pod.namespace}"` : ''})`,
+        `no Service "${svc}" in namespace "${ns}" (${miss.name} asked ${miss.count} time(s)${pod && pod.namespace !== ns ? `; the pod is in namespace "${pod.namespace}"` : ''})${hint}`,
       );
     }
   }

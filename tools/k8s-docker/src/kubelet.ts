@@ -192,8 +192,12 @@ export class PodWorker {
     const finishedAt = exit?.finishedAt && !exit.finishedAt.startsWith('0001') ? exit.finishedAt : new Date().toISOString();
     let message: string | undefined;
     if (reason !== 'Completed' && !run.killing) {
-      const tail = (await this.deps.node.logs(containerId, 5)).trim().split('\n').filter(Boolean);
-      message = tail.slice(-3).join(' | ') || undefined;
+      // The kubelet's FallbackToLogsOnError takes the log's tail as the message; stack frames and Node's version line
+      // are left out here, so that the line that says what went wrong is what a person reads.
+      const tail = (await this.deps.node.logs(containerId, 30))
+        .split('\n')
+        .filter((line) => line.trim() && !/^\s+at /.test(line) && !/^Node\.js v\d/.test(line));
+      message = tail.slice(-3).join(' | ').replace(/\s+/g, ' ').trim() || undefined;
     }
     status.lastState = undefined;
     status.state = { terminated: { exitCode: exit?.exitCode ?? -1, reason, message, finishedAt } };

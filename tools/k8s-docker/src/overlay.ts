@@ -44,7 +44,9 @@ export function renderOverlay(options: RenderOptions): KubeObject[] {
   mkdirSync(options.workDir, { recursive: true });
   // `images:` of the extra layer win over the tag, name by name.
   const extraImages = (options.extra?.images ?? []) as { name: string }[];
-  const tagged = options.tag ? strataImages.filter((name) => !extraImages.some((i) => i.name === name)).map((name) => ({ name, newTag: options.tag })) : [];
+  const tagged = options.tag
+    ? strataImages.filter((name) => !extraImages.some((i) => i.name === name)).map((name) => ({ name, newTag: options.tag }))
+    : [];
   const images = [...tagged, ...extraImages];
   const kustomization = {
     apiVersion: 'kustomize.config.k8s.io/v1beta1',
