@@ -11,7 +11,8 @@ import { loadServices } from '@strata/service-registry';
 import { chooseDriver, NodeDriver } from './capacity/drivers.js';
 import { runLayer, type LayerPlan } from './capacity/experiment.js';
 import { layerSection, writeReports, type LayerReport } from './capacity/report.js';
-import { ContainersTarget, KubernetesTarget, LocalTarget, type ExperimentTarget } from './capacity/targets.js';
+import { ManifestsTarget } from './capacity/manifests-target.js';
+import { KubernetesTarget, LocalTarget, type ExperimentTarget } from './capacity/targets.js';
 
 const { values } = parseArgs({
   options: {
@@ -124,11 +125,13 @@ try {
       target = local;
       notes = [];
     } else {
-      console.log(`${time()} starting the topology (containers, ${plan.service} at ${plan.cpusPerReplica} CPU per replica)`);
+      console.log(
+        `${time()} starting the topology (k8s/overlays/capacity in containers, ${plan.service} at ${plan.cpusPerReplica} CPU per replica)`,
+      );
       const cpus = Object.fromEntries(
         registry.services.map((s) => [s.name, s.name === plan.service ? plan.cpusPerReplica : s.capacity.fixedCpus]),
       );
-      target = await ContainersTarget.start(plan.service, steps[0]!, cpus, { tag: values.tag!, log });
+      target = await ManifestsTarget.start(plan.service, steps[0]!, cpus, { tag: values.tag!, log });
       await startSharedConsole();
     }
     current = target;
@@ -138,11 +141,19 @@ try {
     };
     try {
       // One order to read back: the control of the layers that do not contain orders, and orders' own scenario.
-      const placed = await fetch(`${target.baseUrls()[0]}/api/orders`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', 'idempotency-key': `capacity-${Date.now()}` },
-        body: JSON.stringify({ lines: [{ productId: 'p-000042', quantity: 1 }] }),
-      });
+      // A caller started before its callee had ready pods re-resolves within its back-off (at most 5 s): retry a 503.
+      const key = `capacity-${Date.now()}`;
+      const place = () =>
+        fetch(`${target.baseUrls()[0]}/api/orders`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', 'idempotency-key': key },
+          body: JSON.stringify({ lines: [{ productId: 'p-000042', quantity: 1 }] }),
+        });
+      let placed = await place();
+      for (let attempt = 0; placed.status === 503 && attempt < 60; attempt++) {
+        await new Promise((resolve) => setTimeout(resolve, 250));
+        placed = await place();
+      }
       if (placed.status !== 201) throw new Error(`placing the control order answered ${placed.status}: ${await placed.text()}`);
       const order = (await placed.json()) as { id: string };
       const results = await runLayer(

@@ -1,3 +1,2 @@
 export * from './driver.js';
 export * from './scenarios.js';
-export { ContainerTopology } from './capacity/container-topology.js';

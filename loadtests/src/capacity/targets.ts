@@ -6,8 +6,7 @@ import type { TopologyView } from '@strata/console';
 import { setOverlayReplicas, startLocalCluster, type LocalCluster } from '@strata/local-cluster';
 import { loadServices } from '@strata/service-registry';
 import { freePort } from '@strata/test-kit';
-import { containerCpuReader, containerThrottledPeriods, requestsServed } from './accounting.js';
-import { CFS_PERIOD_US, ContainerTopology, POSTGRES_CPUS } from './container-topology.js';
+import { requestsServed } from './accounting.js';
 import type { LoadEndpoints } from './drivers.js';
 import { processCpuSeconds } from './drivers.js';
 
@@ -49,7 +48,7 @@ export interface ExperimentTarget extends LoadEndpoints {
 }
 
 /** Waits until each new replica has served a call (its own metrics say so). */
-function trafficWatch(added: readonly ReplicaHandle[]): ScaleOut {
+export function trafficWatch(added: readonly ReplicaHandle[]): ScaleOut {
   const readyAt = Date.now();
   return {
     secondsUntilTraffic: (timeoutMs) =>
@@ -66,110 +65,8 @@ function trafficWatch(added: readonly ReplicaHandle[]): ScaleOut {
 }
 
 /** The replica counts the experiment starts from: one of everything, `steps[0]` of the stepped service. */
-const startCounts = (stepped: string, first: number) => Object.fromEntries(registry.names.map((n) => [n, n === stepped ? first : 1]));
-
-/**
- * Containers (testcontainers): each replica with a CPU quota (a k8s limit's role), replicas of a service behind one
- * Docker network alias (a headless Service's role). CPU from each container's cgroup.
- */
-export class ContainersTarget implements ExperimentTarget {
-  readonly name = 'containers';
-  readonly capacityNote: string;
-  private constructor(
-    readonly topology: ContainerTopology,
-    private readonly title: string,
-  ) {
-    this.capacityNote = `each replica has a CPU quota (a CFS quota on a ${CFS_PERIOD_US / 1000} ms period, as a Kubernetes CPU limit sets), so one replica is a fixed amount of capacity`;
-  }
-
-  static async start(
-    stepped: string,
-    first: number,
-    cpus: Record<string, number>,
-    options: { tag: string; log: (line: string) => void },
-  ): Promise<ContainersTarget> {
-    const topology = await ContainerTopology.start({
-      tag: options.tag,
-      replicas: { postgres: 1, ...startCounts(stepped, first) },
-      cpus: { postgres: POSTGRES_CPUS, ...cpus },
-      log: options.log,
-    });
-    return new ContainersTarget(topology, `capacity experiment: ${stepped} on containers`);
-  }
-
-  /** Every workload, the database included: it is one of the fixed layers whose CPU is accounted for. */
-  services(): string[] {
-    return this.topology.services();
-  }
-
-  baseUrls(): string[] {
-    return this.topology.gatewayUrls();
-  }
-
-  grpcAddresses(service: string): string[] {
-    return this.topology.grpcAddresses(service);
-  }
-
-  replicas(service: string): ReplicaHandle[] {
-    return this.topology.replicas(service).map((container, i) => {
-      const id = container.getId();
-      const cpu = containerCpuReader(id);
-      const throttled = containerThrottledPeriods(id);
-      return {
-        id: `${service}-${i + 1}`,
-        service,
-        metricsUrl: this.topology.metricsUrl(service, container),
-        cpuSeconds: () => (cpu ? cpu() : Number.NaN),
-        quota: this.topology.quota(service),
-        throttledPeriods: throttled,
-      };
-    });
-  }
-
-  async scaleTo(service: string, count: number): Promise<ScaleOut> {
-    const before = this.replicas(service).length;
-    await this.topology.scaleTo(service, count);
-    return trafficWatch(this.replicas(service).slice(before));
-  }
-
-  othersFingerprint(service: string): Promise<string> {
-    return this.topology.startTimes(service).then((times) => JSON.stringify(times));
-  }
-
-  view(notes: string[]): TopologyView {
-    const services = this.topology.services();
-    return {
-      title: this.title,
-      services: services.map((name) => {
-        const n = this.topology.replicas(name).length;
-        return {
-          name: name === 'postgres' ? 'postgres' : name,
-          layer: name === 'postgres' ? 'data' : registry.get(name).layer,
-          desired: n,
-          ready: n,
-          current: n,
-        };
-      }),
-      replicas: services.flatMap((name) =>
-        this.topology.replicas(name).map((container, i) => ({
-          id: `${name}-${i + 1}`,
-          service: name,
-          layer: name === 'postgres' ? 'data' : registry.get(name).layer,
-          state: 'ready',
-          address: this.topology.ip(container),
-          restarts: 0,
-          metricsUrl: this.topology.metricsUrl(name, container),
-        })),
-      ),
-      events: [],
-      notes,
-    };
-  }
-
-  stop(): Promise<void> {
-    return this.topology.stop();
-  }
-}
+export const startCounts = (stepped: string, first: number) =>
+  Object.fromEntries(registry.names.map((n) => [n, n === stepped ? first : 1]));
 
 /**
  * Local processes: the local cluster (as `npm start` runs it) from a copy of k8s/overlays/local, scaled live by editing

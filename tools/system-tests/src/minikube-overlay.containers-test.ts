@@ -2,16 +2,16 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
 import { podStatus } from '@strata/k8s-docker';
-import { loadScenarios, runOpenLoop, type HttpScenario, type LoadResult } from '@strata/loadtests';
+import { loadScenarios, runOpenLoop, type HttpScenario } from '@strata/loadtests';
 import { loadServices } from '@strata/service-registry';
-import { call, mixedScenario, postJson } from './cluster-fixture.js';
+import { call, postJson } from './cluster-fixture.js';
 import { K6_SCRIPTS, NO_K6, assertK6Run, findK6, runScript } from './k6-runner.js';
 import { placeOrdersUnderLoad } from './order-client.js';
-import { OverlayCluster, overlaySkipReason, pinned, releaseB, runningImage } from './overlay-cluster.js';
+import { OverlayCluster, overlaySkipReason } from './overlay-cluster.js';
 
 // The minikube overlay, executed: its real render (kubectl kustomize k8s/overlays/minikube, Strata's images at :dev)
 // run in Docker by the k8s:docker runtime as a node runs it — pod specs, native probes from outside, Services in DNS
-// only while ready, rollouts per the declared strategy, the StatefulSet's claim. Not a Kubernetes cluster (none can
+// only while ready, restarts with the kubelet's back-off, the StatefulSet's claim. Not a Kubernetes cluster (none can
 // run here): what the runtime does not enforce (NetworkPolicy, HPA, PDB, scheduling) is listed by it, not tested here.
 // Run by `npm run test:containers` (Docker and the images needed; skipped with a message otherwise).
 
@@ -126,62 +126,7 @@ describe('the minikube overlay, executed in Docker as a node runs it (k8s:docker
     );
   }
 
-  for (const service of ['catalog', 'gateway']) {
-    it(`${service}: a release rolled A → B → A under load fails nothing and follows its declared strategy (maxSurge 1, maxUnavailable 0)`, async () => {
-      const replicas = node.pods(service).length;
-      // A is what runs (the :dev the overlay was applied with), B a different image of the same code.
-      const a = `strata/${service}:dev`;
-      const b = releaseB(service, pinned(service, a));
-      const release = (image: string) => ({
-        images: [{ name: `strata/${service}`, newName: image.split(':')[0], newTag: image.split(':')[1] }],
-      });
-      node.apply(release(a));
-      await node.cluster.waitForRollouts(120_000);
-      let maxPods = 0;
-      let minReady = Infinity;
-      let sampling = true;
-      const sampler = (async () => {
-        while (sampling) {
-          const live = node.pods(service);
-          maxPods = Math.max(maxPods, live.length);
-          minReady = Math.min(minReady, live.filter((p) => p.ready).length);
-          await delay(50);
-        }
-      })();
-      const load: Promise<LoadResult> = runOpenLoop({
-        baseUrls: [gateway],
-        scenario: mixedScenario(scenarios, orderId) as HttpScenario,
-        context: { runId: `overlay-roll-${service}` },
-        rate: 30,
-        durationSec: 45,
-      });
-      await delay(3_000);
-      const t0 = Date.now();
-      node.apply(release(b));
-      await node.cluster.waitForRollouts(120_000);
-      const forward = (Date.now() - t0) / 1000;
-      assert.deepEqual(node.pods(service).map(runningImage), Array(replicas).fill(b), 'every replica runs B');
-      const t1 = Date.now();
-      node.apply(release(a));
-      await node.cluster.waitForRollouts(120_000);
-      const back = (Date.now() - t1) / 1000;
-      const result = await load;
-      sampling = false;
-      await sampler;
-      assert.deepEqual(node.pods(service).map(runningImage), Array(replicas).fill(a), 'every replica runs A again');
-      assert.equal(
-        result.failed + result.dropped,
-        0,
-        `failed ${result.failed}, dropped ${result.dropped}: ${JSON.stringify(result.errors)}`,
-      );
-      assert.ok(result.sent >= 1_000, `sent ${result.sent}`);
-      assert.ok(maxPods <= replicas + 1, `at most ${replicas + 1} pods (maxSurge 1), saw ${maxPods}`);
-      assert.ok(minReady >= replicas, `never fewer than ${replicas} ready (maxUnavailable 0), saw ${minReady}`);
-      rows.push(
-        `rollout | ${service} ×${replicas} | A → B ${forward.toFixed(1)} s, B → A ${back.toFixed(1)} s | ${result.sent} requests at 30/s, ${result.failed} failed, ${result.dropped} dropped | pods ≤ ${maxPods}, ready ≥ ${minReady}`,
-      );
-    });
-  }
+  // Rollouts of released images under load, per the declared strategy: rollouts.containers-test.ts, on this same overlay.
 
   it('a killed catalog container comes back, with the kubelet back-off the second time, while reads keep succeeding', async () => {
     const [victim] = node.pods('catalog');

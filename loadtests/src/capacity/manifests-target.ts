@@ -1,0 +1,177 @@
+import { join } from 'node:path';
+import type { TopologyView } from '@strata/console';
+import { DockerCluster, REPO_ROOT, parseImageMap, podStatus, renderOverlay, type Pod } from '@strata/k8s-docker';
+import { loadServices } from '@strata/service-registry';
+import { containerCpuReader, containerThrottledPeriods } from './accounting.js';
+import { startCounts, trafficWatch, type ExperimentTarget, type ReplicaHandle, type ScaleOut } from './targets.js';
+
+const registry = loadServices();
+const NAMESPACE = 'strata';
+/** CPU limit of the database's pod while a layer is stepped: enough that it never limits (the data layer is no declared service). */
+export const POSTGRES_CPUS = 0.3;
+/** The overlay every container of the experiment comes from: minikube's pod specs and the experiment's settings. */
+export const CAPACITY_OVERLAY = join(REPO_ROOT, 'k8s', 'overlays', 'capacity');
+
+const cpuPatch = (kind: string, name: string, cores: number) => {
+  const value = `${Math.round(cores * 1000)}m`;
+  // Request = limit: the kubelet's cpu.shares follow the request, and an API server refuses a request above the limit.
+  return {
+    target: { kind, name },
+    patch: JSON.stringify([
+      { op: 'replace', path: '/spec/template/spec/containers/0/resources/limits/cpu', value },
+      { op: 'replace', path: '/spec/template/spec/containers/0/resources/requests/cpu', value },
+    ]),
+  };
+};
+
+/**
+ * Containers, as the manifests declare them: the real render of k8s/overlays/capacity (the minikube overlay and the
+ * experiment's settings) run by the k8s:docker runtime. Each step's replicas and CPU limits are a Kustomize layer on
+ * top (`replicas:` and patches, written under .strata/k8s-docker/capacity/overlay); a CPU limit is a CFS quota on a
+ * 100 ms period, as the kubelet sets it, so one replica is a fixed amount of capacity. Replicas are added by applying
+ * the changed render: the Deployment controller starts pods, the cluster DNS adds them once ready, callers re-resolve.
+ */
+export class ManifestsTarget implements ExperimentTarget {
+  readonly name = 'containers';
+  readonly capacityNote =
+    'each replica is a pod of the minikube overlay run by the k8s:docker runtime, with the CPU limit the experiment declares (a CFS quota on a 100 ms period, as the kubelet sets it), so one replica is a fixed amount of capacity';
+  private readonly replicasOf: Record<string, number>;
+
+  private constructor(
+    readonly cluster: DockerCluster,
+    private readonly stepped: string,
+    private readonly cpus: Record<string, number>,
+    private readonly tag: string,
+    first: number,
+  ) {
+    this.replicasOf = { postgres: 1, ...startCounts(stepped, first) };
+  }
+
+  static async start(
+    stepped: string,
+    first: number,
+    cpus: Record<string, number>,
+    options: { tag: string; log: (line: string) => void },
+  ): Promise<ManifestsTarget> {
+    const cluster = await DockerCluster.start({ name: 'capacity', imageMap: parseImageMap([]) });
+    const target = new ManifestsTarget(cluster, stepped, { postgres: POSTGRES_CPUS, ...cpus }, options.tag, first);
+    try {
+      await target.apply();
+      for (const p of cluster.pods(NAMESPACE)) options.log(`    started ${p.name} (${target.cpus[appOf(p)]} CPU) at ${p.ip}`);
+    } catch (error) {
+      await cluster.stop({ removeVolumes: true });
+      throw error;
+    }
+    return target;
+  }
+
+  /** Renders the capacity overlay with this step's replicas and CPU limits, applies it, waits for the rollouts. */
+  private async apply(): Promise<void> {
+    const patches = Object.entries(this.cpus).map(([service, cores]) =>
+      cpuPatch(service === 'postgres' ? 'StatefulSet' : 'Deployment', service, cores),
+    );
+    const objects = renderOverlay({
+      overlayDir: CAPACITY_OVERLAY,
+      tag: this.tag,
+      workDir: join(this.cluster.stateDir, 'overlay'),
+      extra: { replicas: Object.entries(this.replicasOf).map(([name, count]) => ({ name, count })), patches },
+    });
+    this.cluster.apply(objects);
+    await this.cluster.waitForRollouts(180_000, NAMESPACE);
+  }
+
+  private pods(service: string): Pod[] {
+    return this.cluster.pods(NAMESPACE, { 'app.kubernetes.io/name': service }).filter((p) => !p.deleting && p.ip);
+  }
+
+  services(): string[] {
+    return ['postgres', ...registry.names];
+  }
+
+  baseUrls(): string[] {
+    // The edge's endpoints: each ready gateway pod, as an endpoint-aware load balancer (an ingress) sends to them.
+    return this.cluster.endpoints(NAMESPACE, registry.inLayer('edge')[0]!.name).map((address) => `http://${address}`);
+  }
+
+  grpcAddresses(service: string): string[] {
+    return this.cluster.endpoints(NAMESPACE, service, 'grpc');
+  }
+
+  replicas(service: string): ReplicaHandle[] {
+    const declared = service === 'postgres' ? undefined : registry.get(service);
+    return this.pods(service).map((pod) => {
+      const container = () => pod.containers[0]?.containerId;
+      const metricsPort = declared ? (declared.layer === 'edge' ? declared.ports.http : declared.ports.metrics) : undefined;
+      return {
+        id: pod.name,
+        service,
+        metricsUrl: metricsPort ? `http://${pod.ip}:${metricsPort}/metrics` : undefined,
+        cpuSeconds: () => {
+          const id = container();
+          const read = id ? containerCpuReader(id) : undefined;
+          return read ? read() : Number.NaN;
+        },
+        quota: this.cpus[service] ?? Number.NaN,
+        throttledPeriods: () => {
+          const id = container();
+          const read = id ? containerThrottledPeriods(id) : undefined;
+          return read ? read() : Number.NaN;
+        },
+      };
+    });
+  }
+
+  async scaleTo(service: string, count: number): Promise<ScaleOut> {
+    const before = new Set(this.replicas(service).map((r) => r.id));
+    this.replicasOf[service] = count;
+    await this.apply();
+    return trafficWatch(this.replicas(service).filter((r) => !before.has(r.id)));
+  }
+
+  async othersFingerprint(service: string): Promise<string> {
+    return JSON.stringify(
+      this.cluster
+        .pods(NAMESPACE)
+        .filter((p) => appOf(p) !== service)
+        .map((p) => `${p.name}:${p.uid}:${p.containers.map((c) => c.restartCount).join(',')}`)
+        .sort(),
+    );
+  }
+
+  view(notes: string[]): TopologyView {
+    const layerOf = (service: string) => (service === 'postgres' ? 'data' : registry.get(service).layer);
+    const snapshot = this.cluster.snapshot();
+    return {
+      title: `capacity experiment: ${this.stepped} on containers (k8s/overlays/capacity, run by k8s:docker)`,
+      services: this.services().map((name) => {
+        const pods = snapshot.pods.filter((p) => appOf(p) === name && !p.deleting);
+        return {
+          name,
+          layer: layerOf(name),
+          desired: this.replicasOf[name] ?? 0,
+          ready: pods.filter((p) => p.ready).length,
+          current: pods.length,
+        };
+      }),
+      replicas: this.services().flatMap((name) =>
+        this.pods(name).map((p) => ({
+          id: p.name,
+          service: name,
+          layer: layerOf(name),
+          state: p.ready ? 'ready' : podStatus(p).toLowerCase(),
+          address: p.ip!,
+          restarts: p.containers.reduce((n, c) => n + c.restartCount, 0),
+          metricsUrl: this.replicas(name).find((r) => r.id === p.name)?.metricsUrl,
+        })),
+      ),
+      events: snapshot.events.slice(-10).map((e) => ({ at: e.lastAt, service: e.object, message: `${e.reason}: ${e.message}` })),
+      notes,
+    };
+  }
+
+  stop(): Promise<void> {
+    return this.cluster.stop({ removeVolumes: true });
+  }
+}
+
+const appOf = (p: Pod) => p.labels['app.kubernetes.io/name'] ?? '';
