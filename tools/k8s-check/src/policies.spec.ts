@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { OVERLAYS, kubectlAvailable, type K8sObject } from './render.js';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { OVERLAYS, REPO_ROOT, kubectlAvailable, overlayDir, renderKustomization, type K8sObject } from './render.js';
 import { checkObjects, validateOverlay } from './validate.js';
 
 const skip = kubectlAvailable() ? false : 'kubectl (which bundles kustomize) is not installed here';
@@ -131,4 +133,68 @@ describe('k8s overlays', { skip }, () => {
     assert.ok(problems.includes('NetworkPolicy/pricing: admits gateway, orders, recommendations, but its callers are orders, gateway'));
     assert.ok(problems.includes('Deployment/stray: no apps/stray/service.json declares this service'));
   });
+
+  it('fails objects outside the overlay namespace, and addresses that name no Service of the namespace they resolve in', () => {
+    const objects = broken((o) => {
+      delete find(o, 'Deployment', 'pricing').metadata.namespace;
+      const gateway = find(o, 'Deployment', 'gateway').spec.template.spec.containers[0];
+      gateway.env.find((e: { name: string }) => e.name === 'CATALOG_TARGET').value = 'dns:///catalog.other:50051';
+      gateway.env.push({ name: 'OTEL_EXPORTER_OTLP_ENDPOINT', value: 'http://otel-collector:4318' });
+    });
+    const problems = checkObjects(objects, true);
+    assert.ok(
+      problems.includes(
+        "Deployment/pricing: in namespace (none, so default), but the overlay's namespace is strata (set namespace: in the overlay's kustomization)",
+      ),
+      problems.join('\n'),
+    );
+    assert.ok(
+      problems.some((p) =>
+        p.startsWith(
+          'Deployment/gateway container gateway: CATALOG_TARGET names catalog.other, which resolves to Service catalog in namespace other; there is none',
+        ),
+      ),
+    );
+    assert.ok(
+      problems.some((p) =>
+        p.startsWith(
+          'Deployment/gateway container gateway: OTEL_EXPORTER_OTLP_ENDPOINT names otel-collector, which resolves to Service otel-collector in namespace strata; there is none',
+        ),
+      ),
+    );
+    assert.deepEqual(
+      checkObjects(validateOverlay('minikube').objects, true).filter((p) => /namespace/.test(p)),
+      [],
+      'the minikube overlay as committed: every object in strata, every address a Service of it',
+    );
+  });
+
+  it('catches the observability component rendered without the overlay namespace (the class of the bug found on minikube)', () => {
+    const dir = mkdtempWithOverlay();
+    const objects = renderKustomization(join(dir, 'overlay'));
+    rmSync(dir, { recursive: true, force: true });
+    const problems = checkObjects(objects, true);
+    assert.ok(
+      problems.some((p) => /^Deployment\/prometheus: in namespace \(none, so default\)/.test(p)),
+      problems.join('\n'),
+    );
+    assert.ok(
+      problems.some((p) =>
+        /OTEL_EXPORTER_OTLP_ENDPOINT names otel-collector, which resolves to Service otel-collector in namespace strata; there is none/.test(
+          p,
+        ),
+      ),
+    );
+  });
 });
+
+/** minikube plus the observability component, without `namespace:` (the overlay as it was before the fix). */
+function mkdtempWithOverlay(): string {
+  const dir = mkdtempSync(join(REPO_ROOT, '.strata', 'k8s-check-'));
+  mkdirSync(join(dir, 'overlay'));
+  writeFileSync(
+    join(dir, 'overlay', 'kustomization.yaml'),
+    `apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n  - ${relative(join(dir, 'overlay'), overlayDir('minikube'))}\ncomponents:\n  - ${relative(join(dir, 'overlay'), join(REPO_ROOT, 'k8s', 'components', 'observability'))}\n`,
+  );
+  return dir;
+}

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { parse } from 'yaml';
 import { loadServices, type ServiceRegistry } from '@strata/service-registry';
+import { addressProblems } from './addresses.js';
 import { declarationProblems } from './declarations.js';
 import { policyViolations } from './policies.js';
 import { RELEASED_OVERLAYS, REPO_ROOT, overlayDir, renderKustomization, type K8sObject } from './render.js';
@@ -48,6 +49,7 @@ export function checkObjects(
     ...objects.flatMap(schemaProblems),
     ...policyViolations(objects, { requireNetworkPolicies, requireImmutableImages }),
     ...declarationProblems(objects, registry, requireNetworkPolicies),
+    ...addressProblems(objects),
   ];
 }
 
