@@ -79,6 +79,12 @@ export function policyViolations(
       if (sc.allowPrivilegeEscalation !== false) problems.push(`${cid}: allowPrivilegeEscalation must be false`);
       if (!(sc.capabilities?.drop ?? []).includes('ALL')) problems.push(`${cid}: capabilities must drop ALL`);
       for (const probe of PROBES) if (!c[probe]) problems.push(`${cid}: no ${probe}`);
+      // A probe is answered by the process that serves the load: one slow answer must not change the pod's state.
+      if (c.readinessProbe && (c.readinessProbe.failureThreshold ?? 3) < 2)
+        problems.push(`${cid}: readinessProbe.failureThreshold below 2: one slow answer under load takes the pod out of its Service`);
+      for (const probe of PROBES)
+        if (c[probe] && (c[probe].timeoutSeconds ?? 1) < 2)
+          problems.push(`${cid}: ${probe}.timeoutSeconds below 2 (the default is 1): a busy event loop misses it`);
       for (const r of ['requests', 'limits'])
         for (const res of ['cpu', 'memory']) if (!c.resources?.[r]?.[res]) problems.push(`${cid}: no ${res} ${r.slice(0, -1)}`);
       const isGrpc = (c.ports ?? []).some((p: { name?: string }) => p.name === 'grpc');

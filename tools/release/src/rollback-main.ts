@@ -5,7 +5,7 @@
 import { execFileSync } from 'node:child_process';
 import { parseArgs } from 'node:util';
 import { REPO_ROOT } from '@strata/service-registry';
-import { rollBackDeclaration } from './rollback.js';
+import { imagesMissingInMinikube, minikubeContextProblem, previousRelease, rollBackDeclaration } from './rollback.js';
 
 const { values } = parseArgs({
   options: {
@@ -15,6 +15,21 @@ const { values } = parseArgs({
   },
 });
 const overlay = values.overlay!;
+const refuse = (message: string): never => {
+  console.error(`k8s:rollback refused: ${message}`);
+  process.exit(1);
+};
+const target = previousRelease(REPO_ROOT, overlay) ?? refuse(`k8s/overlays/${overlay}: git history holds no earlier release to go back to`);
+if (!values['dry-run']) {
+  // Checked before the declaration is written: a refused rollback leaves the overlay as it was.
+  const contextProblem = minikubeContextProblem();
+  if (contextProblem) refuse(contextProblem);
+  const missing = imagesMissingInMinikube(target.tags);
+  if (missing.length)
+    refuse(
+      `minikube lacks ${missing.length} image(s) of the release of ${target.commit.slice(0, 12)}: ${missing.join(', ')}. Build them from that commit into minikube, then roll back again:\n  git worktree add /tmp/strata-${target.commit.slice(0, 12)} ${target.commit.slice(0, 12)} && (cd /tmp/strata-${target.commit.slice(0, 12)} && npm ci && npm run images -- --minikube), with the STRATA_BASE_IMAGE that release was built with`,
+    );
+}
 const { previous, changes } = rollBackDeclaration(REPO_ROOT, overlay);
 console.log(`k8s/overlays/${overlay}: back to the release of ${previous.commit.slice(0, 12)} (${previous.subject})`);
 for (const c of changes) console.log(`  ${c.service}: ${c.from} → ${c.to}`);
