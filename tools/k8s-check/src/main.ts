@@ -13,16 +13,17 @@ if (!kubectlAvailable()) {
 let failed = false;
 const services = loadServices().names;
 const header = `REPLICAS (${services.join(' ')})`;
-console.log(`${'OVERLAY'.padEnd(24)} ${'OBJECTS'.padEnd(8)} ${header.padEnd(58)} PROBLEMS`);
+console.log(`${'OVERLAY'.padEnd(26)} ${'OBJECTS'.padEnd(8)} ${header.padEnd(58)} PROBLEMS`);
 for (const overlay of OVERLAYS) {
   const report = validateOverlay(overlay);
   const replicas = services
     .map((name) => report.objects.find((o) => o.kind === 'Deployment' && o.metadata.name === name)?.spec?.replicas ?? '?')
     .join(' ');
   console.log(
-    `${overlay.padEnd(24)} ${String(report.objects.length).padEnd(8)} ${replicas.padEnd(Math.max(58, header.length))} ${report.problems.length}`,
+    `${overlay.padEnd(26)} ${String(report.objects.length).padEnd(8)} ${replicas.padEnd(Math.max(58, header.length))} ${report.problems.length}`,
   );
   for (const problem of report.problems) console.log(`  - ${problem}`);
+  for (const note of report.notes) console.log(`  (${note})`);
   failed ||= report.problems.length > 0;
 }
 console.log(

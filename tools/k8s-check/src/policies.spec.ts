@@ -1,9 +1,11 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { OVERLAYS, REPO_ROOT, kubectlAvailable, overlayDir, renderKustomization, type K8sObject } from './render.js';
-import { checkObjects, validateOverlay } from './validate.js';
+import { crdSchemas, schemaProblems, unvalidated } from './schema.js';
+import { checkObjects, productionProblems, validateOverlay } from './validate.js';
 
 const skip = kubectlAvailable() ? false : 'kubectl (which bundles kustomize) is not installed here';
 
@@ -185,6 +187,52 @@ describe('k8s overlays', { skip }, () => {
         ),
       ),
     );
+  });
+
+  it('production spreads every layer over nodes and runs at least two replicas of each', () => {
+    const objects = structuredClone(validateOverlay('production').objects);
+    delete find(objects, 'Deployment', 'pricing').spec.template.spec.topologySpreadConstraints;
+    find(objects, 'Deployment', 'gateway').spec.replicas = 1;
+    assert.deepEqual(productionProblems(objects), [
+      'Deployment/gateway: production runs at least 2 replicas of every layer',
+      'Deployment/pricing: production spreads replicas over nodes (topologySpreadConstraints on kubernetes.io/hostname)',
+    ]);
+    assert.deepEqual(productionProblems(validateOverlay('production').objects), []);
+  });
+
+  it("checks an operator's custom resource against its CRD when one is given (STRATA_CRD_DIR), and says so when none is", () => {
+    const cluster = find(validateOverlay('production-cloudnative-pg').objects, 'Cluster', 'strata-pg');
+    assert.deepEqual(schemaProblems(cluster, crdSchemas(undefined)), [], 'no CRD: not a problem…');
+    assert.match(unvalidated([cluster], crdSchemas(undefined))[0]!, /Cluster\/strata-pg \(postgresql\.cnpg\.io\/v1\): not validated/);
+    // A CRD written for this test (the operator's own cannot be vendored here): instances must be an integer ≥ 1.
+    const dir = mkdtempSync(join(tmpdir(), 'strata-crd-'));
+    writeFileSync(
+      join(dir, 'cluster-crd.yaml'),
+      [
+        'apiVersion: apiextensions.k8s.io/v1',
+        'kind: CustomResourceDefinition',
+        'metadata: { name: clusters.postgresql.cnpg.io }',
+        'spec:',
+        '  group: postgresql.cnpg.io',
+        '  names: { kind: Cluster, plural: clusters }',
+        '  scope: Namespaced',
+        '  versions:',
+        '    - name: v1',
+        '      served: true',
+        '      storage: true',
+        '      schema:',
+        '        openAPIV3Schema:',
+        '          type: object',
+        '          properties:',
+        '            spec: { type: object, required: [instances], properties: { instances: { type: integer, minimum: 1 } } }',
+      ].join('\n'),
+    );
+    const crds = crdSchemas(dir);
+    assert.deepEqual(schemaProblems(cluster, crds), [], 'the committed Cluster passes');
+    assert.deepEqual(unvalidated([cluster], crds), []);
+    const broken = structuredClone(cluster);
+    broken.spec.instances = 'three';
+    assert.deepEqual(schemaProblems(broken, crds), ["Cluster/strata-pg: /spec/instances must be integer (the CRD's schema)"]);
   });
 });
 

@@ -146,8 +146,17 @@ export function policyViolations(
       problems.push(`ServiceAccount/${sa.metadata.name}: automountServiceAccountToken must be false`);
   }
 
+  // orders' database: the base's StatefulSet with a claim, or (components/cloudnative-pg) an operator's Cluster.
   const postgres = byKind('StatefulSet').find((s) => s.metadata.name === 'postgres');
-  if (!postgres) problems.push('StatefulSet/postgres: missing');
+  const operated = objects.find((o) => o.kind === 'Cluster' && o.apiVersion.startsWith('postgresql.cnpg.io/'));
+  if (operated) {
+    if (!((operated.spec?.instances ?? 1) >= 3))
+      problems.push(`Cluster/${operated.metadata.name}: at least 3 instances (a primary and two replicas)`);
+    if (operated.spec?.inheritedMetadata?.labels?.['app.kubernetes.io/name'] !== 'postgres')
+      problems.push(
+        `Cluster/${operated.metadata.name}: its pods must carry app.kubernetes.io/name: postgres (inheritedMetadata), or the network policies miss them`,
+      );
+  } else if (!postgres) problems.push('StatefulSet/postgres: missing');
   else if (!(postgres.spec?.volumeClaimTemplates ?? []).length)
     problems.push('StatefulSet/postgres: needs a PersistentVolumeClaim template');
   const secret = byKind('Secret').find((s) => s.metadata.name.startsWith('postgres-credentials'));

@@ -20,10 +20,16 @@ export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', 
  * Every overlay a user applies (minikube-observability is minikube plus the opt-in observability component), and the one
  * the capacity experiment runs in containers (minikube plus its settings).
  */
-export const OVERLAYS = ['local', 'minikube', 'minikube-observability', 'production', 'capacity'] as const;
+export const OVERLAYS = ['local', 'minikube', 'minikube-observability', 'production', 'production-cloudnative-pg', 'capacity'] as const;
 export const overlayDir = (overlay: string) => join(REPO_ROOT, 'k8s', 'overlays', overlay);
 /** Overlays that run released images in a cluster: their images must be immutable (a content tag or a digest). */
-export const RELEASED_OVERLAYS: readonly string[] = ['minikube', 'minikube-observability', 'production', 'capacity'];
+export const RELEASED_OVERLAYS: readonly string[] = [
+  'minikube',
+  'minikube-observability',
+  'production',
+  'production-cloudnative-pg',
+  'capacity',
+];
 
 /** Whether kubectl (which bundles kustomize) can be run here. */
 export function kubectlAvailable(): boolean {

@@ -6,12 +6,31 @@ import { addressProblems } from './addresses.js';
 import { declarationProblems } from './declarations.js';
 import { policyViolations } from './policies.js';
 import { RELEASED_OVERLAYS, REPO_ROOT, overlayDir, renderKustomization, type K8sObject } from './render.js';
-import { schemaProblems } from './schema.js';
+import { schemaProblems, unvalidated } from './schema.js';
 
 export interface OverlayReport {
   overlay: string;
   objects: K8sObject[];
   problems: string[];
+  /** What could not be checked here, and why. */
+  notes: string[];
+}
+
+/**
+ * A production overlay spreads each layer over nodes (a node failing takes a share of a layer, never the layer), and runs
+ * at least two replicas of every layer (the PodDisruptionBudgets, maxUnavailable 1, then never drain one to zero).
+ */
+export function productionProblems(objects: readonly K8sObject[]): string[] {
+  const problems: string[] = [];
+  for (const d of objects.filter((o) => o.kind === 'Deployment' && o.metadata.labels?.['app.kubernetes.io/part-of'] === 'strata')) {
+    const spread = (d.spec?.template?.spec?.topologySpreadConstraints ?? []) as { topologyKey: string }[];
+    if (!spread.some((c) => c.topologyKey === 'kubernetes.io/hostname'))
+      problems.push(
+        `Deployment/${d.metadata.name}: production spreads replicas over nodes (topologySpreadConstraints on kubernetes.io/hostname)`,
+      );
+    if ((d.spec?.replicas ?? 1) < 2) problems.push(`Deployment/${d.metadata.name}: production runs at least 2 replicas of every layer`);
+  }
+  return problems;
 }
 
 /** The replicas an overlay declares: its own `replicas:` and those of the overlays it builds on (`resources: [../minikube]`). */
@@ -46,7 +65,7 @@ export function checkObjects(
   requireImmutableImages = false,
 ): string[] {
   return [
-    ...objects.flatMap(schemaProblems),
+    ...objects.flatMap((o) => schemaProblems(o)),
     ...policyViolations(objects, { requireNetworkPolicies, requireImmutableImages }),
     ...declarationProblems(objects, registry, requireNetworkPolicies),
     ...addressProblems(objects),
@@ -60,6 +79,7 @@ export function validateOverlay(overlay: string): OverlayReport {
   const problems = [
     ...checkObjects(objects, overlay !== 'local', undefined, RELEASED_OVERLAYS.includes(overlay)),
     ...undeclaredReplicas(dir, objects),
+    ...(overlay.startsWith('production') ? productionProblems(objects) : []),
   ];
-  return { overlay, objects, problems };
+  return { overlay, objects, problems, notes: unvalidated(objects) };
 }
