@@ -295,8 +295,17 @@ export class KubernetesTarget implements ExperimentTarget {
 
   async scaleTo(service: string, count: number): Promise<ScaleOut> {
     const before = new Set(this.replicas(service).map((r) => r.id));
-    // The HPA keeps minReplicas = the overlay's declaration; raise it with the scale, or it would scale back.
-    this.kubectl('patch', 'hpa', service, '--type=merge', '-p', JSON.stringify({ spec: { minReplicas: count } }));
+    // The HPA keeps minReplicas = the overlay's declaration; raise it with the scale, or it would scale back (and its
+    // maximum with it where the overlay's is lower: an HPA with min above max is invalid).
+    const max = Number(this.kubectl('get', 'hpa', service, '-o', 'jsonpath={.spec.maxReplicas}'));
+    this.kubectl(
+      'patch',
+      'hpa',
+      service,
+      '--type=merge',
+      '-p',
+      JSON.stringify({ spec: { minReplicas: count, maxReplicas: Math.max(max, count) } }),
+    );
     this.kubectl('scale', `deployment/${service}`, `--replicas=${count}`);
     this.kubectl('rollout', 'status', `deployment/${service}`, '--timeout=180s');
     await this.refresh();

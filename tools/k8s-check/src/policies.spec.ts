@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { OVERLAYS, REPO_ROOT, kubectlAvailable, overlayDir, renderKustomization, type K8sObject } from './render.js';
 import { crdSchemas, schemaProblems, unvalidated } from './schema.js';
-import { checkObjects, productionProblems, validateOverlay } from './validate.js';
+import { checkObjects, minikubeFitProblems, productionProblems, validateOverlay } from './validate.js';
 
 const skip = kubectlAvailable() ? false : 'kubectl (which bundles kustomize) is not installed here';
 
@@ -187,6 +187,13 @@ describe('k8s overlays', { skip }, () => {
         ),
       ),
     );
+  });
+
+  it("fails a minikube overlay whose autoscalers' maxima would not fit the node (the base's maxima of 8 each)", () => {
+    const objects = structuredClone(validateOverlay('minikube').objects);
+    assert.deepEqual(minikubeFitProblems(objects), [], 'as committed it fits');
+    for (const hpa of objects.filter((o) => o.kind === 'HorizontalPodAutoscaler')) hpa.spec.maxReplicas = 8;
+    assert.match(minikubeFitProblems(objects)[0] ?? '', /at every autoscaler's maximum the pods request 12250m CPU .*more than the 4900m/);
   });
 
   it('production spreads every layer over nodes and runs at least two replicas of each', () => {

@@ -16,6 +16,35 @@ export interface OverlayReport {
   notes: string[];
 }
 
+/** The node `minikube start --cpus=6` makes, less what its system pods request (about 1.1 CPU; not measured here). */
+export const MINIKUBE_SCHEDULABLE_MILLICPU = 6_000 - 1_100;
+
+const milli = (q: string | undefined) => (!q ? 0 : q.endsWith('m') ? Number(q.slice(0, -1)) : Number(q) * 1000);
+
+/**
+ * A minikube overlay must fit its node when every autoscaler is at its maximum: replicas past the node's room stay
+ * Pending, and the HPA reports it is scaling while nothing more serves.
+ */
+export function minikubeFitProblems(objects: readonly K8sObject[], schedulable = MINIKUBE_SCHEDULABLE_MILLICPU): string[] {
+  let total = 0;
+  const parts: string[] = [];
+  for (const w of objects.filter((o) => o.kind === 'Deployment' || o.kind === 'StatefulSet')) {
+    const hpa = objects.find((o) => o.kind === 'HorizontalPodAutoscaler' && o.spec?.scaleTargetRef?.name === w.metadata.name);
+    const replicas: number = hpa?.spec?.maxReplicas ?? w.spec?.replicas ?? 1;
+    const request = ((w.spec?.template?.spec?.containers ?? []) as { resources?: { requests?: { cpu?: string } } }[]).reduce(
+      (n, c) => n + milli(c.resources?.requests?.cpu),
+      0,
+    );
+    total += replicas * request;
+    parts.push(`${w.metadata.name} ${replicas}×${request}m`);
+  }
+  return total > schedulable
+    ? [
+        `at every autoscaler's maximum the pods request ${total}m CPU (${parts.join(', ')}), more than the ${schedulable}m a \`minikube start --cpus=6\` node can schedule: lower maxReplicas in the overlay`,
+      ]
+    : [];
+}
+
 /**
  * A production overlay spreads each layer over nodes (a node failing takes a share of a layer, never the layer), and runs
  * at least two replicas of every layer (the PodDisruptionBudgets, maxUnavailable 1, then never drain one to zero).
@@ -80,6 +109,7 @@ export function validateOverlay(overlay: string): OverlayReport {
     ...checkObjects(objects, overlay !== 'local', undefined, RELEASED_OVERLAYS.includes(overlay)),
     ...undeclaredReplicas(dir, objects),
     ...(overlay.startsWith('production') ? productionProblems(objects) : []),
+    ...(overlay.startsWith('minikube') ? minikubeFitProblems(objects) : []),
   ];
   return { overlay, objects, problems, notes: unvalidated(objects) };
 }

@@ -1,4 +1,4 @@
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { loadServices } from '@strata/service-registry';
 import { contentTag, DEFAULT_BASE_IMAGE } from './content-tag.js';
 import { dockerBinary, imageExists, imageSize } from './docker.js';
@@ -59,6 +59,10 @@ export async function buildImages(options: ImageOptions): Promise<BuiltImage[]> 
   const services = options.services ?? loadServices(options.repoRoot).names;
   const tags = await contentTags(options.repoRoot, services, base);
   const missing = services.filter((service) => !imageExists(docker, `strata/${service}:${tags[service]}`, env));
+  // BuildKit where the client has it (buildx: Docker Desktop, docker-ce, minikube's engine); the legacy builder, which
+  // Docker deprecates, only where it has not (Debian's docker.io client has no buildx).
+  const buildkit = missing.length > 0 && spawnSync(docker, ['buildx', 'version'], { stdio: 'ignore', env }).status === 0;
+  if (missing.length > 0) options.log?.(`==> builder: ${buildkit ? 'BuildKit (docker buildx)' : 'the legacy builder (this docker client has no buildx)'}`);
   if (missing.length > 0) compileApps(options.repoRoot, missing, options.log);
   const out: BuiltImage[] = [];
   for (const [i, service] of services.entries()) {
@@ -67,7 +71,6 @@ export async function buildImages(options: ImageOptions): Promise<BuiltImage[]> 
     const exists = !missing.includes(service);
     options.log?.(`==> [${i + 1}/${services.length}] ${image} ${exists ? '(unchanged: already built)' : `(base ${base}) …`}`);
     if (!exists) {
-      // The legacy builder: Debian's docker.io has no buildx.
       execFileSync(
         docker,
         [
@@ -83,7 +86,7 @@ export async function buildImages(options: ImageOptions): Promise<BuiltImage[]> 
           image,
           '.',
         ],
-        { cwd: options.repoRoot, env: { ...env, DOCKER_BUILDKIT: '0' }, stdio: ['ignore', 'ignore', 'inherit'] },
+        { cwd: options.repoRoot, env: { ...env, DOCKER_BUILDKIT: buildkit ? '1' : '0' }, stdio: ['ignore', 'ignore', 'inherit'] },
       );
     }
     if (options.alias) execFileSync(docker, ['tag', image, `strata/${service}:${options.alias}`], { env });
