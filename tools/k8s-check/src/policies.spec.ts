@@ -196,6 +196,28 @@ describe('k8s overlays', { skip }, () => {
     assert.match(minikubeFitProblems(objects)[0] ?? '', /at every autoscaler's maximum the pods request 12250m CPU .*more than the 4900m/);
   });
 
+  it("fails a ConfigMap mounted with subPath, and a pod reading the API whose egress misses minikube's API server port", () => {
+    const objects = structuredClone(validateOverlay('minikube-observability').objects);
+    const grafana = find(objects, 'Deployment', 'grafana').spec.template.spec.containers[0];
+    grafana.volumeMounts[0] = {
+      ...grafana.volumeMounts[0],
+      mountPath: '/etc/grafana/provisioning/datasources/datasources.yaml',
+      subPath: 'datasources.yaml',
+    };
+    const egress = find(objects, 'NetworkPolicy', 'prometheus').spec.egress;
+    for (const rule of egress) rule.ports = (rule.ports ?? []).filter((p: { port: number }) => p.port !== 8443);
+    const problems = checkObjects(objects, true);
+    assert.ok(
+      problems.some((p) =>
+        /Deployment\/grafana container grafana: .* with subPath: an edited ConfigMap or Secret never reaches the pod/.test(p),
+      ),
+      problems.join('\n'),
+    );
+    assert.ok(
+      problems.includes('Deployment/prometheus: reads the Kubernetes API but its NetworkPolicy does not allow egress to port(s) 8443'),
+    );
+  });
+
   it('production spreads every layer over nodes and runs at least two replicas of each', () => {
     const objects = structuredClone(validateOverlay('production').objects);
     delete find(objects, 'Deployment', 'pricing').spec.template.spec.topologySpreadConstraints;

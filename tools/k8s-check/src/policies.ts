@@ -56,9 +56,31 @@ export function policyViolations(
     const labels = w.spec?.template?.metadata?.labels ?? {};
     if (labels['app.kubernetes.io/name'] !== w.metadata.name)
       problems.push(`${id}: pod label app.kubernetes.io/name must be ${w.metadata.name}`);
+    // A ConfigMap or Secret mounted with subPath never receives an edit (the kubelet updates only whole-volume mounts).
+    for (const c of pod.containers ?? [])
+      for (const m of (c.volumeMounts ?? []) as { name: string; subPath?: string; mountPath: string }[]) {
+        const volume = (pod.volumes ?? []).find((v: { name: string }) => v.name === m.name);
+        if (m.subPath && (volume?.configMap || volume?.secret))
+          problems.push(
+            `${id} container ${c.name}: ${m.mountPath} mounts ${m.name} with subPath: an edited ConfigMap or Secret never reaches the pod; mount the folder`,
+          );
+      }
     if (isObservability(w)) {
       if (pod.automountServiceAccountToken !== false && !readOnlyAccount(objects, pod.serviceAccountName))
         problems.push(`${id}: mounts an API token, but its ServiceAccount is not limited to reading (get, list, watch) in the namespace`);
+      // A pod that talks to the API server must be let out to it: the kubernetes Service's 443 and, since network plugins
+      // such as Calico evaluate egress after the Service's DNAT, the server's own ports (6443 kubeadm, 8443 minikube).
+      if (pod.automountServiceAccountToken !== false && options.requireNetworkPolicies) {
+        const policy = byKind('NetworkPolicy').find(
+          (p) => p.spec?.podSelector?.matchLabels?.['app.kubernetes.io/name'] === w.metadata.name,
+        );
+        const ports = new Set(
+          ((policy?.spec?.egress ?? []) as { ports?: { port: number }[] }[]).flatMap((e) => (e.ports ?? []).map((p) => p.port)),
+        );
+        const missing = [443, 6443, 8443].filter((port) => !ports.has(port));
+        if (missing.length)
+          problems.push(`${id}: reads the Kubernetes API but its NetworkPolicy does not allow egress to port(s) ${missing.join(', ')}`);
+      }
     } else {
       if (labels['app.kubernetes.io/part-of'] !== 'strata') problems.push(`${id}: pod label app.kubernetes.io/part-of must be strata`);
       if (!LAYERS.includes(labels['app.kubernetes.io/component']))

@@ -62,7 +62,8 @@ export async function buildImages(options: ImageOptions): Promise<BuiltImage[]> 
   // BuildKit where the client has it (buildx: Docker Desktop, docker-ce, minikube's engine); the legacy builder, which
   // Docker deprecates, only where it has not (Debian's docker.io client has no buildx).
   const buildkit = missing.length > 0 && spawnSync(docker, ['buildx', 'version'], { stdio: 'ignore', env }).status === 0;
-  if (missing.length > 0) options.log?.(`==> builder: ${buildkit ? 'BuildKit (docker buildx)' : 'the legacy builder (this docker client has no buildx)'}`);
+  if (missing.length > 0)
+    options.log?.(`==> builder: ${buildkit ? 'BuildKit (docker buildx)' : 'the legacy builder (this docker client has no buildx)'}`);
   if (missing.length > 0) compileApps(options.repoRoot, missing, options.log);
   const out: BuiltImage[] = [];
   for (const [i, service] of services.entries()) {
