@@ -159,7 +159,17 @@ try {
       const results = await runLayer(
         target,
         plan,
-        { steps, repeats, probeSeconds, refinements: Number(values.refinements), skipSlo: smoke, driver, scaleOutDriver, log, status },
+        {
+          steps,
+          repeats,
+          probeSeconds,
+          refinements: Number(values.refinements),
+          skipSlo: smoke,
+          driver,
+          scaleOutDriver,
+          log,
+          status,
+        },
         { runId: `${Date.now()}`, orderId: order.id },
       );
       const report: LayerReport = {
@@ -218,15 +228,22 @@ if (smoke) {
     problems.push(
       `saturation throughput did not rise by 30 %: ${one!.saturation.median.toFixed(1)} → ${two!.saturation.median.toFixed(1)} req/s`,
     );
-  if (!(two!.controlP99Ms.median <= Math.max(1.5 * one!.controlP99Ms.median, one!.controlP99Ms.median + 25)))
-    problems.push(`control p99 degraded: ${one!.controlP99Ms.median.toFixed(1)} → ${two!.controlP99Ms.median.toFixed(1)} ms`);
+  // The control's median, not its p99: a step is measured once for a few seconds, and on a busy two-core host one CFS
+  // stall sets a p99 of ~100 calls. Five runs in a row on this machine (2026-12-01): p99 at one replica 41–133 ms,
+  // moving −37 % to +41 % at two (and up to +104 % in earlier runs); the median 4.1–5.0 ms, moving −16 % to +7 %.
+  // A layer that starves or breaks another shows in the median and in the failures below.
+  const [p50one, p50two] = [one!.controlP50Ms.median, two!.controlP50Ms.median];
+  if (!(p50two <= Math.max(1.5 * p50one, p50one + 10)))
+    problems.push(
+      `control median degraded: ${p50one.toFixed(1)} → ${p50two.toFixed(1)} ms (p99 ${one!.controlP99Ms.median.toFixed(1)} → ${two!.controlP99Ms.median.toFixed(1)} ms)`,
+    );
   if (two!.scaleOut!.failed > 0) problems.push(`${two!.scaleOut!.failed} requests failed during the scale-out`);
   if (two!.scaleOut!.othersRestarted) problems.push('another service restarted during the scale-out');
   if (two!.controlFailed > 0 || one!.controlFailed > 0) problems.push('control requests failed');
   console.log(
     problems.length
       ? `capacity smoke FAILED:\n  ${problems.join('\n  ')}`
-      : 'capacity smoke: capacity rose with replicas, the control held, no request failed',
+      : `capacity smoke: capacity rose with replicas (${one!.saturation.median.toFixed(0)} → ${two!.saturation.median.toFixed(0)} req/s), the control held (median ${one!.controlP50Ms.median.toFixed(1)} → ${two!.controlP50Ms.median.toFixed(1)} ms, p99 ${one!.controlP99Ms.median.toFixed(1)} → ${two!.controlP99Ms.median.toFixed(1)} ms), no request failed`,
   );
   process.exit(problems.length ? 1 : 0);
 }

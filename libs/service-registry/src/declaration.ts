@@ -50,7 +50,11 @@ export const serviceDeclaration = z
       .object({
         /** The scenario this layer limits (a name exported by a scenarios module). */
         scenario: z.string(),
-        /** A scenario that does not touch this service: its p99 must not move as the service scales. */
+        /**
+         * A scenario that does not touch this service: its p99 must not move as the service scales. Not through the
+         * gateway when this layer's load goes through it (the gateway would carry both, and the control would measure
+         * the gateway's load): straight to another service over gRPC, as the gateway's own plan does.
+         */
         control: z.string(),
         controlRate: z.number().positive(),
         sloP99Ms: z.number().positive(),

@@ -77,6 +77,8 @@ export interface StepResult {
   capacityEfficiency: number;
   searches: ProbeRecord[][];
   controlP99Ms: Repeated;
+  /** The control's median latency: what the CI smoke holds (its p99 over a few seconds is the worst of ~100 calls). */
+  controlP50Ms: Repeated;
   controlFailed: number;
   /** The bound most repeats ended on. */
   bound: Bound;
@@ -254,6 +256,7 @@ export async function runLayer(
     const capacities: number[] = [];
     const searches: ProbeRecord[][] = [];
     const controls: number[] = [];
+    const controlMedians: number[] = [];
     let controlFailed = 0;
     for (let repeat = 1; repeat <= settings.repeats; repeat++) {
       const tag = `${plan.service} × ${replicas}, repeat ${repeat}/${settings.repeats}`;
@@ -305,6 +308,7 @@ export async function runLayer(
         drive(settings, target, ctx, plan.scenario, { seconds: settings.probeSeconds + 2, rate: busy }),
       ]);
       controls.push(control.p99Ms);
+      controlMedians.push(control.p50Ms);
       controlFailed += control.failed + control.dropped;
       log(
         `    ${tag}: ${settings.skipSlo ? '' : `SLO capacity ${capacities.at(-1)} req/s; `}control ${plan.control} p99 ${control.p99Ms.toFixed(1)} ms (failed ${control.failed + control.dropped})`,
@@ -324,6 +328,7 @@ export async function runLayer(
       capacityEfficiency: first ? efficiency(capacity.median, replicas / first.replicas, first.capacity.median) : 1,
       searches,
       controlP99Ms: repeated(controls),
+      controlP50Ms: repeated(controlMedians),
       controlFailed,
       bound: mostlyBoundBy(runs),
       explained: {

@@ -106,6 +106,7 @@ export class DockerCluster extends EventEmitter {
   private ticking = false;
   private stopping = false;
   private stateDirty = true;
+  private lastWrite = 0;
   private nodeImage: string;
   /** The image the sandboxes and the cluster DNS run (a Node 24 Debian image). */
   get image(): string {
@@ -495,7 +496,8 @@ export class DockerCluster extends EventEmitter {
       await this.pushRecords(false);
       await this.syncNodePorts();
       await this.reportDnsMisses();
-      if (this.stateDirty) this.writeState();
+      // At most once a second: `status` reads it, nothing waits on it.
+      if (this.stateDirty && Date.now() - this.lastWrite > 1_000) this.writeState();
     } catch (error) {
       this.log(`control loop: ${(error as Error).message}`);
     } finally {
@@ -656,6 +658,7 @@ export class DockerCluster extends EventEmitter {
   /** The state `status` reads, written on change (atomically: a reader never sees half a file). */
   writeState(): void {
     this.stateDirty = false;
+    this.lastWrite = Date.now();
     const file = join(this.stateDir, 'state.json');
     writeFileSync(`${file}.tmp`, JSON.stringify(this.snapshot()));
     renameSync(`${file}.tmp`, file);

@@ -14,7 +14,7 @@ import {
   objectData,
   type NamespaceObjects,
 } from './pod-plan.js';
-import { httpGet, probeTiming, runProbe } from './probes.js';
+import { httpGet, probeTiming, runProbe, type ProbeResult } from './probes.js';
 
 export type ContainerState =
   | { waiting: { reason: string; message?: string } }
@@ -98,10 +98,8 @@ export class Backoff {
 interface Running {
   id: string;
   startedAt: number;
-  /** Stops this container's probe loop. */
+  /** Stops this container's probe loops. */
   abort: AbortController;
-  successes: { readiness: number; startup: number };
-  failures: { readiness: number; liveness: number; startup: number };
   /** Set while the kubelet itself stops the container (liveness, deletion): its exit is expected. */
   killing?: string;
 }
@@ -506,8 +504,6 @@ export class PodWorker {
       id,
       startedAt: Date.now(),
       abort: new AbortController(),
-      successes: { readiness: 0, startup: 0 },
-      failures: { readiness: 0, liveness: 0, startup: 0 },
     };
     this.running.set(container.name, run);
     status.containerId = id;
@@ -538,96 +534,86 @@ export class PodWorker {
 
   /** Startup until it passes, then readiness and liveness, each on its own period; every result moves the status. */
   private async probeLoop(container: Container, status: ContainerStatus, run: Running): Promise<void> {
+    const { startupProbe, readinessProbe, livenessProbe } = container;
+    if (startupProbe) {
+      let failures = 0;
+      const passed = await this.everyPeriod(startupProbe, run, async (result) => {
+        if (result.ok) return 'done';
+        this.event('Warning', 'Unhealthy', `Startup probe failed: ${result.message}`);
+        if (++failures < probeTiming(startupProbe).failureThreshold) return 'again';
+        await this.killForProbe(container, run, 'startup', startupProbe);
+        return 'stop';
+      });
+      if (!passed) return;
+      status.started = true;
+    }
+    if (!readinessProbe) status.ready = true;
+    this.refresh();
+    const loops: Promise<unknown>[] = [];
+    if (readinessProbe) {
+      const t = probeTiming(readinessProbe);
+      let successes = 0;
+      let failures = 0;
+      loops.push(
+        this.everyPeriod(readinessProbe, run, async (result) => {
+          successes = result.ok ? successes + 1 : 0;
+          failures = result.ok ? 0 : failures + 1;
+          if (!result.ok && (failures === 1 || failures === t.failureThreshold))
+            this.event('Warning', 'Unhealthy', `Readiness probe failed: ${result.message}`);
+          const ready = status.ready ? failures < t.failureThreshold : successes >= t.successThreshold;
+          if (ready !== status.ready) {
+            status.ready = ready;
+            this.refresh();
+          }
+          return 'again';
+        }),
+      );
+    }
+    if (livenessProbe) {
+      let failures = 0;
+      loops.push(
+        this.everyPeriod(livenessProbe, run, async (result) => {
+          if (result.ok) {
+            failures = 0;
+            return 'again';
+          }
+          this.event('Warning', 'Unhealthy', `Liveness probe failed: ${result.message}`);
+          if (++failures < probeTiming(livenessProbe).failureThreshold) return 'again';
+          await this.killForProbe(container, run, 'liveness', livenessProbe);
+          return 'stop';
+        }),
+      );
+    }
+    await Promise.all(loops);
+  }
+
+  /**
+   * Runs a probe after its initial delay and then every period, as the kubelet's prober does, handing each result to
+   * `handle` until it says 'done' (resolves true) or 'stop', or the container goes (both resolve false).
+   */
+  private async everyPeriod(
+    probe: Probe,
+    run: Running,
+    handle: (result: ProbeResult) => Promise<'again' | 'done' | 'stop'>,
+  ): Promise<boolean> {
     const signal = run.abort.signal;
     const sleep = (ms: number) =>
       delay(ms, undefined, { signal }).then(
         () => true,
         () => false,
       );
-    const target = () => ({ podIp: this.pod.ip!, containerId: run.id, containers: this.pod.spec.containers });
-    const noReadiness = !container.readinessProbe;
-    if (container.startupProbe) {
-      const t = probeTiming(container.startupProbe);
-      if (!(await sleep(t.initialDelayMs))) return;
-      for (;;) {
-        const result = await runProbe(container.startupProbe, target(), this.deps.node);
-        if (signal.aborted) return;
-        if (result.ok && ++run.successes.startup >= 1) break;
-        if (!result.ok) {
-          run.failures.startup += 1;
-          this.event('Warning', 'Unhealthy', `Startup probe failed: ${result.message}`);
-          if (run.failures.startup >= t.failureThreshold) {
-            await this.killForProbe(container, run, 'startup', container.startupProbe);
-            return;
-          }
-        }
-        if (!(await sleep(t.periodMs))) return;
-      }
-      status.started = true;
-    }
-    if (noReadiness) {
-      status.ready = true;
-      this.refresh();
-    }
-    const loops: Promise<void>[] = [];
-    if (container.readinessProbe) loops.push(this.readinessLoop(container.readinessProbe, status, run, target, sleep));
-    if (container.livenessProbe) loops.push(this.livenessLoop(container, container.livenessProbe, run, target, sleep));
-    this.refresh();
-    await Promise.all(loops);
-  }
-
-  private async readinessLoop(
-    probe: Probe,
-    status: ContainerStatus,
-    run: Running,
-    target: () => { podIp: string; containerId: string; containers: readonly Container[] },
-    sleep: (ms: number) => Promise<boolean>,
-  ): Promise<void> {
     const t = probeTiming(probe);
-    if (!(await sleep(t.initialDelayMs))) return;
+    if (!(await sleep(t.initialDelayMs))) return false;
     for (;;) {
-      const result = await runProbe(probe, target(), this.deps.node);
-      if (run.abort.signal.aborted) return;
-      if (result.ok) {
-        run.failures.readiness = 0;
-        if (++run.successes.readiness >= t.successThreshold && !status.ready) {
-          status.ready = true;
-          this.refresh();
-        }
-      } else {
-        run.successes.readiness = 0;
-        if (++run.failures.readiness >= t.failureThreshold && status.ready) {
-          status.ready = false;
-          this.refresh();
-        }
-        if (run.failures.readiness === 1 || run.failures.readiness === t.failureThreshold)
-          this.event('Warning', 'Unhealthy', `Readiness probe failed: ${result.message}`);
-      }
-      if (!(await sleep(t.periodMs))) return;
-    }
-  }
-
-  private async livenessLoop(
-    container: Container,
-    probe: Probe,
-    run: Running,
-    target: () => { podIp: string; containerId: string; containers: readonly Container[] },
-    sleep: (ms: number) => Promise<boolean>,
-  ): Promise<void> {
-    const t = probeTiming(probe);
-    if (!(await sleep(t.initialDelayMs))) return;
-    for (;;) {
-      const result = await runProbe(probe, target(), this.deps.node);
-      if (run.abort.signal.aborted) return;
-      if (result.ok) run.failures.liveness = 0;
-      else {
-        this.event('Warning', 'Unhealthy', `Liveness probe failed: ${result.message}`);
-        if (++run.failures.liveness >= t.failureThreshold) {
-          await this.killForProbe(container, run, 'liveness', probe);
-          return;
-        }
-      }
-      if (!(await sleep(t.periodMs))) return;
+      const result = await runProbe(
+        probe,
+        { podIp: this.pod.ip!, containerId: run.id, containers: this.pod.spec.containers },
+        this.deps.node,
+      );
+      if (signal.aborted) return false;
+      const next = await handle(result);
+      if (next !== 'again') return next === 'done';
+      if (!(await sleep(t.periodMs))) return false;
     }
   }
 
@@ -674,6 +660,7 @@ export class PodWorker {
     if (ready && !pod.ready) pod.readySince = Date.now();
     if (!ready) pod.readySince = undefined;
     pod.ready = ready;
+    // Containers' states change too (a restart count, a waiting reason): the cluster's state is refreshed either way.
     this.deps.changed();
   }
 

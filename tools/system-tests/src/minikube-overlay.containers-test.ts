@@ -4,10 +4,10 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { podStatus } from '@strata/k8s-docker';
 import { loadScenarios, runOpenLoop, type HttpScenario } from '@strata/loadtests';
 import { loadServices } from '@strata/service-registry';
-import { call, postJson } from './cluster-fixture.js';
+import { call } from './cluster-fixture.js';
 import { K6_SCRIPTS, NO_K6, assertK6Run, findK6, runScript } from './k6-runner.js';
 import { placeOrdersUnderLoad } from './order-client.js';
-import { OverlayCluster, overlaySkipReason } from './overlay-cluster.js';
+import { OverlayCluster, overlaySkipReason, placeSeedOrder } from './overlay-cluster.js';
 
 // The minikube overlay, executed: its real render (kubectl kustomize k8s/overlays/minikube, Strata's images at :dev)
 // run in Docker by the k8s:docker runtime as a node runs it — pod specs, native probes from outside, Services in DNS
@@ -51,28 +51,9 @@ describe('the minikube overlay, executed in Docker as a node runs it (k8s:docker
     const [postgres] = node.pods('postgres');
     assert.ok(orders!.readySince! >= postgres!.readySince!, 'orders became ready after PostgreSQL did');
     gateway = node.gatewayUrl();
-    // A caller that started before its callee had ready pods found no address for it (its DNS name has none until
-    // then) and retries resolution with a back-off of at most 5 s (the kit's grpc-js options): the first order can lag
-    // the rollout by that much, in a cluster as here.
-    const firstTry = Date.now();
-    let placed = await postJson(
-      gateway,
-      '/api/orders',
-      { lines: [{ productId: 'p-000042', quantity: 1 }] },
-      { 'idempotency-key': `overlay-seed-${firstTry}` },
-    );
-    while (placed.status === 503 && Date.now() - firstTry < 10_000) {
-      await delay(200);
-      placed = await postJson(
-        gateway,
-        '/api/orders',
-        { lines: [{ productId: 'p-000042', quantity: 1 }] },
-        { 'idempotency-key': `overlay-seed-${firstTry}` },
-      );
-    }
-    assert.equal(placed.status, 201, JSON.stringify(placed.body));
-    const lag = (Date.now() - firstTry) / 1000;
-    orderId = placed.body.id;
+    const seed = await placeSeedOrder(gateway, `overlay-seed-${Date.now()}`);
+    orderId = seed.id;
+    const lag = seed.seconds;
     rows.push(
       `up: every pod of the minikube overlay ready ${upSeconds.toFixed(1)} s after apply (7 pods); first order placed ${lag.toFixed(1)} s later`,
     );

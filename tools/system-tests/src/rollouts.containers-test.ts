@@ -3,9 +3,9 @@ import { after, before, describe, it } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
 import { loadScenarios, runOpenLoop, type HttpScenario, type LoadResult } from '@strata/loadtests';
 import { loadServices } from '@strata/service-registry';
-import { mixedScenario, postJson } from './cluster-fixture.js';
+import { mixedScenario } from './cluster-fixture.js';
 import { placeOrdersUnderLoad } from './order-client.js';
-import { OverlayCluster, overlaySkipReason, pinned, releaseB, runningImage } from './overlay-cluster.js';
+import { OverlayCluster, overlaySkipReason, pinned, placeSeedOrder, releaseB, runningImage } from './overlay-cluster.js';
 
 // Rolling updates and rollbacks of released images under load, as `kubectl apply` of a new release does them: the
 // minikube overlay executed by the k8s:docker runtime (its Deployments' strategy, maxSurge 1 and maxUnavailable 0,
@@ -37,15 +37,7 @@ describe(
       node.apply(REPLICAS);
       await node.cluster.waitForRollouts(180_000);
       gateway = node.gatewayUrl();
-      const key = `rollout-seed-${Date.now()}`;
-      let placed = await postJson(gateway, '/api/orders', { lines: [{ productId: 'p-000042', quantity: 1 }] }, { 'idempotency-key': key });
-      // Callers started before their callees were ready re-resolve within their back-off (at most 5 s).
-      for (let i = 0; placed.status === 503 && i < 50; i++) {
-        await delay(200);
-        placed = await postJson(gateway, '/api/orders', { lines: [{ productId: 'p-000042', quantity: 1 }] }, { 'idempotency-key': key });
-      }
-      assert.equal(placed.status, 201, JSON.stringify(placed.body));
-      orderId = placed.body.id;
+      orderId = (await placeSeedOrder(gateway, `rollout-seed-${Date.now()}`)).id;
     });
     after(async () => {
       await node?.stop();
