@@ -5,7 +5,7 @@ import { dirname, join, resolve } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { admit } from './admission.js';
-import { DeploymentController, StatefulSetController, templateHash, type ControllerHost } from './controllers.js';
+import { DeploymentController, StatefulSetController, type ControllerHost } from './controllers.js';
 import { CLUSTER_LABEL, DockerNode } from './docker-node.js';
 import { PodWorker, type EventType, type Pod } from './kubelet.js';
 import { NodePort } from './node-ports.js';
@@ -372,10 +372,6 @@ export class DockerCluster extends EventEmitter {
     return `http://127.0.0.1:${entry[1].port}`;
   }
 
-  nodePort(namespace: string, service: string): NodePort | undefined {
-    return [...this.nodePorts.entries()].find(([k]) => k.startsWith(`${namespace}/${service}/`))?.[1];
-  }
-
   events(): ClusterEvent[] {
     return [...this.recent];
   }
@@ -676,12 +672,6 @@ export class DockerCluster extends EventEmitter {
     this.node.stopWatching();
     await this.node.removeEverything(options.removeVolumes === true);
     this.writeState();
-  }
-
-  /** The template hash a Deployment's current ReplicaSet has (its pods carry it as pod-template-hash). */
-  currentRevision(namespace: string, deployment: string): string | undefined {
-    const d = this.object('Deployment', namespace, deployment);
-    return d ? templateHash(d.spec.template) : undefined;
   }
 }
 

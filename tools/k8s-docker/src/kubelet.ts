@@ -4,7 +4,7 @@ import { dirname, join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { DockerNode, ImageFacts, Mount } from './docker-node.js';
 import { POD_LABEL, CONTAINER_LABEL } from './docker-node.js';
-import { bytes, resolvePort, type Container, type PodSpec, type Probe, type Volume } from './objects.js';
+import { bytes, type Container, type PodSpec, type Probe, type Volume } from './objects.js';
 import {
   ContainerConfigError,
   containerEnv,
@@ -694,13 +694,6 @@ export class PodWorker {
     this.deps.changed();
   }
 
-  /** Kills every container of this pod at once (the runtime's own exit, when nothing can wait). */
-  async forget(): Promise<void> {
-    this.stopped = true;
-    clearInterval(this.timer);
-    for (const run of this.running.values()) run.abort.abort();
-  }
-
   /** The Docker id of a container of this pod (tests kill it to show restarts). */
   containerId(name: string): string | undefined {
     return this.running.get(name)?.id;
@@ -711,11 +704,6 @@ export class PodWorker {
     const id = this.running.get(name)?.id;
     if (!id) throw new Error(`${this.pod.name}: container ${name} is not running`);
     return this.deps.node.exec(id, command, timeoutMs);
-  }
-
-  /** The port of a named container port of this pod. */
-  port(name: string | number): number | undefined {
-    return resolvePort(name, this.pod.spec.containers);
   }
 }
 

@@ -8,8 +8,6 @@ import { connect, createServer, type Server, type Socket } from 'node:net';
 export class NodePort {
   private server?: Server;
   private readonly sockets = new Set<Socket>();
-  /** Connections made to each pod address, for the tests that show the spread. */
-  readonly connections = new Map<string, number>();
 
   constructor(
     readonly port: number,
@@ -25,7 +23,6 @@ export class NodePort {
         return;
       }
       const target = targets[Math.floor(Math.random() * targets.length)]!;
-      this.connections.set(target, (this.connections.get(target) ?? 0) + 1);
       const [ip, port] = [target.slice(0, target.lastIndexOf(':')), Number(target.slice(target.lastIndexOf(':') + 1))];
       const upstream = connect({ host: ip, port });
       for (const s of [client, upstream]) {
