@@ -267,6 +267,8 @@ describe('k8s overlays', { skip }, () => {
 
 /** minikube plus the observability component, without `namespace:` (the overlay as it was before the fix). */
 function mkdtempWithOverlay(): string {
+  // Inside the repository (.strata, ignored by git): kustomize resolves the overlay's relative paths from there.
+  mkdirSync(join(REPO_ROOT, '.strata'), { recursive: true });
   const dir = mkdtempSync(join(REPO_ROOT, '.strata', 'k8s-check-'));
   mkdirSync(join(dir, 'overlay'));
   writeFileSync(

@@ -4,7 +4,7 @@ import { chmodSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { REPO_ROOT } from '@strata/service-registry';
+import { REPO_ROOT, loadServices } from '@strata/service-registry';
 import { readImageTags } from './overlay-images.js';
 import { imagesMissingInMinikube, minikubeContextProblem } from './rollback.js';
 
@@ -71,15 +71,17 @@ describe('k8s:deploy against STAND-IN minikube and kubectl (the orchestration on
     const loads = calls().filter((c) => c.startsWith('minikube image load'));
     assert.deepEqual(
       loads.sort(),
-      ['gateway', 'orders', 'recommendations'].map((s) => `minikube image load strata/${s}:${tags[s]}`).sort(),
+      loadServices()
+        .names.filter((s) => s !== 'catalog' && s !== 'pricing')
+        .map((s) => `minikube image load strata/${s}:${tags[s]}`)
+        .sort(),
     );
     assert.ok(calls().includes('kubectl apply -k k8s/overlays/minikube'));
     assert.ok(calls().includes('npm run -s release -- --overlays minikube'));
     assert.match(run.stdout, /Gateway: http:\/\/192\.168\.49\.2:30080/);
     assert.ok(!calls().some((c) => c.startsWith('minikube service')), 'never the blocking minikube service');
     // Every image changed (the stand-in cluster ran :old before the apply, :new after): each rollout is waited for.
-    for (const s of ['catalog', 'pricing', 'orders', 'recommendations', 'gateway'])
-      assert.ok(calls().includes(`kubectl -n strata rollout status deployment/${s} --timeout=300s`));
+    for (const s of loadServices().names) assert.ok(calls().includes(`kubectl -n strata rollout status deployment/${s} --timeout=300s`));
   });
 
   it('applies the overlay it is given (the observability overlay keeps its tracing env)', () => {
