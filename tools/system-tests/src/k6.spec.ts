@@ -5,7 +5,7 @@ import { after, before, describe, it } from 'node:test';
 import { REPO_ROOT, type LocalCluster } from '@strata/local-cluster';
 import { loadServices } from '@strata/service-registry';
 import { postJson, startTestCluster } from './cluster-fixture.js';
-import { K6_SCRIPTS, NO_K6, assertK6Run, findK6, runScript } from './k6-runner.js';
+import { K6_SCRIPTS, NO_K6, assertK6Run, findK6, runScript, warmUp } from './k6-runner.js';
 
 const K6 = findK6();
 const scripts = K6_SCRIPTS;
@@ -31,6 +31,11 @@ describe(
           { 'idempotency-key': `k6-seed-${Date.now()}` },
         )
       ).body.id;
+      await warmUp(
+        cluster.gatewayUrl,
+        (service) => cluster.plans.find((p) => p.service === service && p.probe.kind === 'grpc')!.address,
+        orderId,
+      );
     });
     after(async () => {
       await cluster?.stop();

@@ -5,7 +5,7 @@ import { podStatus } from '@strata/k8s-docker';
 import { loadScenarios, runOpenLoop, type HttpScenario } from '@strata/loadtests';
 import { loadServices } from '@strata/service-registry';
 import { call } from './cluster-fixture.js';
-import { K6_SCRIPTS, NO_K6, assertK6Run, findK6, runScript } from './k6-runner.js';
+import { K6_SCRIPTS, NO_K6, assertK6Run, findK6, runScript, warmUp } from './k6-runner.js';
 import { placeOrdersUnderLoad } from './order-client.js';
 import { OverlayCluster, overlaySkipReason, placeSeedOrder } from './overlay-cluster.js';
 
@@ -54,6 +54,8 @@ describe('the minikube overlay, executed in Docker as a node runs it (k8s:docker
     const seed = await placeSeedOrder(gateway, `overlay-seed-${Date.now()}`);
     orderId = seed.id;
     const lag = seed.seconds;
+    // The k6 scripts below run 30 requests each: warm up what they call, so that they measure the steady state.
+    if (K6) await warmUp(gateway, (service) => node.cluster.endpoints('strata', service, 'grpc')[0]!, orderId);
     rows.push(
       `up: every pod of the minikube overlay ready ${upSeconds.toFixed(1)} s after apply (7 pods); first order placed ${lag.toFixed(1)} s later`,
     );
