@@ -110,7 +110,9 @@ describe('npm run new-service, in a temporary copy of the repository', { timeout
       '@strata/system-tests,@strata/workspace-plugin',
       '--output-style=static',
     );
-    assert.equal(tests.status, 0, tests.stdout.slice(-4000) + tests.stderr.slice(-2000));
+    // On failure: every failing test's own report (the tail of the output alone hides which project failed), then the tail.
+    const failing = tests.stdout.match(/✖ failing tests:[\s\S]{0,3000}/g) ?? [];
+    assert.equal(tests.status, 0, [...failing, tests.stdout.slice(-2000), tests.stderr.slice(-2000)].join('\n'));
     // The new services' own tests ran (and were not skipped as nested test runs).
     assert.match(tests.stdout, /✔ stock-report over real gRPC on loopback/);
     assert.match(tests.stdout, /✔ summarizeText/);

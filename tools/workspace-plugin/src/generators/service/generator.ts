@@ -82,7 +82,9 @@ export default async function serviceGenerator(tree: Tree, options: ServiceGener
   const standaloneMetricsPort = nextPort(Math.max(9460, ...existing.map((s) => s.standalonePorts.metrics ?? 0)) + 1);
   const owner = options.owner ?? `@strata/${n.name}-team`;
   const description = `a ${options.layer} service generated from the Strata template; say here what it owns.`;
-  const resources = { requests: { cpu: '100m', memory: '96Mi' }, limits: { cpu: '500m', memory: '192Mi' } };
+  // Memory as the smallest measured services have it (pricing, recommendations: `npm run report:memory`, steady rss
+  // about 100 MiB with tracing on): a request below a Node service's idle RSS would let the node overcommit.
+  const resources = { requests: { cpu: '100m', memory: '144Mi' }, limits: { cpu: '500m', memory: '256Mi' } };
   const declaration: ServiceDeclaration = serviceDeclaration.parse({
     name: n.name,
     layer: options.layer,
@@ -135,6 +137,17 @@ export default async function serviceGenerator(tree: Tree, options: ServiceGener
     const replicas = doc.get('replicas') as YAMLSeq | undefined;
     if (!replicas) continue;
     replicas.add(doc.createNode({ name: n.name, count: NEW_REPLICAS[overlay] ?? 1 }));
+    if (overlay === 'minikube') {
+      // One minikube node holds the autoscalers' maxima only as the overlay lowers them (k8s:validate checks the sum at
+      // `minikube start --cpus=6`, observability included): a new service does not autoscale there (maximum = its one
+      // replica) until the node has room for more — raise it here when it does.
+      (doc.get('patches') as YAMLSeq).add(
+        doc.createNode({
+          target: { kind: 'HorizontalPodAutoscaler', name: n.name },
+          patch: '[{"op": "replace", "path": "/spec/maxReplicas", "value": 1}]',
+        }),
+      );
+    }
     tree.write(path, doc.toString({ flowCollectionPadding: false }));
   }
   // Network policies: its own (from the template), listed in the component; each callee admits it.
