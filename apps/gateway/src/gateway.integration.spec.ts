@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { connect } from 'node:net';
 import { setTimeout as delay } from 'node:timers/promises';
 import { Controller, Module } from '@nestjs/common';
 import { CatalogServiceControllerMethods, type GetProductRequest } from '@strata/contracts/catalog/v1';
@@ -113,5 +114,36 @@ describe('gateway over HTTP, with a stand-in catalog over real gRPC', () => {
     assert.equal((await inFlight).status, 200);
     await stopping;
     await assert.rejects(fetch(`${gateway.url}/readyz`));
+  });
+
+  it('during a stop, leaves an idle keep-alive connection to its client (answered with Connection: close), not cut under it', async () => {
+    const edge = await startGateway({
+      GATEWAY_PORT: '0',
+      LOG_LEVEL: 'silent',
+      KEEP_ALIVE_TIMEOUT_MS: '3000',
+      CATALOG_TARGET: `ipv4:127.0.0.1:${catalog.port}`,
+      PRICING_TARGET: `ipv4:127.0.0.1:${await freePort()}`,
+    });
+    const socket = connect(Number(new URL(edge.url).port), '127.0.0.1');
+    let received = '';
+    socket.setEncoding('utf8').on('data', (chunk: string) => (received += chunk));
+    const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+    const answer = async (count: number) => {
+      for (let i = 0; i < 100 && (received.match(/HTTP\/1\.1 /g) ?? []).length < count; i++) await delay(20);
+      return received;
+    };
+    socket.write('GET /healthz HTTP/1.1\r\nHost: edge\r\n\r\n');
+    assert.match(await answer(1), /keep-alive: timeout=3/i, 'clients are told how long an idle connection lives');
+    const started = performance.now();
+    const stopping = edge.stop();
+    await delay(300);
+    // The connection is idle: http.Server.close() would have closed it by now, and this request would meet the close.
+    socket.write('GET /healthz HTTP/1.1\r\nHost: edge\r\n\r\n');
+    const second = (await answer(2)).split(/(?=HTTP\/1\.1 )/)[1] ?? '';
+    assert.match(second, /^HTTP\/1\.1 200/, `the request on the idle connection was answered: ${JSON.stringify(received)}`);
+    assert.match(second, /connection: close/i);
+    await closed;
+    await stopping;
+    assert.ok(performance.now() - started < 2_500, 'the stop ends once its connections have, not after the whole keep-alive');
   });
 });
