@@ -123,7 +123,8 @@ export function collectRoutes(app: INestApplicationContext): Route[] {
  * routes on Fastify directly — request id (`x-request-id`), a request budget that every gRPC call below inherits,
  * load shedding (503 + Retry-After past GATEWAY_MAX_INFLIGHT), body cap, 405 with `Allow` for a wrong method on a
  * known path, one error mapping for every failure, `/healthz`, `/readyz`, `/metrics`, and the same stop sequence as
- * the gRPC services. Why not Nest's HTTP adapter on the request path: docs/architecture.md ("The gRPC server path").
+ * the gRPC services. Why not Nest's HTTP adapter on the request path: docs/performance.md ("Where the time goes";
+ * issue 22 reopens the choice).
  */
 export async function startHttpEdge<U extends UpstreamRefs = Record<never, never>>(spec: HttpEdgeSpec<U>): Promise<RunningHttpEdge<U>> {
   const { config } = spec;

@@ -83,7 +83,7 @@ interface Replica {
  * many (out of the endpoints first, then SIGTERM so it drains, SIGKILL after a grace) — and publishes the addresses
  * of ready replicas for the callers' resolver. Desired counts change with `setDesired` (the overlay watcher).
  *
- * Why not pm2 or Nx: see docs/architecture.md ("Local cluster supervision") — neither knows gRPC readiness, start
+ * Why not pm2 or Nx: see docs/architecture.md (§9, "The local cluster is a control loop") — neither knows gRPC readiness, start
  * order by layer, or endpoints; this is one class. Events: 'change' (status), 'event' (a human-readable line).
  */
 export class Supervisor extends EventEmitter {
