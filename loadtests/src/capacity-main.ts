@@ -13,6 +13,7 @@ import { runLayer, type LayerPlan } from './capacity/experiment.js';
 import { layerSection, writeReports, type LayerReport } from './capacity/report.js';
 import { ManifestsTarget } from './capacity/manifests-target.js';
 import { KubernetesTarget, LocalTarget, type ExperimentTarget } from './capacity/targets.js';
+import { placeSeedOrder } from './seed-order.js';
 
 const { values } = parseArgs({
   options: {
@@ -141,21 +142,7 @@ try {
     };
     try {
       // One order to read back: the control of the layers that do not contain orders, and orders' own scenario.
-      // A caller started before its callee had ready pods re-resolves within its back-off (at most 5 s): retry a 503.
-      const key = `capacity-${Date.now()}`;
-      const place = () =>
-        fetch(`${target.baseUrls()[0]}/api/orders`, {
-          method: 'POST',
-          headers: { 'content-type': 'application/json', 'idempotency-key': key },
-          body: JSON.stringify({ lines: [{ productId: 'p-000042', quantity: 1 }] }),
-        });
-      let placed = await place();
-      for (let attempt = 0; placed.status === 503 && attempt < 60; attempt++) {
-        await new Promise((resolve) => setTimeout(resolve, 250));
-        placed = await place();
-      }
-      if (placed.status !== 201) throw new Error(`placing the control order answered ${placed.status}: ${await placed.text()}`);
-      const order = (await placed.json()) as { id: string };
+      const order = await placeSeedOrder(target.baseUrls()[0]!, `capacity-${Date.now()}`);
       const results = await runLayer(
         target,
         plan,

@@ -1,2 +1,3 @@
 export * from './driver.js';
 export * from './scenarios.js';
+export * from './seed-order.js';

@@ -11,6 +11,7 @@ import { DockerCluster, REPO_ROOT, parseImageMap, renderOverlay, type KubeObject
 import { median } from './capacity/statistics.js';
 import { runOpenLoop } from './driver.js';
 import { loadScenarios, type HttpScenario } from './scenarios.js';
+import { placeSeedOrder } from './seed-order.js';
 
 const { values } = parseArgs({
   options: {
@@ -117,12 +118,7 @@ for (let run = 1; run <= Number(values.runs); run++) {
     sample();
     const timer = setInterval(sample, 5_000);
     const base = cluster.nodePortUrl('strata', 'gateway');
-    const placed = await fetch(`${base}/api/orders`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', 'idempotency-key': `memory-${Date.now()}` },
-      body: JSON.stringify({ lines: [{ productId: 'p-000042', quantity: 1 }] }),
-    });
-    const orderId = ((await placed.json()) as { id?: string }).id ?? '';
+    const orderId = (await placeSeedOrder(base, `memory-${Date.now()}`)).id;
     loaded = true;
     console.log(
       `${time()} run ${run}: ${values.seconds} s of load (browse 40/s, quote 10/s, recommendations 5/s, order reads 10/s, orders 10/s), sampling every 5 s`,

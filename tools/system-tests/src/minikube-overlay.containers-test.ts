@@ -2,12 +2,12 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
 import { podStatus } from '@strata/k8s-docker';
-import { loadScenarios, runOpenLoop, type HttpScenario } from '@strata/loadtests';
+import { loadScenarios, placeSeedOrder, runOpenLoop, type HttpScenario } from '@strata/loadtests';
 import { loadServices } from '@strata/service-registry';
 import { call } from './cluster-fixture.js';
 import { K6_SCRIPTS, NO_K6, assertK6Run, findK6, runScript, warmUp } from './k6-runner.js';
 import { placeOrdersUnderLoad } from './order-client.js';
-import { OverlayCluster, overlaySkipReason, placeSeedOrder } from './overlay-cluster.js';
+import { OverlayCluster, overlaySkipReason } from './overlay-cluster.js';
 
 // The minikube overlay, executed: its real render (kubectl kustomize k8s/overlays/minikube, Strata's images at :dev)
 // run in Docker by the k8s:docker runtime as a node runs it — pod specs, native probes from outside, Services in DNS
@@ -51,7 +51,7 @@ describe('the minikube overlay, executed in Docker as a node runs it (k8s:docker
     const [postgres] = node.pods('postgres');
     assert.ok(orders!.readySince! >= postgres!.readySince!, 'orders became ready after PostgreSQL did');
     gateway = node.gatewayUrl();
-    const seed = await placeSeedOrder(gateway, `overlay-seed-${Date.now()}`);
+    const seed = await placeSeedOrder(gateway, `overlay-seed-${Date.now()}`, { retryForMs: 10_000, everyMs: 200 });
     orderId = seed.id;
     const lag = seed.seconds;
     // The k6 scripts below run 30 requests each: warm up what they call, so that they measure the steady state.

@@ -7,7 +7,6 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { DockerCluster, parseImageMap, renderOverlay, type KubeObject, type Pod } from '@strata/k8s-docker';
 import { REPO_ROOT } from '@strata/local-cluster';
 import { loadServices } from '@strata/service-registry';
-import { postJson } from './cluster-fixture.js';
 import type { Summary } from './k6-runner.js';
 
 export const DOCKER = existsSync('/usr/bin/docker') ? '/usr/bin/docker' : 'docker';
@@ -158,21 +157,4 @@ export function releaseB(service: string, a: string): string {
 /** The image a pod's (first) container runs, as the engine reports it. */
 export function runningImage(pod: Pod): string {
   return execFileSync(DOCKER, ['inspect', '-f', '{{.Config.Image}}', pod.containers[0]!.containerId!], { encoding: 'utf8' }).trim();
-}
-
-/**
- * Places one order through the gateway, retrying while it answers 503: right after a first deploy, a caller started
- * before its callee had ready pods finds them within its resolution back-off (at most 5 s, the kit's grpc-js options),
- * in a cluster as here. Returns the order's id and how long the first order took.
- */
-export async function placeSeedOrder(gateway: string, key: string): Promise<{ id: string; seconds: number }> {
-  const started = Date.now();
-  const place = () => postJson(gateway, '/api/orders', { lines: [{ productId: 'p-000042', quantity: 1 }] }, { 'idempotency-key': key });
-  let placed = await place();
-  while (placed.status === 503 && Date.now() - started < 10_000) {
-    await delay(200);
-    placed = await place();
-  }
-  assert.equal(placed.status, 201, JSON.stringify(placed.body));
-  return { id: placed.body.id as string, seconds: (Date.now() - started) / 1000 };
 }

@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
-import { loadScenarios, runOpenLoop, type HttpScenario, type LoadResult } from '@strata/loadtests';
+import { loadScenarios, placeSeedOrder, runOpenLoop, type HttpScenario, type LoadResult } from '@strata/loadtests';
 import { loadServices } from '@strata/service-registry';
 import { mixedScenario } from './cluster-fixture.js';
 import { placeOrdersUnderLoad } from './order-client.js';
-import { OverlayCluster, overlaySkipReason, pinned, placeSeedOrder, releaseB, runningImage } from './overlay-cluster.js';
+import { OverlayCluster, overlaySkipReason, pinned, releaseB, runningImage } from './overlay-cluster.js';
 
 // Rolling updates and rollbacks of released images under load, as `kubectl apply` of a new release does them: the
 // minikube overlay executed by the k8s:docker runtime (its Deployments' strategy, maxSurge 1 and maxUnavailable 0,
@@ -37,7 +37,7 @@ describe(
       node.apply(REPLICAS);
       await node.cluster.waitForRollouts(180_000);
       gateway = node.gatewayUrl();
-      orderId = (await placeSeedOrder(gateway, `rollout-seed-${Date.now()}`)).id;
+      orderId = (await placeSeedOrder(gateway, `rollout-seed-${Date.now()}`, { retryForMs: 10_000, everyMs: 200 })).id;
     });
     after(async () => {
       await node?.stop();
