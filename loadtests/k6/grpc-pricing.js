@@ -2,7 +2,8 @@
 //   k6 run -e TARGET=127.0.0.1:50051 -e RATE=100 loadtests/k6/grpc-pricing.js
 // In Kubernetes the Service is headless and internal: kubectl -n strata port-forward deploy/pricing 50051:50051
 import { grpcQuote } from '../scenarios/pricing.js';
-import { grpcIteration, grpcOptions } from './lib/options.js';
+import { grpcIteration, grpcOptions, grpcSetup } from './lib/options.js';
 
 export const options = grpcOptions('grpc-pricing');
+export const setup = grpcSetup;
 export default grpcIteration(grpcQuote);

@@ -2,19 +2,29 @@
 // npm run capacity — for each layer: hold the others fixed, step its replicas live (1 → 2 → 4), and at every step
 // measure, several times, its saturation throughput and its SLO capacity, with what explains each figure, and the p99
 // of a control scenario that does not touch the layer. Containers by default; --target local or k8s.
-import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { startConsole, type RunningConsole } from '@strata/console';
+import { readClusterState } from '@strata/local-cluster';
+import {
+  exitOnMissingPrerequisite,
+  MissingPrerequisite,
+  requireAnswer,
+  requireCommand,
+  requireDocker,
+  requireFreePort,
+} from '@strata/preflight';
 import { loadServices } from '@strata/service-registry';
 import { chooseDriver, NodeDriver } from './capacity/drivers.js';
 import { runLayer, type LayerPlan } from './capacity/experiment.js';
 import { layerSection, writeReports, type LayerReport } from './capacity/report.js';
 import { ManifestsTarget } from './capacity/manifests-target.js';
 import { KubernetesTarget, LocalTarget, type ExperimentTarget } from './capacity/targets.js';
+import { buildImages } from './images.js';
 import { placeSeedOrder } from './seed-order.js';
 
+exitOnMissingPrerequisite();
 const { values } = parseArgs({
   options: {
     target: { type: 'string', default: 'containers' },
@@ -33,6 +43,8 @@ const { values } = parseArgs({
     merge: { type: 'boolean', default: false },
     /** Only write the report again from reports/capacity.json (after a change to how it is presented). */
     render: { type: 'boolean', default: false },
+    /** Containers: use the images built already (CI builds them in a step before) instead of `npm run images` first. */
+    'no-build': { type: 'boolean', default: false },
   },
 });
 
@@ -40,6 +52,36 @@ if (values.render) {
   const stored = JSON.parse(readFileSync(join(values.out!, 'capacity.json'), 'utf8')) as { intro: string; reports: LayerReport[] };
   console.log((await writeReports(values.out!, stored.reports, stored.intro)).join('\n'));
   process.exit(0);
+}
+
+/**
+ * What each target needs, checked before anything starts: a Docker daemon (and the images) for containers, a free port
+ * for the live page and no `npm start` of this checkout for local, kubectl and a gateway that answers for k8s.
+ */
+async function preflight(): Promise<void> {
+  if (values.target === 'containers') {
+    requireDocker('the capacity experiment runs in containers: start Docker (or use --target local, which needs none)');
+    if (!values['no-build']) buildImages();
+  } else if (values.target === 'local') {
+    const running = readClusterState();
+    if (running)
+      throw new MissingPrerequisite(
+        `the local target starts its own cluster beside \`npm start\`'s (pid ${running.pid}), and two do not fit in two cores: stop that one with Ctrl-C where it runs`,
+      );
+    await requireFreePort(Number(values['console-port']), 'the live page listens there: pass --console-port (or set CONSOLE_PORT)');
+  } else if (values.target === 'k8s') {
+    if (!values['base-url'])
+      throw new MissingPrerequisite(
+        '--target k8s needs --base-url, the gateway of the cluster: $(minikube service gateway -n strata --url)',
+      );
+    requireCommand('kubectl', 'the k8s target scales the Deployments with kubectl: install it (https://kubernetes.io/docs/tasks/tools/)');
+    await requireAnswer(
+      `${values['base-url']}/healthz`,
+      'deploy Strata with `npm run k8s:deploy`, or pass the gateway of your cluster as --base-url',
+    );
+  } else {
+    throw new MissingPrerequisite(`unknown --target ${values.target}: containers (default), local or k8s`);
+  }
 }
 
 const registry = loadServices();
@@ -74,17 +116,9 @@ const out = smoke ? `${values.out}/smoke` : values.out!;
 const driver = chooseDriver(smoke ? (values.driver ?? 'node') : values.driver, log);
 const scaleOutDriver = driver.followsEndpoints ? driver : new NodeDriver();
 
-for (const name of layers) if (!plans.has(name)) throw new Error(`unknown layer ${name}; known: ${[...plans.keys()].join(', ')}`);
-const dockerAnswers = () =>
-  spawnSync('docker', ['info'], { stdio: 'ignore' }).status === 0 ||
-  spawnSync('/usr/bin/docker', ['info'], { stdio: 'ignore' }).status === 0;
-if (values.target === 'containers' && !dockerAnswers()) {
-  console.error('No Docker engine answers here. Use --target local (local processes, live scaling through the overlay), or');
-  console.error('--target k8s --base-url <gateway URL> against a cluster, or start Docker.');
-  process.exit(2);
-}
-if (values.target === 'k8s' && !values['base-url'])
-  throw new Error('--target k8s needs --base-url (e.g. $(minikube service gateway -n strata --url))');
+for (const name of layers)
+  if (!plans.has(name)) throw new MissingPrerequisite(`unknown layer ${name}; known: ${[...plans.keys()].join(', ')}`);
+await preflight();
 
 console.log(
   `${time()} capacity experiment: layers ${layers.join(', ')} on ${values.target}; steps ${steps.join(' → ')}; ${repeats} repeat(s) of ${probeSeconds} s probes; ` +

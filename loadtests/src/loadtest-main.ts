@@ -6,9 +6,11 @@
 // reports/loadtest-<scenario>.json.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import { exitOnMissingPrerequisite, requireAnswer, requireGrpcAnswer } from '@strata/preflight';
 import { progressLine, runClosedLoop, runOpenLoop } from './driver.js';
 import { loadScenarios, loadSlo } from './scenarios.js';
 
+exitOnMissingPrerequisite();
 const { values } = parseArgs({
   options: {
     scenario: { type: 'string', default: 'browse' },
@@ -34,6 +36,10 @@ if (scenario.protocol === 'grpc' && !values.target) {
 }
 const grpcTarget =
   values.target && !values.target.includes(':/') && !values.target.startsWith('ipv4:') ? `ipv4:${values.target}` : values.target;
+// A pre-flight request before the load: a target that does not answer is one line, not a run of failures.
+if (scenario.protocol === 'grpc')
+  await requireGrpcAnswer(grpcTarget!, 'start Strata with `npm start` (`npm run status` lists every replica), or pass --target');
+else await requireAnswer(`${values['base-url']}/healthz`, 'start Strata with `npm start`, or pass --base-url');
 const duration = Number(values.duration);
 const common = {
   baseUrls: [values['base-url']!],

@@ -7,6 +7,8 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 DOCKER=${DOCKER:-/usr/bin/docker}
 TAG=${STRATA_BASE_IMAGE:-strata/node-base:24}
+"$DOCKER" info >/dev/null 2>&1 ||
+  { echo "error: no Docker daemon answers ($DOCKER info failed): the base image is built with Docker: start it (dockerd, or Docker Desktop), then npm run images:ci-base" >&2; exit 1; }
 step() { printf '==> %s (%s)\n' "$*" "$(date -u +%H:%M:%S)"; }
 
 node_bin=$(node -p 'require("fs").realpathSync(process.execPath)')

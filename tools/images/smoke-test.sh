@@ -6,6 +6,8 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 DOCKER=${DOCKER:-$(command -v /usr/bin/docker || command -v docker)}
 TAG=${TAG:-dev}
+"$DOCKER" info >/dev/null 2>&1 ||
+  { echo "error: no Docker daemon answers ($DOCKER info failed): the smoke test runs each image in Docker: start it, then npm run images:smoke" >&2; exit 1; }
 : "${DATABASE_URL:?set DATABASE_URL to a PostgreSQL that orders may use}"
 hardening=(--read-only --cap-drop ALL --security-opt no-new-privileges --user 10001:10001)
 names=()

@@ -71,6 +71,36 @@ export function grpcOptions(name) {
   };
 }
 
+/**
+ * setup() of an HTTP script: one request to the gateway before the load starts. When nothing answers, the run stops
+ * there with one line (k6 exits 108) instead of running its whole duration into failures. Any status is an answer.
+ */
+export function httpSetup() {
+  const response = http.get(`${BASE_URL}/healthz`, {
+    timeout: '3s',
+    tags: { name: 'preflight' },
+    responseCallback: http.expectedStatuses({ min: 200, max: 599 }),
+  });
+  if (response.status === 0)
+    exec.test.abort(
+      `nothing answers at ${BASE_URL} (${response.error}): start Strata with \`npm start\`, or pass -e BASE_URL=<the gateway>`,
+    );
+}
+
+/** setup() of a gRPC script: the same check, as a connection and a reflection call to the replica. */
+export function grpcSetup() {
+  const client = new grpc.Client();
+  try {
+    client.connect(TARGET, { plaintext: true, reflect: true, timeout: '3s' });
+  } catch (error) {
+    exec.test.abort(
+      `nothing answers gRPC at ${TARGET} (${error}): start Strata with \`npm start\` (\`npm run status\` lists every replica), or pass -e TARGET=host:port`,
+    );
+  } finally {
+    client.close();
+  }
+}
+
 /** The iteration of an HTTP script: request number `i` of the scenario, sent to the gateway. */
 export function httpIteration(scenarioOf) {
   return function () {

@@ -2,7 +2,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
-
+import { MissingPrerequisite } from '@strata/preflight';
 import { loadServices } from '@strata/service-registry';
 import type { LoadSnapshot } from '../driver.js';
 import type { WorkerResult, WorkerSpec } from '../driver-worker.js';
@@ -257,7 +257,10 @@ export class HttpK6GrpcNode implements LoadDriver {
 export function chooseDriver(wanted: string | undefined, log: (line: string) => void): LoadDriver {
   if (wanted === 'node') return new NodeDriver();
   const k6 = findK6();
-  if (wanted === 'k6' && !k6) throw new Error('--driver k6: no k6 found ($K6, PATH or ../shared/bin/k6); install k6 or use --driver node');
+  if (wanted === 'k6' && !k6)
+    throw new MissingPrerequisite(
+      'k6 is not installed ($K6, PATH or ../shared/bin/k6), and --driver k6 needs it: install k6 (https://grafana.com/docs/k6/latest/set-up/install-k6/) or use --driver node',
+    );
   if (k6) return wanted === 'k6' ? new K6Driver(k6) : new HttpK6GrpcNode(new K6Driver(k6));
   log('no k6 found ($K6, PATH or ../shared/bin/k6): the Node load driver runs the probes');
   return new NodeDriver();

@@ -1,15 +1,16 @@
 #!/usr/bin/env node
 // npm run k8s:validate — render every overlay, validate every object, check the policies and that the manifests agree
 // with the service declarations (apps/<name>/service.json). Exit 1 on any problem.
-import { OVERLAYS, kubectlAvailable } from './render.js';
+import { exitOnMissingPrerequisite, KUBECTL_HOW, MissingPrerequisite } from '@strata/preflight';
 import { loadServices } from '@strata/service-registry';
+import { OVERLAYS, kubectlAvailable } from './render.js';
 import { validateOverlay } from './validate.js';
 
-if (!kubectlAvailable()) {
-  console.error('kubectl is not installed here, so the overlays cannot be rendered (kubectl bundles kustomize).');
-  console.error('Install kubectl (https://kubernetes.io/docs/tasks/tools/) and run `npm run k8s:validate` again.');
-  process.exit(2);
-}
+exitOnMissingPrerequisite();
+if (!kubectlAvailable())
+  throw new MissingPrerequisite(
+    `kubectl is not installed, and it renders the overlays (kubectl kustomize): ${KUBECTL_HOW}, then npm run k8s:validate`,
+  );
 let failed = false;
 const services = loadServices().names;
 const header = `REPLICAS (${services.join(' ')})`;

@@ -1,5 +1,6 @@
 import { EventEmitter } from 'node:events';
 import Docker from 'dockerode';
+import { MissingPrerequisite } from '@strata/preflight';
 
 /** Label on every Docker object the runtime makes, with the cluster's name: how `down` finds what is left. */
 export const CLUSTER_LABEL = 'io.strata.k8s-docker.cluster';
@@ -82,7 +83,9 @@ export class DockerNode extends EventEmitter {
     try {
       await this.docker.ping();
     } catch (error) {
-      throw new Error(`no Docker engine answers (${(error as Error).message}): start Docker, then run this again`, { cause: error });
+      throw new MissingPrerequisite(`no Docker engine answers (${(error as Error).message}): start Docker, then run this again`, {
+        cause: error,
+      });
     }
   }
 

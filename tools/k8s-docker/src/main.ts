@@ -7,6 +7,7 @@ import { closeSync, existsSync, openSync, readFileSync, rmSync, writeFileSync } 
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
+import { exitOnMissingPrerequisite } from '@strata/preflight';
 import { ApplyRefused, DockerCluster, REPO_ROOT, type ClusterSnapshot } from './cluster.js';
 import { DockerNode } from './docker-node.js';
 import { parseImageMap, renderOverlay } from './overlay.js';
@@ -20,6 +21,7 @@ const USAGE = `usage: npm run k8s:docker -- <command> [options]
   down    [--volumes]                          stop every pod gracefully and remove the node (--volumes: the claims too)
   every command: [--name NAME] (default: the overlay's name), [--node-image IMAGE] (default $STRATA_BASE_IMAGE)`;
 
+exitOnMissingPrerequisite();
 const { positionals, values } = parseArgs({
   allowPositionals: true,
   options: {
@@ -195,6 +197,7 @@ async function down(): Promise<void> {
 async function logs(): Promise<void> {
   const pod = positionals[1] ?? fail('usage: npm run k8s:docker -- logs POD [--container C] [--previous]');
   const node = new DockerNode(name);
+  await node.ping();
   const containers = await node.docker.listContainers({
     all: true,
     filters: { label: [`io.strata.k8s-docker.cluster=${name}`] },

@@ -94,6 +94,13 @@ export function planLocalCluster(options: LocalClusterOptions = {}) {
   return { templates, gatewayUrl: `http://127.0.0.1:${gatewayPort}`, databaseUrl, stateDir, overlayDir, endpointsFile };
 }
 
+/** The ports a replica listens on (its gRPC or ops port and its metrics port; the database's port). */
+export function portsOf(replica: ReplicaPlan): number[] {
+  const { GRPC_PORT, METRICS_PORT, OPS_PORT } = replica.env;
+  const own = [GRPC_PORT, METRICS_PORT, OPS_PORT].filter((p): p is string => p !== undefined).map(Number);
+  return replica.layer === 'data' ? [Number(new URL(`tcp://${replica.address}`).port)] : own;
+}
+
 /** A running local cluster. */
 export interface LocalCluster {
   readonly supervisor: Supervisor;
@@ -253,8 +260,8 @@ export function setOverlayReplicas(overlayDir: string, service: string, count: n
   writeFileSync(file, document.toString({ flowCollectionPadding: false }));
 }
 
-/** The state of the cluster running from this checkout, if one is. */
-export function readClusterState(stateDir = join(REPO_ROOT, '.strata')): ClusterState | undefined {
+/** The state of the cluster running from this checkout (or from STRATA_STATE_DIR), if one is. */
+export function readClusterState(stateDir = process.env.STRATA_STATE_DIR || join(REPO_ROOT, '.strata')): ClusterState | undefined {
   const file = join(stateDir, 'local-cluster.json');
   if (!existsSync(file)) return undefined;
   const state = JSON.parse(readFileSync(file, 'utf8')) as ClusterState;

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
+import { exitOnMissingPrerequisite, MissingPrerequisite, requireFreePort } from '@strata/preflight';
 import { formatEvents, formatServicesTable, formatStatusTable } from './status-table.js';
-import { MAX_LOCAL_REPLICAS, planLocalCluster, readClusterState, startLocalCluster } from './local-cluster.js';
+import { MAX_LOCAL_REPLICAS, planLocalCluster, portsOf, readClusterState, startLocalCluster } from './local-cluster.js';
 import { readDesiredReplicas } from './overlay-reader.js';
 
 const USAGE = `usage: strata-local <up [--no-console]|status|plan>
@@ -11,7 +12,9 @@ const USAGE = `usage: strata-local <up [--no-console]|status|plan>
   plan    print what 'up' would start, without starting anything
 env: GATEWAY_PORT (8080), LOCAL_BASE_PORT (21000), DATABASE_URL (default: embedded PGlite in .strata/pgdata),
      LOG_LEVEL (info), CONSOLE_PORT (8090), OTEL_TRACES_SAMPLER / OTEL_TRACES_SAMPLER_ARG (which traces to keep;
-     default: every request)`;
+     default: every request), STRATA_STATE_DIR (.strata: state, logs and the embedded database)`;
+
+exitOnMissingPrerequisite();
 
 const command = process.argv[2] ?? 'up';
 const consoleWanted = !process.argv.includes('--no-console') && (process.env.STRATA_CONSOLE ?? 'on') !== 'off';
@@ -23,6 +26,7 @@ const options = {
   gatewayPort: Number(process.env.GATEWAY_PORT ?? 8080),
   basePort: Number(process.env.LOCAL_BASE_PORT ?? 21_000),
   databaseUrl: process.env.DATABASE_URL || undefined,
+  stateDir: process.env.STRATA_STATE_DIR || undefined,
   extraEnv: { LOG_LEVEL: process.env.LOG_LEVEL ?? 'info', SHUTDOWN_DELAY_MS: '200', DRAIN_TIMEOUT_MS: '5000', ...sampling },
 };
 const time = () => new Date().toISOString().slice(11, 19);
@@ -50,9 +54,15 @@ if (command === 'plan') {
     console.log(formatEvents(state.events));
   }
 } else if (command === 'up') {
-  console.log(`${time()} starting the local cluster from k8s/overlays/local …`);
   const consolePort = Number(process.env.CONSOLE_PORT ?? 8090);
-  const cluster = await startLocalCluster({ ...options, console: consoleWanted ? { port: consolePort } : undefined });
+  await preflight(consolePort);
+  console.log(`${time()} starting the local cluster from k8s/overlays/local …`);
+  const cluster = await startLocalCluster({ ...options, console: consoleWanted ? { port: consolePort } : undefined }).catch(
+    (error: Error) => {
+      // A replica that did not start: the message names it and its log (no stack trace to read past).
+      throw new MissingPrerequisite(error.message);
+    },
+  );
   cluster.supervisor.on('event', (line: string) => console.log(`${time()} ${line}`));
   console.log(`\n${formatServicesTable(cluster.supervisor.services())}\n\n${formatStatusTable(cluster.supervisor.status())}\n`);
   console.log(`Strata is up: ${cluster.gatewayUrl}  (try: curl ${cluster.gatewayUrl}/api/products/p-000042)`);
@@ -80,4 +90,30 @@ if (command === 'plan') {
 } else {
   console.error(USAGE);
   process.exitCode = 2;
+}
+
+/**
+ * What `up` needs before it starts anything: no cluster already running from this checkout, and every port it will
+ * listen on free, each named with the variable that moves it.
+ */
+async function preflight(consolePort: number): Promise<void> {
+  const running = readClusterState();
+  if (running)
+    throw new MissingPrerequisite(
+      `a local cluster is already running from this checkout (pid ${running.pid}, since ${running.startedAt}): \`npm run status\`, or stop it with Ctrl-C where it runs`,
+    );
+  await requireFreePort(options.gatewayPort, 'the gateway listens there: set GATEWAY_PORT to another port');
+  if (consoleWanted)
+    await requireFreePort(consolePort, 'the live page listens there: set CONSOLE_PORT to another port (or STRATA_CONSOLE=off)');
+  const { templates, overlayDir } = planLocalCluster(options);
+  const desired = readDesiredReplicas(overlayDir, MAX_LOCAL_REPLICAS);
+  for (const t of templates)
+    for (let slot = 1; slot <= (t.kind === 'data' ? 1 : (desired.get(t.name) ?? 0)); slot++) {
+      const replica = t.replica(slot);
+      for (const port of portsOf(replica))
+        await requireFreePort(
+          port,
+          `${replica.id} listens there: set LOCAL_BASE_PORT to move every replica's port (they start at ${options.basePort})`,
+        );
+    }
 }

@@ -5,11 +5,13 @@
 //   npm run images -- --minikube                              build inside minikube's Docker (minikube docker-env)
 //   npm run images -- --services catalog,pricing
 import { parseArgs } from 'node:util';
+import { exitOnMissingPrerequisite } from '@strata/preflight';
 import { loadServices, REPO_ROOT } from '@strata/service-registry';
 import { DEFAULT_BASE_IMAGE } from './content-tag.js';
 import { minikubeDockerEnv } from './docker.js';
 import { buildImages, imagesTable } from './images.js';
 
+exitOnMissingPrerequisite();
 const { values } = parseArgs({ options: { services: { type: 'string' }, minikube: { type: 'boolean', default: false } } });
 const services = values.services?.split(',') ?? loadServices().names;
 const images = await buildImages({

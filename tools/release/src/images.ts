@@ -1,7 +1,8 @@
 import { execFileSync, spawnSync } from 'node:child_process';
+import { MissingPrerequisite, requireDocker } from '@strata/preflight';
 import { loadServices } from '@strata/service-registry';
 import { contentTag, DEFAULT_BASE_IMAGE } from './content-tag.js';
-import { dockerBinary, imageExists, imageSize } from './docker.js';
+import { imageExists, imageSize } from './docker.js';
 
 export interface BuiltImage {
   service: string;
@@ -53,12 +54,13 @@ export function compileApps(repoRoot: string, services: readonly string[], log?:
  * those apps first; an existing one is left alone (same inputs, same image).
  */
 export async function buildImages(options: ImageOptions): Promise<BuiltImage[]> {
-  const docker = dockerBinary();
   const env = options.env ?? process.env;
+  const docker = requireDocker('the images are built with Docker: start it (`dockerd`, or Docker Desktop), then run this again', env);
   const base = options.baseImage ?? DEFAULT_BASE_IMAGE;
   const services = options.services ?? loadServices(options.repoRoot).names;
   const tags = await contentTags(options.repoRoot, services, base);
   const missing = services.filter((service) => !imageExists(docker, `strata/${service}:${tags[service]}`, env));
+  if (missing.length > 0) requireBaseImage(docker, base, env, options.log);
   // BuildKit where the client has it (buildx: Docker Desktop, docker-ce, minikube's engine); the legacy builder, which
   // Docker deprecates, only where it has not (Debian's docker.io client has no buildx).
   const buildkit = missing.length > 0 && spawnSync(docker, ['buildx', 'version'], { stdio: 'ignore', env }).status === 0;
@@ -101,6 +103,22 @@ export async function buildImages(options: ImageOptions): Promise<BuiltImage[]> 
     });
   }
   return out;
+}
+
+/**
+ * Checks that the base image is here or can be pulled, before anything compiles: without a registry (an offline
+ * machine, CI here) the default cannot be had, and the way out is a local base.
+ */
+function requireBaseImage(docker: string, base: string, env: NodeJS.ProcessEnv, log?: (line: string) => void): void {
+  if (imageExists(docker, base, env)) return;
+  log?.(`==> docker pull ${base} (the base image is not here yet)`);
+  const pull = spawnSync(docker, ['pull', '-q', base], { encoding: 'utf8', env });
+  if (pull.status === 0) return;
+  const why = pull.stderr.trim().split('\n').pop();
+  throw new MissingPrerequisite(
+    `the base image ${base} is not here and cannot be pulled (${why}): build a local one with \`npm run images:ci-base\` ` +
+      `(strata/node-base:24, from this machine's Node 24), then STRATA_BASE_IMAGE=strata/node-base:24 npm run images`,
+  );
 }
 
 export function imagesTable(images: readonly BuiltImage[]): string {

@@ -3,12 +3,14 @@
 // `images:` of k8s/overlays/minikube and production. Commit the overlays: they say what runs. k8s:deploy applies them.
 //   npm run release -- --overlays minikube --no-build --services catalog
 import { parseArgs } from 'node:util';
+import { exitOnMissingPrerequisite } from '@strata/preflight';
 import { REPO_ROOT } from '@strata/service-registry';
 import { DEFAULT_BASE_IMAGE } from './content-tag.js';
 import { minikubeDockerEnv } from './docker.js';
 import { RELEASED_OVERLAYS } from './overlay-images.js';
 import { release } from './release.js';
 
+exitOnMissingPrerequisite();
 const { values } = parseArgs({
   options: {
     overlays: { type: 'string' },

@@ -4,9 +4,11 @@
 // git then says what runs again. --dry-run writes the declaration and shows the rendered images, without applying.
 import { execFileSync } from 'node:child_process';
 import { parseArgs } from 'node:util';
+import { exitOnMissingPrerequisite, KUBECTL_HOW, requireCommand } from '@strata/preflight';
 import { REPO_ROOT } from '@strata/service-registry';
 import { imagesMissingInMinikube, minikubeContextProblem, previousRelease, rollBackDeclaration } from './rollback.js';
 
+exitOnMissingPrerequisite();
 const { values } = parseArgs({
   options: {
     overlay: { type: 'string', default: 'minikube' },
@@ -35,6 +37,7 @@ console.log(`k8s/overlays/${overlay}: back to the release of ${previous.commit.s
 for (const c of changes) console.log(`  ${c.service}: ${c.from} → ${c.to}`);
 const dir = `k8s/overlays/${overlay}`;
 if (values['dry-run']) {
+  requireCommand('kubectl', `a dry run renders the overlay with kubectl kustomize: ${KUBECTL_HOW}`);
   const rendered = execFileSync('kubectl', ['kustomize', dir], { cwd: REPO_ROOT, encoding: 'utf8' });
   console.log([...new Set(rendered.match(/image: strata\/\S+/g) ?? [])].join('\n'));
   console.log('dry run: nothing applied');

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { REPO_ROOT, type LocalCluster } from '@strata/local-cluster';
 import { loadServices } from '@strata/service-registry';
+import { freePort } from '@strata/test-kit';
 import { postJson, startTestCluster } from './cluster-fixture.js';
 import { K6_SCRIPTS, NO_K6, assertK6Run, findK6, runScript, warmUp } from './k6-runner.js';
 
@@ -82,3 +83,19 @@ describe(
     });
   },
 );
+
+describe('the k6 scripts with nothing to load: setup() checks the target and aborts with one line', { skip }, () => {
+  for (const file of scripts)
+    it(`${file}: stops before the load (exit 108), saying that nothing answers and what to start`, async () => {
+      const closed = await freePort();
+      const env: Record<string, string> = file.startsWith('grpc-')
+        ? { TARGET: `127.0.0.1:${closed}` }
+        : { BASE_URL: `http://127.0.0.1:${closed}` };
+      const started = Date.now();
+      const { code, output, summary } = await runScript(K6!, file, { ...env, RATE: '10', DURATION: '20s' });
+      assert.equal(code, 108, output); // k6's exit code for a test aborted from the script
+      assert.match(output, /test aborted: nothing answers (gRPC )?at \S+ \(.*\): start Strata with `npm start`/);
+      assert.ok(Date.now() - started < 10_000, `took ${Date.now() - started} ms: the load ran instead of stopping`);
+      assert.equal(summary.metrics.iterations?.count ?? 0, 0, 'iterations ran against nothing');
+    });
+});

@@ -1,15 +1,16 @@
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { DockerCluster, parseImageMap, renderOverlay, type KubeObject, type Pod } from '@strata/k8s-docker';
 import { REPO_ROOT } from '@strata/local-cluster';
+import { dockerBinary } from '@strata/preflight';
 import { loadServices } from '@strata/service-registry';
 import type { Summary } from './k6-runner.js';
 
-export const DOCKER = existsSync('/usr/bin/docker') ? '/usr/bin/docker' : 'docker';
+export const DOCKER = dockerBinary();
 const registry = loadServices();
 
 /**

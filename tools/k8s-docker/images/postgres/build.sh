@@ -7,10 +7,8 @@ cd "$(dirname "$0")"
 DOCKER=${DOCKER:-$(command -v /usr/bin/docker || command -v docker)}
 TAG=${TAG:-dev}
 base=${STRATA_DEBIAN_IMAGE:-debian:bookworm-slim}
-if ! "$DOCKER" info >/dev/null 2>&1; then
-  echo "no Docker engine answers: start Docker, then run npm run images:postgres again" >&2
-  exit 1
-fi
+"$DOCKER" info >/dev/null 2>&1 ||
+  { echo "error: no Docker daemon answers ($DOCKER info failed): the image is built with Docker: start it, then npm run images:postgres" >&2; exit 1; }
 printf '==> strata/postgres:%s (Debian PostgreSQL 15, from %s) … ' "$TAG" "$base"
 started=$(date +%s)
 if ! out=$(DOCKER_BUILDKIT=0 "$DOCKER" build -q --build-arg "BASE_IMAGE=$base" -t "strata/postgres:$TAG" . 2>&1); then
