@@ -3,6 +3,7 @@ import { exitOnMissingPrerequisite, MissingPrerequisite, requireFreePort } from 
 import { formatEvents, formatServicesTable, formatStatusTable } from './status-table.js';
 import { MAX_LOCAL_REPLICAS, planLocalCluster, portsOf, readClusterState, startLocalCluster } from './local-cluster.js';
 import { readDesiredReplicas } from './overlay-reader.js';
+import { ReplicasNotReady } from './supervisor.js';
 
 const USAGE = `usage: strata-local <up [--no-console]|status|plan>
   up      start every service with the replicas of k8s/overlays/local, then follow edits of its replicas:
@@ -58,9 +59,10 @@ if (command === 'plan') {
   await preflight(consolePort);
   console.log(`${time()} starting the local cluster from k8s/overlays/local …`);
   const cluster = await startLocalCluster({ ...options, console: consoleWanted ? { port: consolePort } : undefined }).catch(
-    (error: Error) => {
-      // A replica that did not start: the message names it and its log (no stack trace to read past).
-      throw new MissingPrerequisite(error.message);
+    (error: unknown) => {
+      // A replica that did not start: the message names it and its log (no stack trace to read past). Anything else
+      // is a bug, and keeps its stack trace.
+      throw error instanceof ReplicasNotReady ? new MissingPrerequisite(error.message) : error;
     },
   );
   cluster.supervisor.on('event', (line: string) => console.log(`${time()} ${line}`));

@@ -86,6 +86,9 @@ interface Replica {
  * Why not pm2 or Nx: see docs/architecture.md (§9, "The local cluster is a control loop") — neither knows gRPC readiness, start
  * order by layer, or endpoints; this is one class. Events: 'change' (status), 'event' (a human-readable line).
  */
+/** Replicas that did not become ready when the cluster started; the message names each, its state and its log. */
+export class ReplicasNotReady extends Error {}
+
 export class Supervisor extends EventEmitter {
   private readonly templates: Map<string, ServiceTemplate>;
   private readonly desired = new Map<string, number>();
@@ -161,7 +164,7 @@ export class Supervisor extends EventEmitter {
     const notReady = this.status().filter((r) => r.state !== 'ready');
     if (notReady.length > 0) {
       const what = notReady.map((r) => `${r.id} (${r.state}${r.lastExit ? `, exited with ${r.lastExit}` : ''}; log ${r.logFile})`);
-      throw new Error(`not ready after start: ${what.join(', ')}`);
+      throw new ReplicasNotReady(`not ready after start: ${what.join(', ')}`);
     }
     this.timer = setInterval(() => this.reconcile(), 1_000);
     this.timer.unref();
