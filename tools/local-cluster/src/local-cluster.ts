@@ -94,6 +94,13 @@ export function planLocalCluster(options: LocalClusterOptions = {}) {
   return { templates, gatewayUrl: `http://127.0.0.1:${gatewayPort}`, databaseUrl, stateDir, overlayDir, endpointsFile };
 }
 
+/** The replicas `up` starts: the embedded database (unless a URL is given) and each service's declared count. */
+export function initialReplicas(options: LocalClusterOptions = {}): ReplicaPlan[] {
+  const { templates, overlayDir } = planLocalCluster(options);
+  const desired = readDesiredReplicas(overlayDir, MAX_LOCAL_REPLICAS);
+  return templates.flatMap((t) => Array.from({ length: t.kind === 'data' ? 1 : (desired.get(t.name) ?? 0) }, (_, i) => t.replica(i + 1)));
+}
+
 /** The ports a replica listens on (its gRPC or ops port and its metrics port; the database's port). */
 export function portsOf(replica: ReplicaPlan): number[] {
   const { GRPC_PORT, METRICS_PORT, OPS_PORT } = replica.env;

@@ -1,8 +1,7 @@
 #!/usr/bin/env node
 import { exitOnMissingPrerequisite, MissingPrerequisite, requireFreePort } from '@strata/preflight';
 import { formatEvents, formatServicesTable, formatStatusTable } from './status-table.js';
-import { MAX_LOCAL_REPLICAS, planLocalCluster, portsOf, readClusterState, startLocalCluster } from './local-cluster.js';
-import { readDesiredReplicas } from './overlay-reader.js';
+import { initialReplicas, portsOf, readClusterState, startLocalCluster } from './local-cluster.js';
 import { ReplicasNotReady } from './supervisor.js';
 
 const USAGE = `usage: strata-local <up [--no-console]|status|plan>
@@ -33,14 +32,7 @@ const options = {
 const time = () => new Date().toISOString().slice(11, 19);
 
 if (command === 'plan') {
-  const { templates, overlayDir } = planLocalCluster(options);
-  const desired = readDesiredReplicas(overlayDir, MAX_LOCAL_REPLICAS);
-  for (const t of templates) {
-    for (let slot = 1; slot <= (t.kind === 'data' ? 1 : (desired.get(t.name) ?? 0)); slot++) {
-      const p = t.replica(slot);
-      console.log(`${p.id.padEnd(20)} ${p.layer.padEnd(10)} ${p.address}`);
-    }
-  }
+  for (const p of initialReplicas(options)) console.log(`${p.id.padEnd(20)} ${p.layer.padEnd(10)} ${p.address}`);
 } else if (command === 'status') {
   const state = readClusterState();
   if (!state) {
@@ -107,15 +99,10 @@ async function preflight(consolePort: number): Promise<void> {
   await requireFreePort(options.gatewayPort, 'the gateway listens there: set GATEWAY_PORT to another port');
   if (consoleWanted)
     await requireFreePort(consolePort, 'the live page listens there: set CONSOLE_PORT to another port (or STRATA_CONSOLE=off)');
-  const { templates, overlayDir } = planLocalCluster(options);
-  const desired = readDesiredReplicas(overlayDir, MAX_LOCAL_REPLICAS);
-  for (const t of templates)
-    for (let slot = 1; slot <= (t.kind === 'data' ? 1 : (desired.get(t.name) ?? 0)); slot++) {
-      const replica = t.replica(slot);
-      for (const port of portsOf(replica))
-        await requireFreePort(
-          port,
-          `${replica.id} listens there: set LOCAL_BASE_PORT to move every replica's port (they start at ${options.basePort})`,
-        );
-    }
+  for (const replica of initialReplicas(options))
+    for (const port of portsOf(replica))
+      await requireFreePort(
+        port,
+        `${replica.id} listens there: set LOCAL_BASE_PORT to move every replica's port (they start at ${options.basePort})`,
+      );
 }

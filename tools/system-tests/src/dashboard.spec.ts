@@ -121,6 +121,8 @@ describe(
     it('every panel has queries, and every target of every replica is up', async () => {
       assert.ok(dashboard.panels.length >= 6);
       for (const panel of dashboard.panels) assert.ok(panel.targets?.length, `${panel.title} has no query`);
+      // The error-ratio panels, whose series the cases below hold at exactly 0: they must be there to be held.
+      assert.ok(dashboard.panels.filter((p) => /error/i.test(p.title)).length >= 1, 'no error-ratio panel');
       const up = await query(`up{job="${JOB}"}`);
       assert.equal(up.length, cluster.plans.filter((p) => p.metricsUrl.startsWith('http')).length);
       for (const series of up) assert.equal(series.value[1], '1', `${series.metric.pod} is not up`);
