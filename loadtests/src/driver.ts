@@ -29,6 +29,11 @@ interface CommonOptions extends LoadTarget {
   onProgress?: (snapshot: LoadSnapshot) => void;
   /** First request index (keeps idempotency keys unique across runs). */
   startIndex?: number;
+  /**
+   * HTTP scenarios: called with every answer (status, headers, latency), for a test that holds what the answers
+   * carry (a 503's Retry-After), not only how many there were.
+   */
+  onResponse?: (answer: { status: number; headers: Record<string, string | string[] | undefined>; latencyMs: number }) => void;
 }
 
 export interface OpenLoopOptions extends CommonOptions {
@@ -55,6 +60,11 @@ export interface LoadSnapshot {
 export interface LoadResult extends LoadSnapshot {
   /** Offered arrivals per second (open loop); NaN for a closed loop. */
   rate: number;
+  /**
+   * Arrivals the schedule held (open loop: rate × duration), whatever became of them: every one is sent (and then
+   * completed or failed) or dropped. "Nothing failed" means `completed === scheduled`. NaN for a closed loop.
+   */
+  scheduled: number;
   /** Successful requests per second over the run. */
   achievedRate: number;
   /** HTTP status, gRPC status name or network error → count, for every answer that was not a success. */
@@ -84,6 +94,7 @@ function httpSender(scenario: HttpScenario, options: CommonOptions, timeoutMs: n
     }
     if (urls.length === 0) return 'no endpoint';
     const request = scenario.request(index, options.context);
+    const started = performance.now();
     try {
       const response = await pool(urls[turn++ % urls.length]!).request({
         method: request.method,
@@ -94,6 +105,7 @@ function httpSender(scenario: HttpScenario, options: CommonOptions, timeoutMs: n
         bodyTimeout: timeoutMs,
       });
       await response.body.dump();
+      options.onResponse?.({ status: response.statusCode, headers: response.headers, latencyMs: performance.now() - started });
       return response.statusCode >= 200 && response.statusCode < 300 ? undefined : String(response.statusCode);
     } catch (error) {
       return `network: ${(error as { code?: string }).code ?? (error as Error).message}`;
@@ -203,7 +215,7 @@ class Run {
     }
   }
 
-  async finish(rate: number, measuredSec: number): Promise<LoadResult> {
+  async finish(rate: number, scheduled: number, measuredSec: number): Promise<LoadResult> {
     const elapsedSec = (performance.now() - this.began) / 1000;
     await this.sender.close();
     const ms = (v: number) => v / 1000;
@@ -212,6 +224,7 @@ class Run {
       ...this.snapshot(),
       elapsedSec,
       rate,
+      scheduled,
       achievedRate: this.completed / Math.max(measuredSec, 1e-9),
       errors: this.errors,
       latencyMs: {
@@ -252,7 +265,7 @@ export async function runOpenLoop(options: OpenLoopOptions): Promise<LoadResult>
   }
   // The stragglers are bounded by the request timeout.
   await Promise.all(pending);
-  return run.finish(rate, durationSec);
+  return run.finish(rate, total, durationSec);
 }
 
 /**
@@ -268,7 +281,7 @@ export async function runClosedLoop(options: ClosedLoopOptions): Promise<LoadRes
     while (performance.now() < until) await run.fire(next++);
   };
   await Promise.all(Array.from({ length: options.concurrency }, worker));
-  return run.finish(Number.NaN, (performance.now() - run.began) / 1000);
+  return run.finish(Number.NaN, Number.NaN, (performance.now() - run.began) / 1000);
 }
 
 /** One line of progress for a terminal. */

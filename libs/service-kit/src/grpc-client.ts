@@ -111,6 +111,7 @@ export function createGrpcClient<T>(serviceName: string, options: GrpcClientOpti
         shortName,
         method.originalName ?? method.path,
         statusName,
+        options.metrics.clientStarted,
       );
     facade[method.originalName ?? method.path] = (request: unknown, callOptions?: CallOptions) =>
       new Promise((resolve, reject) => {
@@ -120,6 +121,7 @@ export function createGrpcClient<T>(serviceName: string, options: GrpcClientOpti
         let deadline = Date.now() + (callOptions?.timeoutMs ?? options.timeoutMs);
         if (context?.deadline !== undefined && context.deadline < deadline) deadline = context.deadline;
         const started = performance.now();
+        recorder?.start();
         client.makeUnaryRequest(
           method.path,
           method.requestSerialize,

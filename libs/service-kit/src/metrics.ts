@@ -8,6 +8,7 @@ export class ServiceMetrics {
   readonly registry = new Registry();
   readonly serverHandled: Counter<'grpc_service' | 'grpc_method' | 'grpc_code'>;
   readonly serverLatency: Histogram<'grpc_service' | 'grpc_method'>;
+  readonly clientStarted: Counter<'grpc_service' | 'grpc_method'>;
   readonly clientHandled: Counter<'grpc_service' | 'grpc_method' | 'grpc_code'>;
   readonly clientLatency: Histogram<'grpc_service' | 'grpc_method'>;
 
@@ -25,6 +26,13 @@ export class ServiceMetrics {
       help: 'Time the server took to answer an RPC.',
       labelNames: ['grpc_service', 'grpc_method'],
       buckets: LATENCY_BUCKETS,
+      registers: [this.registry],
+    });
+    // Started minus handled is what this process has outstanding at its callees: the upstream work a deadline bounds.
+    this.clientStarted = new Counter({
+      name: 'grpc_client_started_total',
+      help: 'RPCs this process started to other services.',
+      labelNames: ['grpc_service', 'grpc_method'],
       registers: [this.registry],
     });
     this.clientHandled = new Counter({
@@ -50,6 +58,7 @@ export class ServiceMetrics {
 export class RpcRecorder {
   private readonly counted = new Map<number, { inc(): void }>();
   private readonly timed: { observe(value: number): void };
+  private readonly begun?: { inc(): void };
 
   constructor(
     private readonly counter: Counter<'grpc_service' | 'grpc_method' | 'grpc_code'>,
@@ -57,8 +66,15 @@ export class RpcRecorder {
     private readonly service: string,
     private readonly method: string,
     private readonly codeName: (code: number) => string,
+    started?: Counter<'grpc_service' | 'grpc_method'>,
   ) {
     this.timed = histogram.labels({ grpc_service: service, grpc_method: method });
+    this.begun = started?.labels({ grpc_service: service, grpc_method: method });
+  }
+
+  /** One RPC started (counted only where a `started` counter was given). */
+  start(): void {
+    this.begun?.inc();
   }
 
   record(code: number, seconds: number): void {

@@ -1,6 +1,7 @@
 /**
- * Scrapes a Prometheus page and sums the samples of counter `name` whose labels include every pair of `match`
- * (0 when the page cannot be read). Used to see which replica served how many calls.
+ * Scrapes a Prometheus page and sums the samples of counter `name` whose labels include every pair of `match`. Used
+ * to see which replica served how many calls. A page that cannot be read (or is not a page of metrics) throws, saying
+ * which: read as 0 it would pass for "served nothing" and inflate a before/after difference.
  */
 export async function scrapeCounter(
   metricsUrl: string,
@@ -8,12 +9,14 @@ export async function scrapeCounter(
   match: Record<string, string> = {},
   timeoutMs = 2_000,
 ): Promise<number> {
-  let text: string;
+  let response: Response;
   try {
-    text = await (await fetch(metricsUrl, { signal: AbortSignal.timeout(timeoutMs) })).text();
-  } catch {
-    return 0;
+    response = await fetch(metricsUrl, { signal: AbortSignal.timeout(timeoutMs) });
+  } catch (error) {
+    throw new Error(`could not scrape ${metricsUrl}: ${(error as Error).message}`, { cause: error });
   }
+  const text = await response.text();
+  if (!response.ok) throw new Error(`could not scrape ${metricsUrl}: HTTP ${response.status} ${text.slice(0, 100)}`);
   return sumSamples(text, name, match);
 }
 

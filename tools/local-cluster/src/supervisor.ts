@@ -257,7 +257,8 @@ export class Supervisor extends EventEmitter {
         while (
           Date.now() < until &&
           template.kind === 'grpc' &&
-          (await scrapeCounter(successor.plan.metricsUrl, 'grpc_server_handled_total', {}, 500)) === 0
+          // A metrics port that does not answer yet counts as "has served nothing yet": keep waiting.
+          (await scrapeCounter(successor.plan.metricsUrl, 'grpc_server_handled_total', {}, 500).catch(() => 0)) === 0
         )
           await delay(100);
         await this.remove(replica, 'replaced');
