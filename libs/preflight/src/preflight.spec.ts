@@ -1,5 +1,8 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createServer, type Server as NetServer } from 'node:net';
 import { createServer as createHttpServer } from 'node:http';
 import { describe, it } from 'node:test';
@@ -7,6 +10,8 @@ import { fileURLToPath } from 'node:url';
 import { Server, ServerCredentials } from '@grpc/grpc-js';
 import {
   commandExists,
+  kustomizeMissing,
+  KUBECTL_HOW,
   MissingPrerequisite,
   requireAnswer,
   requireCommand,
@@ -27,7 +32,34 @@ const closedPort = async () => {
   return port;
 };
 
+/** A PATH holding only a stand-in `kubectl` with this shell body (and sh's own tools). */
+const pathWithKubectl = (body: string) => {
+  const dir = mkdtempSync(join(tmpdir(), 'strata-fake-kubectl-'));
+  writeFileSync(join(dir, 'kubectl'), `#!/bin/sh\n${body}\n`);
+  chmodSync(join(dir, 'kubectl'), 0o755);
+  return { ...process.env, PATH: `${dir}:/usr/bin:/bin` };
+};
+
 describe('preflight', () => {
+  it('tells a kubectl whose kustomize has no components (Debian 1.20) from a missing one and from a usable one', () => {
+    const old = pathWithKubectl(
+      'if [ "$1" = version ]; then echo \'Client Version: version.Info{Major:"1", Minor:"20"}\'; exit 0; fi\necho "Error: json: unknown field \\"components\\"" >&2; exit 1',
+    );
+    assert.equal(
+      kustomizeMissing(old),
+      `this kubectl (Client Version: version.Info{Major:"1", Minor:"20"}) bundles a kustomize without components: ${KUBECTL_HOW}`,
+    );
+    assert.match(
+      kustomizeMissing({ ...process.env, PATH: mkdtempSync(join(tmpdir(), 'strata-empty-')) }) as string,
+      /^kubectl is not installed/,
+    );
+  });
+
+  const realKubectl = spawnSync('kubectl', ['version', '--client'], { stdio: 'ignore' }).status === 0;
+  it('finds a current kubectl usable', { skip: realKubectl ? false : 'no kubectl on this machine' }, () => {
+    assert.equal(kustomizeMissing(), false, "this machine's kubectl renders components");
+  });
+
   it('names a port that another program holds, and how to move it; a free one passes', async () => {
     const holder = createServer();
     const port = await listening(holder);

@@ -1,7 +1,9 @@
 import { spawnSync } from 'node:child_process';
 import { Client, credentials } from '@grpc/grpc-js';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 /**
  * A prerequisite of a command that is not there (no Docker daemon, no kubectl, a port taken, nothing answering). Its
@@ -49,6 +51,42 @@ export function requireDocker(purpose: string, env: NodeJS.ProcessEnv = process.
 
 /** How to get kubectl, for the commands that need it (Debian's kubernetes-client 1.20 bundles a kustomize without components). */
 export const KUBECTL_HOW = 'install a current kubectl (it bundles kustomize): https://kubernetes.io/docs/tasks/tools/';
+
+let kustomizeVerdict: string | false | undefined;
+
+/**
+ * Why `kubectl kustomize` cannot render Strata's overlays here, or false when it can. Rendering is tried on a
+ * two-file kustomization that uses a component (as every overlay does): a kubectl that runs but bundles a kustomize
+ * from before components (Debian's `kubernetes-client` 1.20 does) is as unable as none. Checked once per process.
+ */
+export function kustomizeMissing(env: NodeJS.ProcessEnv = process.env): string | false {
+  if (env !== process.env) return checkKustomize(env);
+  return (kustomizeVerdict ??= checkKustomize(env));
+}
+
+function checkKustomize(env: NodeJS.ProcessEnv): string | false {
+  const version = spawnSync('kubectl', ['version', '--client'], { encoding: 'utf8', timeout: 20_000, env });
+  if (version.status !== 0) return `kubectl is not installed, and it renders the overlays (kubectl kustomize): ${KUBECTL_HOW}`;
+  const dir = mkdtempSync(join(tmpdir(), 'strata-kustomize-'));
+  try {
+    mkdirSync(join(dir, 'component'));
+    writeFileSync(
+      join(dir, 'kustomization.yaml'),
+      'apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\ncomponents:\n  - component\n',
+    );
+    writeFileSync(
+      join(dir, 'component', 'kustomization.yaml'),
+      'apiVersion: kustomize.config.k8s.io/v1alpha1\nkind: Component\nresources:\n  - cm.yaml\n',
+    );
+    writeFileSync(join(dir, 'component', 'cm.yaml'), 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: probe\n');
+    const render = spawnSync('kubectl', ['kustomize', dir], { encoding: 'utf8', timeout: 20_000, env });
+    return render.status === 0 && render.stdout.includes('name: probe')
+      ? false
+      : `this kubectl (${version.stdout.trim().split('\n')[0]}) bundles a kustomize without components: ${KUBECTL_HOW}`;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
 
 /** Whether `command` runs here (found on PATH, or an absolute path that exists). */
 export function commandExists(command: string, env: NodeJS.ProcessEnv = process.env): boolean {

@@ -1,16 +1,14 @@
 #!/usr/bin/env node
 // npm run k8s:validate — render every overlay, validate every object, check the policies and that the manifests agree
 // with the service declarations (apps/<name>/service.json). Exit 1 on any problem.
-import { exitOnMissingPrerequisite, KUBECTL_HOW, MissingPrerequisite } from '@strata/preflight';
+import { exitOnMissingPrerequisite, kustomizeMissing, MissingPrerequisite } from '@strata/preflight';
 import { loadServices } from '@strata/service-registry';
-import { OVERLAYS, kubectlAvailable } from './render.js';
+import { OVERLAYS } from './render.js';
 import { validateOverlay } from './validate.js';
 
 exitOnMissingPrerequisite();
-if (!kubectlAvailable())
-  throw new MissingPrerequisite(
-    `kubectl is not installed, and it renders the overlays (kubectl kustomize): ${KUBECTL_HOW}, then npm run k8s:validate`,
-  );
+const noKustomize = kustomizeMissing();
+if (noKustomize) throw new MissingPrerequisite(`${noKustomize}, then npm run k8s:validate`);
 let failed = false;
 const services = loadServices().names;
 const header = `REPLICAS (${services.join(' ')})`;

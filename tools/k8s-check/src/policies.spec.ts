@@ -3,11 +3,13 @@ import { describe, it } from 'node:test';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
-import { OVERLAYS, REPO_ROOT, kubectlAvailable, overlayDir, renderKustomization, type K8sObject } from './render.js';
+import { kustomizeMissing } from '@strata/preflight';
+import { OVERLAYS, REPO_ROOT, overlayDir, renderKustomization, type K8sObject } from './render.js';
 import { crdSchemas, schemaProblems, unvalidated } from './schema.js';
 import { checkObjects, minikubeFitProblems, productionProblems, validateOverlay } from './validate.js';
 
-const skip = kubectlAvailable() ? false : 'kubectl (which bundles kustomize) is not installed here';
+const skip = kustomizeMissing();
+if (skip) console.log(`SKIPPED: ${skip}`);
 
 /** A deep copy of an overlay's objects with one change applied. */
 function broken(change: (objects: K8sObject[]) => void): K8sObject[] {

@@ -1,4 +1,4 @@
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseAllDocuments } from 'yaml';
@@ -30,11 +30,6 @@ export const RELEASED_OVERLAYS: readonly string[] = [
   'production-cloudnative-pg',
   'capacity',
 ];
-
-/** Whether kubectl (which bundles kustomize) can be run here. */
-export function kubectlAvailable(): boolean {
-  return spawnSync('kubectl', ['version', '--client'], { stdio: 'ignore' }).status === 0;
-}
 
 /** `kubectl kustomize DIR`, parsed. */
 export function renderKustomization(dir: string): K8sObject[] {

@@ -1,7 +1,7 @@
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
-import { kubectlAvailable, renderKustomization } from '@strata/k8s-check';
-import { KUBECTL_HOW, MissingPrerequisite } from '@strata/preflight';
+import { renderKustomization } from '@strata/k8s-check';
+import { MissingPrerequisite, kustomizeMissing } from '@strata/preflight';
 import { stringify } from 'yaml';
 import type { KubeObject } from './objects.js';
 
@@ -27,8 +27,8 @@ export interface RenderOptions {
 
 /** `kubectl kustomize` of an overlay, with the optional layer on top; throws a one-line reason when it cannot render. */
 export function renderOverlay(options: RenderOptions): KubeObject[] {
-  if (!kubectlAvailable())
-    throw new MissingPrerequisite(`kubectl is not installed, and it renders the overlays (kubectl kustomize): ${KUBECTL_HOW}`);
+  const noKustomize = kustomizeMissing();
+  if (noKustomize) throw new MissingPrerequisite(noKustomize);
   const overlay = resolve(options.overlayDir);
   if (!existsSync(join(overlay, 'kustomization.yaml')))
     throw new Error(`${overlay}: no kustomization.yaml (an overlay is a folder of k8s/overlays)`);

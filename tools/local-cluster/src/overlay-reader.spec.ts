@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -8,11 +8,13 @@ import { parseAllDocuments } from 'yaml';
 import { REPO_ROOT } from './local-cluster.js';
 import { planServices } from './local-plan.js';
 import { readDesiredReplicas, readOverlayDeployments } from './overlay-reader.js';
+import { kustomizeMissing } from '@strata/preflight';
 import { loadServices } from '@strata/service-registry';
 import { reservePortRegion } from '@strata/test-kit';
 
 const overlay = join(REPO_ROOT, 'k8s', 'overlays', 'local');
-const kubectlPresent = spawnSync('kubectl', ['version', '--client'], { stdio: 'ignore' }).status === 0;
+const noKustomize = kustomizeMissing();
+if (noKustomize) console.log(`SKIPPED: ${noKustomize}`);
 
 describe('reading k8s/overlays/local', () => {
   it('runs more than one replica of a service in every scalable layer', () => {
@@ -25,31 +27,27 @@ describe('reading k8s/overlays/local', () => {
     }
   });
 
-  it(
-    'reads the same replicas, layers, ports and env that `kubectl kustomize` renders',
-    { skip: kubectlPresent ? false : 'kubectl is not installed here' },
-    () => {
-      const rendered = parseAllDocuments(execFileSync('kubectl', ['kustomize', overlay], { encoding: 'utf8' }))
-        .map((d) => d.toJS())
-        .filter((o) => o.kind === 'Deployment')
-        .map((o) => {
-          const container = o.spec.template.spec.containers[0];
-          return {
-            name: o.metadata.name,
-            layer: o.spec.template.metadata.labels['app.kubernetes.io/component'],
-            replicas: o.spec.replicas,
-            env: Object.fromEntries(
-              container.env
-                .filter((e: { value?: string }) => e.value !== undefined)
-                .map((e: { name: string; value: string }) => [e.name, e.value]),
-            ),
-            ports: Object.fromEntries(container.ports.map((p: { name: string; containerPort: number }) => [p.name, p.containerPort])),
-          };
-        })
-        .sort((a, b) => a.name.localeCompare(b.name));
-      assert.deepEqual(readOverlayDeployments(overlay), rendered);
-    },
-  );
+  it('reads the same replicas, layers, ports and env that `kubectl kustomize` renders', { skip: noKustomize }, () => {
+    const rendered = parseAllDocuments(execFileSync('kubectl', ['kustomize', overlay], { encoding: 'utf8' }))
+      .map((d) => d.toJS())
+      .filter((o) => o.kind === 'Deployment')
+      .map((o) => {
+        const container = o.spec.template.spec.containers[0];
+        return {
+          name: o.metadata.name,
+          layer: o.spec.template.metadata.labels['app.kubernetes.io/component'],
+          replicas: o.spec.replicas,
+          env: Object.fromEntries(
+            container.env
+              .filter((e: { value?: string }) => e.value !== undefined)
+              .map((e: { name: string; value: string }) => [e.name, e.value]),
+          ),
+          ports: Object.fromEntries(container.ports.map((p: { name: string; containerPort: number }) => [p.name, p.containerPort])),
+        };
+      })
+      .sort((a, b) => a.name.localeCompare(b.name));
+    assert.deepEqual(readOverlayDeployments(overlay), rendered);
+  });
 });
 
 describe('planServices', () => {

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { DockerCluster, parseImageMap, renderOverlay, type KubeObject, type Pod } from '@strata/k8s-docker';
 import { REPO_ROOT } from '@strata/local-cluster';
-import { dockerBinary } from '@strata/preflight';
+import { dockerBinary, kustomizeMissing } from '@strata/preflight';
 import { loadServices } from '@strata/service-registry';
 import type { Summary } from './k6-runner.js';
 
@@ -19,8 +19,8 @@ const registry = loadServices();
  */
 export function overlaySkipReason(): string | false {
   if (spawnSync(DOCKER, ['info'], { stdio: 'ignore' }).status !== 0) return 'no Docker engine answers here: the overlay was NOT executed';
-  if (spawnSync('kubectl', ['version', '--client'], { stdio: 'ignore' }).status !== 0)
-    return 'kubectl is not installed (it renders the overlay): the overlay was NOT executed';
+  const noKustomize = kustomizeMissing();
+  if (noKustomize) return `${noKustomize}: the overlay was NOT executed`;
   const missing = [...registry.names.map((s) => `strata/${s}:dev`), 'strata/postgres:dev'].filter(
     (image) => spawnSync(DOCKER, ['image', 'inspect', image], { stdio: 'ignore' }).status !== 0,
   );
