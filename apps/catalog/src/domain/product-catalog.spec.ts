@@ -1,10 +1,12 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import fc from 'fast-check';
 import { DomainError } from '@strata/domain-errors';
 import { CATEGORY_NAMES, generateCatalog } from './catalog-data.js';
 import { ProductCatalog } from './product-catalog.js';
 
-const catalog = new ProductCatalog(generateCatalog(10_000, 42));
+const products = generateCatalog(10_000, 42);
+const catalog = new ProductCatalog(products);
 
 describe('generateCatalog', () => {
   it('is deterministic for a seed and differs across seeds', () => {
@@ -45,25 +47,51 @@ describe('ProductCatalog', () => {
     assert.throws(() => catalog.batchGet(Array.from({ length: 101 }, () => 'p-000001')), /at most 100/);
   });
 
-  it('pages through a search without gaps or repeats, in id order', () => {
-    const seen: string[] = [];
-    let pageToken = '';
-    let total = -1;
-    do {
-      const page = catalog.search({ query: 'classic', category: 'kitchen', pageSize: 7, pageToken });
-      total = page.totalSize;
-      seen.push(...page.products.map((p) => p.id));
-      pageToken = page.nextPageToken;
-    } while (pageToken);
-    assert.ok(total > 7, 'the query should span several pages');
-    assert.equal(seen.length, total);
-    assert.equal(new Set(seen).size, total);
-    assert.deepEqual(seen, [...seen].sort());
-    for (const id of seen) {
-      const p = catalog.getProduct(id);
-      assert.equal(p.category, 'kitchen');
-      assert.match(`${p.name} ${p.description} ${p.tags.join(' ')}`.toLowerCase(), /classic/);
-    }
+  it('pages through a search without gaps or repeats, in id order: every page together is what a brute-force filter finds', () => {
+    // The oracle: every product of the data set, filtered by a plain loop over the rules (the category, and every query
+    // word somewhere in the name, description or tags, case-insensitively), in id order.
+    const vocabulary = [...new Set(products.flatMap((p) => `${p.name} ${p.tags.join(' ')}`.toLowerCase().split(/\s+/)))].filter(Boolean);
+    const oracle = (query: string, category: string) => {
+      const words = query.toLowerCase().split(/\s+/).filter(Boolean);
+      return products
+        .filter((p) => !category || p.category === category)
+        .filter((p) => words.every((w) => [p.name, p.description, ...p.tags].join(' ').toLowerCase().includes(w)))
+        .map((p) => p.id)
+        .sort();
+    };
+    const pagesOf = (query: string, category: string, pageSize: number, total: number) => {
+      const seen: string[] = [];
+      let pageToken = '';
+      let pages = 0;
+      do {
+        const page = catalog.search({ query, category, pageSize, pageToken });
+        assert.ok(page.products.length <= pageSize, `a page holds at most ${pageSize}`);
+        assert.equal(page.totalSize, total, 'totalSize counts what the filter finds');
+        seen.push(...page.products.map((p) => p.id));
+        pageToken = page.nextPageToken;
+        pages++;
+      } while (pageToken && pages < 20_000);
+      return { seen, pages };
+    };
+    let multiPage = 0;
+    fc.assert(
+      fc.property(
+        fc.array(fc.oneof(fc.constantFrom(...vocabulary), fc.constantFrom('classic', 'CLASSIC', 'zzz-none')), { maxLength: 2 }),
+        fc.constantFrom('', ...CATEGORY_NAMES),
+        fc.integer({ min: 1, max: 100 }),
+        (words, category, pageSize) => {
+          const query = words.join(' ');
+          const expected = oracle(query, category);
+          fc.pre(expected.length / pageSize <= 200); // each page filters the pool again: keep a run under a second
+          const { seen, pages } = pagesOf(query, category, pageSize, expected.length);
+          assert.deepEqual(seen, expected, `query '${query}' in '${category}' by ${pageSize}`);
+          assert.equal(pages, Math.max(1, Math.ceil(expected.length / pageSize)), 'no empty page before the end');
+          if (pages > 1) multiPage++;
+        },
+      ),
+      { numRuns: 150 },
+    );
+    assert.ok(multiPage > 30, `searches spanning several pages: ${multiPage}`);
   });
 
   it('requires every query word, case-insensitively', () => {

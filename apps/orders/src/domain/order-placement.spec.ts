@@ -102,20 +102,43 @@ describe('OrderPlacement', () => {
     assert.equal(store.rows.size, 0);
   });
 
-  it('never stores two orders for one key, whatever the interleaving of repeats', async () => {
+  it('never stores two orders for one key, whatever the interleaving of repeats (fc.scheduler)', async () => {
     await fc.assert(
       fc.asyncProperty(
+        fc.scheduler(),
         fc.array(fc.constantFrom('key-aaaaaaaa', 'key-bbbbbbbb', 'key-cccccccc'), { minLength: 1, maxLength: 12 }),
-        async (keys) => {
+        async (s, keys) => {
+          // Every dependency answers when the scheduler says, so the calls interleave in every order fast-check
+          // generates: a repeat that finds the first one stored, two that both miss it and race to insert, …
           const store = new MapOrderStore();
-          const orders = new OrderPlacement(catalog, pricing, store);
-          const results = await Promise.all(keys.map((k) => orders.placeOrder(request(k))));
-          const idsPerKey = new Map<string, Set<string>>();
-          results.forEach((r, i) => idsPerKey.set(keys[i]!, (idsPerKey.get(keys[i]!) ?? new Set()).add(r.order!.id)));
-          return store.rows.size === new Set(keys).size && [...idsPerKey.values()].every((ids) => ids.size === 1);
+          const scheduledStore: OrderStore = {
+            insertOnce: s.scheduleFunction((order: Order, fingerprint: string) => store.insertOnce(order, fingerprint)),
+            findByKey: s.scheduleFunction((key: string) => store.findByKey(key)),
+            findById: (id) => store.findById(id),
+            close: () => store.close(),
+          };
+          const scheduledCatalog: ProductLookup = { batchGetProducts: s.scheduleFunction((r) => catalog.batchGetProducts(r)) };
+          const scheduledPricing: QuoteSource = { quote: s.scheduleFunction((r) => pricing.quote(r)) };
+          const orders = new OrderPlacement(scheduledCatalog, scheduledPricing, scheduledStore);
+          const placed = Promise.all(keys.map((k) => orders.placeOrder(request(k))));
+          await s.waitAll();
+          const results = await placed;
+          for (const key of new Set(keys)) {
+            const row = store.rows.get(key);
+            assert.ok(row, `${key} is stored`);
+            const answers = results.filter((_, i) => keys[i] === key);
+            // Every caller of a key is given the stored order; exactly one of them placed it, the others replay it.
+            assert.deepEqual(
+              answers.map((r) => r.order!.id),
+              answers.map(() => row.order.id),
+              `${key}: every answer is the stored order`, // fast-check prints the interleaving that broke it
+            );
+            assert.equal(answers.filter((r) => !r.replayed).length, 1, `${key}: one placement, the rest replays`);
+          }
+          assert.equal(store.rows.size, new Set(keys).size);
         },
       ),
-      { numRuns: 50 },
+      { numRuns: 200 },
     );
   });
 
