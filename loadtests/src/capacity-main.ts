@@ -258,6 +258,10 @@ if (smoke) {
     problems.push(
       `control median degraded: ${p50one.toFixed(1)} → ${p50two.toFixed(1)} ms (p99 ${one!.controlP99Ms.median.toFixed(1)} → ${two!.controlP99Ms.median.toFixed(1)} ms)`,
     );
+  for (const step of [one!, two!]) {
+    const failed = step.warmUpFailed + step.saturationRuns.reduce((sum, r) => sum + r.failed, 0);
+    if (failed > 0) problems.push(`${failed} requests failed in the warm-up and saturation runs at ${step.replicas} replica(s)`);
+  }
   if (two!.scaleOut!.failed > 0) problems.push(`${two!.scaleOut!.failed} requests failed during the scale-out`);
   if (two!.scaleOut!.othersRestarted) problems.push('another service restarted during the scale-out');
   if (two!.controlFailed > 0 || one!.controlFailed > 0) problems.push('control requests failed');

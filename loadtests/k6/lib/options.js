@@ -122,19 +122,25 @@ export function grpcIteration(scenarioOf) {
   const client = new grpc.Client();
   let connected = false;
   return function () {
-    if (!connected) {
-      client.connect(TARGET, { plaintext: true, reflect: true, timeout: '5s' });
-      connected = true;
-    }
     const i = exec.scenario.iterationInTest;
-    const response = client.invoke(
-      `${scenarioOf.service}/${scenarioOf.method}`,
-      scenarioOf.request(i, { runId: RUN_ID, orderId: __ENV.ORDER_ID }),
-      {
-        timeout: '2s',
-        metadata: { 'x-request-id': `k6-${RUN_ID}-${i}` },
-      },
-    );
-    check(response, { 'status is OK': (r) => r && r.status === grpc.StatusOK });
+    let response;
+    try {
+      if (!connected) {
+        client.connect(TARGET, { plaintext: true, reflect: true, timeout: '5s' });
+        connected = true;
+      }
+      response = client.invoke(
+        `${scenarioOf.service}/${scenarioOf.method}`,
+        scenarioOf.request(i, { runId: RUN_ID, orderId: __ENV.ORDER_ID }),
+        {
+          timeout: '2s',
+          metadata: { 'x-request-id': `k6-${RUN_ID}-${i}` },
+        },
+      );
+    } catch (error) {
+      // A call that throws (no connection, a reflection failure) is a failed call: it must fail its check, not vanish.
+      console.error(`${scenarioOf.service}/${scenarioOf.method} #${i}: ${error}`);
+    }
+    check(response, { 'status is OK': (r) => Boolean(r) && r.status === grpc.StatusOK });
   };
 }

@@ -72,6 +72,8 @@ export interface StepResult {
   saturation: Repeated;
   saturationEfficiency: number;
   saturationRuns: SaturationRun[];
+  /** Requests that failed in the warm-up windows before the saturation runs (not measured, but still failures). */
+  warmUpFailed: number;
   /** Highest open-loop rate that met the SLO, per repeat (empty when skipped). */
   capacity: Repeated;
   capacityEfficiency: number;
@@ -242,8 +244,10 @@ export async function runLayer(
     // saturation load in 3 s windows until two windows agree within 7 % (at most 10 windows).
     say([`${plan.service} × ${replicas}: warming up`]);
     let previousWindow = Number.NaN;
+    let warmUpFailed = 0;
     for (let window = 1; window <= 10; window++) {
       const w = await drive(settings, target, ctx, plan.scenario, { seconds: 3, concurrency });
+      warmUpFailed += w.failed + w.dropped;
       const settled = Math.abs(w.achievedRate - previousWindow) <= 0.07 * w.achievedRate;
       previousWindow = w.achievedRate;
       if (settled) {
@@ -324,6 +328,7 @@ export async function runLayer(
       saturation,
       saturationEfficiency: first ? efficiency(saturation.median, replicas / first.replicas, first.saturation.median) : 1,
       saturationRuns: runs,
+      warmUpFailed,
       capacity,
       capacityEfficiency: first ? efficiency(capacity.median, replicas / first.replicas, first.capacity.median) : 1,
       searches,

@@ -57,18 +57,23 @@ export const NO_K6 =
   'no k6 found ($K6, PATH or ../shared/bin/k6): the k6 scripts were NOT run; install k6 (https://grafana.com/docs/k6/) to run them';
 
 /**
- * Asserts what a passing run of a script is — k6 exited 0 (every threshold held), at least 20 iterations and requests,
- * no failed request or check, nothing dropped — and returns its row for the README's table.
+ * Asserts what a passing run of a script is — k6 exited 0 (every threshold held), every scheduled iteration ran
+ * (RATE × DURATION of a constant arrival rate), each with its request and its check, no failed request or check,
+ * nothing dropped — and returns its row for the README's table.
  */
-export function assertK6Run(file: string, run: { code: number; output: string; summary: Summary }) {
+export function assertK6Run(file: string, run: { code: number; output: string; summary: Summary }, scheduled: number) {
   const grpc = file.startsWith('grpc-');
   const m = run.summary.metrics;
   // k6 counts HTTP requests (http_reqs); a gRPC script makes one call per iteration, each with one check.
   const requests = grpc ? { count: (m.checks?.passes ?? 0) + (m.checks?.fails ?? 0), rate: m.iterations?.rate } : m.http_reqs;
   const duration = grpc ? m.grpc_req_duration : m.http_req_duration;
   assert.equal(run.code, 0, `k6 exited ${run.code}:\n${run.output.slice(-3000)}`);
-  assert.ok((m.iterations?.count ?? 0) >= 20, `iterations: ${m.iterations?.count}`);
-  assert.ok((requests?.count ?? 0) >= 20, `requests: ${requests?.count}`);
+  // k6's constant-arrival-rate starts an iteration at 0 s and may start one at the very end too: 30 or 31 for 10/s × 3 s
+  // (both seen in one run). Anything fewer is an iteration that did not run.
+  const iterations = m.iterations?.count ?? 0;
+  assert.ok(iterations === scheduled || iterations === scheduled + 1, `iterations: ${iterations} run of ${scheduled} scheduled`);
+  // HTTP: one request per iteration, plus setup()'s check of the target; gRPC: one check per call.
+  assert.equal(requests?.count ?? 0, grpc ? iterations : iterations + 1, `requests of ${iterations} iterations`);
   if (!grpc) assert.equal(m.http_req_failed?.passes, 0, 'failed HTTP requests');
   assert.equal(m.checks?.value, 1, 'checks passed');
   assert.equal(m.checks?.fails, 0);

@@ -63,7 +63,7 @@ describe(
           RUN_ID: `k6-${Date.now()}`,
           ORDER_ID: orderId,
         });
-        const row = assertK6Run(file, { code, output, summary });
+        const row = assertK6Run(file, { code, output, summary }, 10 * 3);
         rows.push(
           `| ${file} | ${grpc ? `${owner!.name} replica (gRPC)` : 'gateway (HTTP)'} | ${row.requests} | ${row.rate} | ${row.p99} | ${row.failed} |`,
         );

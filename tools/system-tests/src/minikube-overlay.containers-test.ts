@@ -101,7 +101,7 @@ describe('the minikube overlay, executed in Docker as a node runs it (k8s:docker
         const run = grpc
           ? await node.k6InPod(K6!, file, { ...env, TARGET: `${owner.name}:${owner.ports.grpc}` })
           : await runScript(K6!, file, { ...env, BASE_URL: gateway });
-        const row = assertK6Run(file, run);
+        const row = assertK6Run(file, run, 10 * 3);
         rows.push(
           `k6 | ${file} | ${grpc ? `${owner.name}:${owner.ports.grpc} (Service DNS, in-cluster pod)` : 'gateway NodePort'} | ${row.requests} | ${row.rate} req/s | p99 ${row.p99} ms | failed ${row.failed}`,
         );
@@ -149,13 +149,36 @@ describe('the minikube overlay, executed in Docker as a node runs it (k8s:docker
     const placed = await placeOrdersUnderLoad(gateway, { rate: 5, seconds: 4, keyPrefix: prefix });
     assert.equal(placed.acknowledged.size, placed.attempted);
     const before = node.pods('postgres')[0]!;
+    // Reads of the acknowledged orders every 100 ms while the database's only pod is replaced: orders answers
+    // UNAVAILABLE (503, retry) or the order — never another error.
+    const during = new Map<string, number>();
+    let replacing = true;
+    const ids = [...placed.acknowledged.values()];
+    const reader = (async () => {
+      for (let i = 0; replacing && i < 3_000; i++) {
+        const status = await call(gateway, `/api/orders/${ids[i % ids.length]}`).then(
+          (r) => String(r.status),
+          (error: Error) => `network ${error.message}`,
+        );
+        during.set(status, (during.get(status) ?? 0) + 1);
+        await delay(100);
+      }
+    })();
     await node.cluster.deletePod('strata', before.name);
     await node.cluster.waitForRollouts(120_000);
     const after = node.pods('postgres')[0]!;
     assert.notEqual(after.uid, before.uid, 'a new pod');
     assert.equal(after.name, 'postgres-0', 'with the same name');
     await node.waitFor('orders ready again', () => node.pods('orders').every((p) => p.ready));
-    // While the database's only pod is replaced, orders answers UNAVAILABLE (503, retry) — never another error.
+    replacing = false;
+    await reader;
+    const readsDuring = [...during.values()].reduce((a, n) => a + n, 0);
+    assert.ok(readsDuring >= 10, `${readsDuring} reads while the pod was replaced`);
+    assert.deepEqual(
+      [...during.keys()].filter((status) => status !== '200' && status !== '503'),
+      [],
+      `reads while the database pod was replaced: ${JSON.stringify(Object.fromEntries(during))}`,
+    );
     const statuses = new Map<number, number>();
     for (const [key, id] of placed.acknowledged) {
       let read = await call(gateway, `/api/orders/${id}`);
@@ -174,7 +197,7 @@ describe('the minikube overlay, executed in Docker as a node runs it (k8s:docker
     ]);
     assert.equal(count.output.trim(), String(placed.acknowledged.size), 'each stored once');
     rows.push(
-      `postgres | pod postgres-0 deleted and recreated | ${placed.acknowledged.size} acknowledged orders, all read back (${statuses.get(503) ?? 0} reads answered 503 first and were retried, none anything else), ${count.output.trim()} rows`,
+      `postgres | pod postgres-0 deleted and recreated | ${placed.acknowledged.size} acknowledged orders, all read back; ${readsDuring} reads while it was replaced: ${during.get('200') ?? 0} answered, ${during.get('503') ?? 0} 503 (retryable), none anything else; ${count.output.trim()} rows`,
     );
   });
 
