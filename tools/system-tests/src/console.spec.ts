@@ -66,14 +66,19 @@ describe('the live page, in a real browser (headless Chromium)', { skip }, () =>
   it('shows the traffic: requests per second rise on the services a request goes through', async () => {
     for (let i = 0; i < 40; i++) await call(cluster.gatewayUrl, `/api/products/p-${String(100 + i).padStart(6, '0')}`);
     // The page refreshes every second and rates cover the last 5 s.
+    const rateOf = (service: string) =>
+      page.evaluate((s) => Number(document.querySelector(`[data-service="${s}"] .stats b`)?.textContent ?? Number.NaN), service);
     await page.waitForFunction(
-      () => {
-        const rate = document.querySelector('[data-service="catalog"] .stats b')?.textContent;
-        return rate !== undefined && Number(rate) > 0;
-      },
+      () =>
+        ['gateway', 'catalog'].every((s) => {
+          const rate = document.querySelector(`[data-service="${s}"] .stats b`)?.textContent;
+          return rate !== undefined && rate !== null && Number(rate) > 0;
+        }),
       undefined,
       { timeout: 10_000 },
     );
+    // A product read goes through the gateway and catalog only: the other services show no traffic.
+    for (const service of ['pricing', 'orders', 'recommendations']) assert.equal(await rateOf(service), 0, `${service}'s rate`);
   });
 
   it('draws the waterfall of an order across every hop: gateway → orders → catalog, pricing, PostgreSQL', async () => {

@@ -78,11 +78,14 @@ describe('declarative scaling on one machine: the local cluster follows k8s/over
     );
     const total = gained.reduce((a, [, n]) => a + n, 0);
     const share = gained.find(([id]) => id === 'catalog-4')![1];
+    // round_robin gives every ready endpoint the same number of calls: measured 105–110 of 422–438 (fair 106–110) in
+    // eight CI runs. A newcomer that callers reached late or only some callers use falls outside ±15 %.
     assert.ok(
-      share >= 0.5 * (total / 4),
-      `catalog-4 served ${share} of ${total} calls in 4 s; half its fair share is ${(total / 8).toFixed(0)}`,
+      Math.abs(share - total / 4) <= 0.15 * (total / 4),
+      `catalog-4 served ${share} of ${total} calls in 4 s; its fair share is ${(total / 4).toFixed(0)} (±15 %)`,
     );
-    assert.ok(serving - ready <= 15_000);
+    // Callers reach it soon after it turns ready (measured 0.0–0.2 s), well inside the 15 s the wait above allows.
+    assert.ok(serving - ready <= 3_000, `catalog-4 served its first call ${((serving - ready) / 1000).toFixed(1)} s after it was ready`);
 
     // Scale down: save the overlay with 2; the two newest replicas leave the endpoints, drain and stop.
     const savedDown = Date.now();

@@ -138,7 +138,7 @@ export class OverlayCluster {
 
 /** An image's immutable name: strata/<service>:<first 12 hex digits of its image id>. */
 export function pinned(service: string, reference: string): string {
-  const id = execFileSync(DOCKER, ['image', 'inspect', '-f', '{{.Id}}', reference], { encoding: 'utf8' }).trim().replace('sha256:', '');
+  const id = imageId(reference).replace('sha256:', '');
   const image = `strata/${service}:${id.slice(0, 12)}`;
   execFileSync(DOCKER, ['tag', reference, image]);
   return image;
@@ -155,7 +155,17 @@ export function releaseB(service: string, a: string): string {
   return pinned(service, `strata/${service}:rollout-b`);
 }
 
-/** The image a pod's (first) container runs, as the engine reports it. */
+/** The image a pod's (first) container runs, as the engine reports it: the reference it was created from. */
 export function runningImage(pod: Pod): string {
   return execFileSync(DOCKER, ['inspect', '-f', '{{.Config.Image}}', pod.containers[0]!.containerId!], { encoding: 'utf8' }).trim();
+}
+
+/** The id (sha256:…) of the image a pod's (first) container runs: what it runs, whatever name pointed there. */
+export function runningImageId(pod: Pod): string {
+  return execFileSync(DOCKER, ['inspect', '-f', '{{.Image}}', pod.containers[0]!.containerId!], { encoding: 'utf8' }).trim();
+}
+
+/** The id (sha256:…) an image reference names now. */
+export function imageId(reference: string): string {
+  return execFileSync(DOCKER, ['image', 'inspect', '-f', '{{.Id}}', reference], { encoding: 'utf8' }).trim();
 }

@@ -7,14 +7,13 @@ import { after, before, describe, it } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
 import fc from 'fast-check';
 import pg from 'pg';
-import { runOpenLoop, type LoadResult } from '@strata/loadtests';
-import { loadScenarios } from '@strata/loadtests';
+import { loadScenarios, runClosedLoop, runOpenLoop, type LoadResult } from '@strata/loadtests';
 import { loadServices } from '@strata/service-registry';
 import { REPO_ROOT, type LocalCluster } from '@strata/local-cluster';
 import { checkHealth, waitForServing } from '@strata/service-kit';
-import { freePort } from '@strata/test-kit';
+import { freePort, sumSamples } from '@strata/test-kit';
 import { call, mixedScenario, postJson, startTestCluster } from './cluster-fixture.js';
-import { placeOrdersUnderLoad, type OrderLoadResult } from './order-client.js';
+import { placeOrdersUnderLoad, replayAcknowledged, type OrderLoadResult } from './order-client.js';
 
 /** One row of docs/reliability.md. */
 interface Row {
@@ -33,8 +32,16 @@ const GRPC_SERVICES = loadServices()
   .grpc()
   .map((s) => s.name);
 
-// After every test of this file: the table of docs/reliability.md, from this run.
+/** The scenarios of this file: each pushes its row only once every assertion of it passed. */
+const SCENARIOS = 1 + 2 * GRPC_SERVICES.length + 3;
+
+// After every test of this file: the table of docs/reliability.md, from this run, and only from a run that passed
+// whole (a row is pushed after its test's assertions; a failed or skipped scenario leaves the report untouched).
 after(() => {
+  if (rows.length !== SCENARIOS) {
+    console.log(`reports/reliability.md NOT written: ${rows.length} of ${SCENARIOS} scenarios passed in this run`);
+    return;
+  }
   mkdirSync(join(REPO_ROOT, 'reports'), { recursive: true });
   const table = [
     '| scenario | load | requests sent | failed | orders acknowledged | orders stored | duplicates |',
@@ -98,13 +105,22 @@ describe('reliability under load (the local cluster)', () => {
 
   it('answers bad input at every endpoint with a 4xx that says what is wrong, never a 5xx (property-based)', async () => {
     let tried = 0;
+    const messageOf = (body: unknown) => (body as { error?: { message?: unknown } })?.error?.message;
     const expectClientError = async (response: { status: number; body: unknown }, what: string) => {
       tried++;
       assert.ok(response.status < 500, `${what} → ${response.status} ${JSON.stringify(response.body).slice(0, 300)}`);
       if (response.status >= 400) {
-        const message = (response.body as { error?: { message?: unknown } })?.error?.message;
+        const message = messageOf(response.body);
         assert.ok(typeof message === 'string' && message.length > 0, `${what} → ${response.status} without a message`);
       }
+    };
+    /** Input that is certainly invalid: refused with `status`, the message naming `field` (when given). */
+    const expectRefused = async (response: { status: number; body: unknown }, status: number, field: string | undefined, what: string) => {
+      tried++;
+      const message = messageOf(response.body);
+      assert.equal(response.status, status, `${what} → ${response.status} ${JSON.stringify(response.body).slice(0, 300)}`);
+      assert.ok(typeof message === 'string' && message.length > 0, `${what} → ${response.status} without a message`);
+      if (field) assert.ok(message.includes(field), `${what} → "${message}" does not name ${field}`);
     };
     const oddString = fc.oneof(
       fc.string(),
@@ -148,11 +164,12 @@ describe('reliability under load (the local cluster)', () => {
         ? postJson(base, path, (value as { raw: string }).raw, headers)
         : postJson(base, path, JSON.stringify(value ?? null), headers);
 
+    // 1. Anything at all (which may by chance be valid): never a 5xx, every 4xx with a message.
     await fc.assert(
       fc.asyncProperty(body, async (value) =>
         expectClientError(await send('/api/quotes', value), `POST /api/quotes ${JSON.stringify(value)?.slice(0, 120)}`),
       ),
-      { numRuns: 200 },
+      { numRuns: 150 },
     );
     const usedKey = `rel-reused-${Date.now()}`;
     await postJson(base, '/api/orders', { lines: [{ productId: 'p-000007', quantity: 1 }] }, { 'idempotency-key': usedKey });
@@ -160,7 +177,7 @@ describe('reliability under load (the local cluster)', () => {
       fc.asyncProperty(body, fc.oneof(fc.constant(usedKey), fc.stringMatching(/^[ -~]{0,200}$/)), async (value, key) => {
         await expectClientError(await send('/api/orders', value, { 'idempotency-key': key }), `POST /api/orders key=${key.slice(0, 40)}`);
       }),
-      { numRuns: 200 },
+      { numRuns: 150 },
     );
     await fc.assert(
       fc.asyncProperty(
@@ -173,7 +190,7 @@ describe('reliability under load (the local cluster)', () => {
           await expectClientError(await call(base, `/api/products?${search}`), `GET /api/products?${search.toString().slice(0, 120)}`);
         },
       ),
-      { numRuns: 150 },
+      { numRuns: 100 },
     );
     await fc.assert(
       fc.asyncProperty(oddString, fc.oneof(fc.integer(), fc.string()), async (id, limit) => {
@@ -188,8 +205,127 @@ describe('reliability under load (the local cluster)', () => {
         );
         await expectClientError(await call(base, `/api/orders/${segment}`), `GET /api/orders/${segment.slice(0, 60)}`);
       }),
-      { numRuns: 150 },
+      { numRuns: 100 },
     );
+
+    // 2. A valid request with exactly one thing wrong: certainly invalid, so 400 naming the field (a 2xx fails it).
+    const validLine = { productId: 'p-000001', quantity: 1 };
+    const badBody = fc.oneof(
+      fc
+        .constantFrom(0, -1, 1001, 1.5, '2', null, true, 2 ** 53)
+        .map((q) => [{ lines: [{ productId: 'p-000001', quantity: q }] }, 'lines[0].quantity'] as const),
+      fc
+        .constantFrom('', 'p-1', 'P-000001', 'p-0000001', '../../etc/passwd', 42, null)
+        .map((id) => [{ lines: [validLine, { productId: id, quantity: 1 }] }, 'lines[1].productId'] as const),
+      fc.constantFrom(
+        [{ lines: [] }, 'lines'] as const,
+        [{ lines: validLine }, 'lines'] as const,
+        [{}, 'lines'] as const,
+        [{ lines: [{ ...validLine, quantitiy: 2 }] }, 'quantitiy'] as const,
+        [{ lines: [validLine], coupon: 'X' }, 'coupon'] as const,
+        [{ lines: [validLine], currency: 'EURO' }, 'currency'] as const,
+        [{ lines: [validLine], currency: '€€€' }, 'currency'] as const,
+        [{ lines: [validLine], country: 'DEU' }, 'country'] as const,
+        [{ lines: [validLine], promotionCode: 'a'.repeat(33) }, 'promotionCode'] as const,
+        [{ lines: [validLine], promotionCode: 'bad code!' }, 'promotionCode'] as const,
+        [[validLine], undefined] as const,
+        [42, undefined] as const,
+        [null, undefined] as const,
+      ),
+      fc
+        .integer({ min: 101, max: 150 })
+        .map(
+          (n) =>
+            [
+              { lines: Array.from({ length: n }, (_, i) => ({ productId: `p-${String(i + 1).padStart(6, '0')}`, quantity: 1 })) },
+              'lines',
+            ] as const,
+        ),
+    );
+    await fc.assert(
+      fc.asyncProperty(badBody, async ([value, field]) =>
+        expectRefused(await send('/api/quotes', value), 400, field, `POST /api/quotes ${JSON.stringify(value).slice(0, 120)}`),
+      ),
+      { numRuns: 60 },
+    );
+    const badOrder = fc.oneof(
+      badBody.map(([value, field]) => [value, field, `rel-bad-${Date.now()}`] as const),
+      fc.constantFrom(
+        [{ lines: [validLine, validLine] }, 'one line only', 'rel-bad-duplicate'] as const,
+        [{ lines: [validLine], customerEmail: 'not-an-email' }, 'customerEmail', 'rel-bad-email'] as const,
+        [{ lines: [validLine] }, 'Idempotency-Key', 'short'] as const,
+        [{ lines: [validLine] }, 'Idempotency-Key', 'has space in it'] as const,
+        [{ lines: [validLine] }, 'Idempotency-Key', 'k'.repeat(129)] as const,
+      ),
+      fc
+        .integer({ min: 51, max: 60 })
+        .map(
+          (n) =>
+            [
+              { lines: Array.from({ length: n }, (_, i) => ({ productId: `p-${String(i + 1).padStart(6, '0')}`, quantity: 1 })) },
+              'lines',
+              'rel-bad-too-many',
+            ] as const,
+        ),
+    );
+    await fc.assert(
+      fc.asyncProperty(badOrder, async ([value, field, key]) =>
+        expectRefused(
+          await send('/api/orders', value, { 'idempotency-key': key }),
+          400,
+          field,
+          `POST /api/orders key=${key.slice(0, 20)} ${JSON.stringify(value).slice(0, 100)}`,
+        ),
+      ),
+      { numRuns: 60 },
+    );
+    // The key already used for another order: refused as a conflict, and the first order is kept as it was.
+    const first = await call(
+      base,
+      `/api/orders/${(await postJson(base, '/api/orders', { lines: [{ productId: 'p-000007', quantity: 1 }] }, { 'idempotency-key': usedKey })).body.id}`,
+    );
+    await expectRefused(
+      await postJson(base, '/api/orders', { lines: [{ productId: 'p-000008', quantity: 2 }] }, { 'idempotency-key': usedKey }),
+      409,
+      usedKey,
+      'POST /api/orders with a used key and another body',
+    );
+    assert.deepEqual(
+      (await call(base, `/api/orders/${first.body.id}`)).body,
+      first.body,
+      'the order first placed with the key is unchanged',
+    );
+    const badQueries: [string, string][] = [
+      ['pageSize=0', 'pageSize'],
+      ['pageSize=101', 'pageSize'],
+      ['pageSize=1.5', 'pageSize'],
+      ['pageSize=ten', 'pageSize'],
+      ['category=Books', 'category'],
+      ['category=cars', 'category'],
+      ['sort=price', 'sort'],
+      [`query=${'a'.repeat(201)}`, 'query'],
+      ['pageToken=!!garbage', 'page_token'],
+    ];
+    for (const [query, field] of badQueries)
+      await expectRefused(await call(base, `/api/products?${query}`), 400, field, `GET /api/products?${query.slice(0, 40)}`);
+    for (const id of ['42', 'p-1', 'P-000001', '..%2F..%2Fetc', 'p-000001%00'])
+      await expectRefused(await call(base, `/api/products/${id}`), 400, undefined, `GET /api/products/${id}`);
+    await expectRefused(await call(base, '/api/products/p-999999'), 404, 'p-999999', 'GET /api/products/p-999999 (no such product)');
+    for (const limit of ['0', '51', 'x', '2.5'])
+      await expectRefused(
+        await call(base, `/api/products/p-000001/recommendations?limit=${limit}`),
+        400,
+        'limit',
+        `GET …/recommendations?limit=${limit}`,
+      );
+    await expectRefused(await call(base, '/api/orders/42'), 400, undefined, 'GET /api/orders/42');
+    await expectRefused(
+      await call(base, '/api/orders/o-00000000-0000-4000-8000-000000000000'),
+      404,
+      undefined,
+      'GET /api/orders/<an id no order has>',
+    );
+
     for (const replica of cluster.supervisor.status()) assert.equal(replica.restarts, 0, `${replica.id} restarted`);
     for (const plan of cluster.plans.filter((p) => p.probe.kind === 'grpc'))
       assert.equal(await checkHealth(plan.address), 'SERVING', plan.id);
@@ -202,65 +338,128 @@ describe('reliability under load (the local cluster)', () => {
       stored: '–',
       duplicates: '–',
     });
-    console.log(`bad input: ${tried} inputs tried, every answer a 4xx with a message or a 2xx; every service still SERVING`);
+    console.log(
+      `bad input: ${tried} inputs tried; certainly invalid ones refused with 400 (or 404, 409) naming the field, the rest never a 5xx; every service still SERVING`,
+    );
   });
+
+  /** The replicas of a service, with their processes. */
+  const replicasOf = (service: string) =>
+    cluster.supervisor
+      .status()
+      .filter((r) => r.service === service)
+      .map((r) => ({ id: r.id, pid: r.pid, state: r.state, restarts: r.restarts }));
 
   for (const service of GRPC_SERVICES) {
     it(`rolling restart of ${service}, one replica at a time, under load: no failed request, no order lost or doubled`, async () => {
       const prefix = `rel-roll-${service}-${Date.now()}`;
-      const loadRun = runOpenLoop({ baseUrls: [base], scenario: mixed(orderId), context: { runId: prefix }, rate: 40, durationSec: 9 });
-      const ordersRun = placeOrdersUnderLoad(base, { rate: 5, seconds: 9, keyPrefix: prefix });
+      const old = replicasOf(service);
+      // Long enough for the whole restart to happen under load: one replica takes about 3.5 s here (start, ready,
+      // first calls, then its predecessor drains), so three replicas of catalog need 11 s; 9 s of load for every
+      // service let catalog's last replacement happen after the load had stopped.
+      const seconds = 4 + 5 * old.length;
+      const began = performance.now();
+      const loadRun = runOpenLoop({
+        baseUrls: [base],
+        scenario: mixed(orderId),
+        context: { runId: prefix },
+        rate: 40,
+        durationSec: seconds,
+      });
+      const ordersRun = placeOrdersUnderLoad(base, { rate: 5, seconds, keyPrefix: prefix });
       await delay(1_000);
-      const restarted = cluster.supervisor.rollingRestart(service);
-      const [load, orders] = await Promise.all([loadRun, ordersRun, restarted]);
+      const restarted = cluster.supervisor.rollingRestart(service).then(() => performance.now() - began);
+      const [load, orders, restartedAtMs] = await Promise.all([loadRun, ordersRun, restarted]);
+      const replayed = await replayAcknowledged(base, orders);
       const stored = await checkOrdersStored(databaseUrl, prefix, orders);
+      const now = replicasOf(service);
+
+      // The restart happened: every old process is gone, as many new ones serve, and it ended while load still flowed.
+      assert.equal(now.length, old.length, `${service} has as many replicas as before`);
+      assert.ok(
+        now.every((r) => r.state === 'ready' && !old.some((o) => o.pid === r.pid)),
+        `every ${service} replica is a new, ready process: before ${JSON.stringify(old)}, after ${JSON.stringify(now)}`,
+      );
+      assert.ok(
+        restartedAtMs < seconds * 1000 - 1_000,
+        `the rolling restart ended ${(restartedAtMs / 1000).toFixed(1)} s into ${seconds} s of load: it must end under load`,
+      );
+      // Nothing failed: every scheduled request completed, and no order attempt needed a retry.
+      assert.deepEqual(load.errors, {}, `failed requests during the rolling restart of ${service}`);
+      assert.equal(
+        load.completed,
+        load.scheduled,
+        `${load.completed} of ${load.scheduled} scheduled requests completed (dropped ${load.dropped})`,
+      );
+      assert.deepEqual(orders.failures, {}, `order attempts that failed (and were retried) during the rolling restart`);
+      assert.deepEqual(orders.anomalies, []);
+      assert.equal(orders.acknowledged.size, orders.scheduled);
       rows.push({
         scenario: `rolling restart: ${service}`,
-        load: '40 req/s mixed + 5 orders/s',
-        sent: load.sent + orders.attempted + orders.retries,
-        failed: load.failed + load.dropped,
+        load: `40 req/s mixed + 5 orders/s for ${seconds} s`,
+        sent: load.sent + orders.attempted + orders.retries + replayed,
+        failed: load.scheduled - load.completed + orders.retries,
         acknowledged: orders.acknowledged.size,
         stored: stored.stored,
         duplicates: stored.duplicates,
       });
-      assert.deepEqual(load.errors, {}, `failed requests during the rolling restart of ${service}`);
-      assert.equal(load.dropped, 0);
-      assert.deepEqual(orders.anomalies, []);
-      assert.equal(orders.abandoned, 0);
-      assert.equal(orders.acknowledged.size, orders.attempted);
+      console.log(
+        `rolling restart of ${service}: ${old.map((r) => `${r.id}(${r.pid})`).join(' ')} → ${now.map((r) => `${r.id}(${r.pid})`).join(' ')} in ${((restartedAtMs - 1_000) / 1000).toFixed(1)} s`,
+      );
     });
   }
 
   for (const service of GRPC_SERVICES) {
     it(`SIGKILL of a ${service} replica under load: no failed idempotent request, every acknowledged order stored once`, async () => {
       const prefix = `rel-kill-${service}-${Date.now()}`;
-      const victim = cluster.supervisor.status().find((r) => r.service === service && r.state === 'ready')!;
+      const victim = replicasOf(service).find((r) => r.state === 'ready')!;
+      const seconds = 7;
+      const began = performance.now();
       const loadRun: Promise<LoadResult> = runOpenLoop({
         baseUrls: [base],
         scenario: mixed(orderId),
         context: { runId: prefix },
         rate: 40,
-        durationSec: 7,
+        durationSec: seconds,
       });
-      const ordersRun = placeOrdersUnderLoad(base, { rate: 8, seconds: 7, keyPrefix: prefix });
+      const ordersRun = placeOrdersUnderLoad(base, { rate: 8, seconds, keyPrefix: prefix });
       await delay(2_000);
       process.kill(victim.pid!, 'SIGKILL');
-      const [load, orders] = await Promise.all([loadRun, ordersRun]);
+      // When the supervisor has it back: the same replica, a new process, one restart more, ready.
+      let backAtMs = Number.NaN;
+      const watch = (async () => {
+        for (let i = 0; i < 200 && Number.isNaN(backAtMs); i++) {
+          const now = replicasOf(service).find((r) => r.id === victim.id);
+          if (now && now.state === 'ready' && now.pid !== victim.pid && now.restarts === victim.restarts + 1)
+            backAtMs = performance.now() - began;
+          else await delay(50);
+        }
+      })();
+      const [load, orders] = await Promise.all([loadRun, ordersRun, watch]);
+      const replayed = await replayAcknowledged(base, orders);
       const stored = await checkOrdersStored(databaseUrl, prefix, orders);
+      const back = replicasOf(service).find((r) => r.id === victim.id)!;
+      assert.notEqual(back.pid, victim.pid, `${victim.id} runs as a new process`);
+      assert.equal(back.restarts, victim.restarts + 1, `${victim.id} was restarted once`);
+      assert.ok(backAtMs < seconds * 1000, `${victim.id} was back ${(backAtMs / 1000).toFixed(1)} s into ${seconds} s of load`);
+      assert.deepEqual(load.errors, {}, `failed idempotent requests after killing ${victim.id}`);
+      assert.equal(
+        load.completed,
+        load.scheduled,
+        `${load.completed} of ${load.scheduled} scheduled requests completed (dropped ${load.dropped})`,
+      );
+      assert.deepEqual(orders.anomalies, []);
+      assert.equal(orders.abandoned, 0);
+      assert.equal(orders.acknowledged.size, orders.scheduled);
       rows.push({
         scenario: `SIGKILL one replica: ${service}`,
         load: '40 req/s mixed + 8 orders/s',
-        sent: load.sent + orders.attempted + orders.retries,
-        failed: load.failed + load.dropped,
+        sent: load.sent + orders.attempted + orders.retries + replayed,
+        failed: `${load.scheduled - load.completed} (order attempts retried with their key: ${orders.retries})`,
         acknowledged: orders.acknowledged.size,
         stored: stored.stored,
         duplicates: stored.duplicates,
       });
-      assert.deepEqual(load.errors, {}, `failed idempotent requests after killing ${victim.id}`);
-      assert.deepEqual(orders.anomalies, []);
-      assert.equal(orders.abandoned, 0);
-      for (let i = 0; i < 100 && cluster.supervisor.status().find((r) => r.id === victim.id)!.state !== 'ready'; i++) await delay(100);
-      assert.equal(cluster.supervisor.status().find((r) => r.id === victim.id)!.state, 'ready', `${victim.id} came back`);
     });
   }
 
@@ -280,27 +479,42 @@ describe('reliability under load (the local cluster)', () => {
     await delay(2_500);
     await cluster.supervisor.startReplica('postgres-1');
     const orders = await ordersRun;
+    const replayed = await replayAcknowledged(base, orders);
     const stored = await checkOrdersStored(databaseUrl, prefix, orders);
     const slowest = Math.max(...orders.failureLatenciesMs, 0);
+    assert.equal(whileDown.status, 503, JSON.stringify(whileDown.body));
+    assert.equal(whileDown.headers.get('retry-after'), '1', 'the 503 says when to retry');
+    assert.ok(answeredInMs < 1_500, `answered after ${answeredInMs.toFixed(0)} ms while the database was down`);
+    assert.ok(orders.retries > 0, 'some attempts met the outage');
+    // Every failed attempt: 503 with Retry-After (retryable, and the client told when), none another 5xx or cut off.
+    assert.deepEqual(Object.keys(orders.failures), ['503 retry-after=1'], `failed attempts: ${JSON.stringify(orders.failures)}`);
+    // Quick: within the pool's 1 s connect timeout (postgres-order-store.ts) and slack, not after the request budget.
+    assert.ok(slowest < 1_500, `a failed attempt took ${slowest.toFixed(0)} ms`);
+    assert.deepEqual(orders.anomalies, []);
+    assert.equal(orders.abandoned, 0);
+    assert.equal(orders.acknowledged.size, orders.scheduled);
     rows.push({
       scenario: 'PostgreSQL stopped ~3 s and restarted',
       load: '10 orders/s, retried with the same key',
-      sent: orders.attempted + orders.retries,
-      failed: `0 (${orders.retries} attempts answered 503 while down, slowest ${slowest.toFixed(0)} ms, all retried)`,
+      sent: orders.attempted + orders.retries + replayed,
+      failed: `0 (${orders.retries} attempts answered 503 + Retry-After while down, slowest ${slowest.toFixed(0)} ms, all retried)`,
       acknowledged: orders.acknowledged.size,
       stored: stored.stored,
       duplicates: stored.duplicates,
     });
-    assert.equal(whileDown.status, 503, JSON.stringify(whileDown.body));
-    assert.ok(answeredInMs < 1_500, `answered after ${answeredInMs.toFixed(0)} ms while the database was down`);
-    assert.ok(orders.retries > 0, 'some attempts met the outage');
-    assert.ok(slowest < 3_000, `a failed attempt took ${slowest.toFixed(0)} ms`);
-    assert.deepEqual(orders.anomalies, []);
-    assert.equal(orders.abandoned, 0);
-    assert.equal(orders.acknowledged.size, orders.attempted);
   });
 
   it('overload beyond capacity: the edge sheds quickly with 503 + Retry-After, then serves normally', async () => {
+    // What fits: the gateway admits GATEWAY_MAX_INFLIGHT (48) at once, so 48 outstanding is its most.
+    const fits = await runClosedLoop({
+      baseUrls: [base],
+      scenario: scenarios.recommendations,
+      context: { runId: 'overload-fits' },
+      concurrency: 48,
+      durationSec: 3,
+    });
+    assert.deepEqual(fits.errors, {}, 'the capacity run fails nothing');
+    const shed = { count: 0, withRetryAfter: 0, latenciesMs: [] as number[] };
     const load = await runOpenLoop({
       baseUrls: [base],
       scenario: scenarios.recommendations,
@@ -308,29 +522,45 @@ describe('reliability under load (the local cluster)', () => {
       rate: 400,
       durationSec: 4,
       maxInFlight: 2_000,
+      onResponse: ({ status, headers, latencyMs }) => {
+        if (status !== 503) return;
+        shed.count++;
+        if (headers['retry-after'] === '1') shed.withRetryAfter++;
+        shed.latenciesMs.push(latencyMs);
+      },
     });
     const otherErrors = Object.entries(load.errors).filter(([status]) => status !== '503');
+    const otherFailed = otherErrors.reduce((sum, [, n]) => sum + n, 0);
+    const shedP99 = shed.latenciesMs.sort((a, b) => a - b)[Math.floor(0.99 * (shed.latenciesMs.length - 1))] ?? Number.NaN;
+    const servedRate = load.completed / 4;
+    assert.ok(shed.count > 0.2 * load.scheduled, `excess was shed: ${shed.count} of ${load.scheduled}`);
+    assert.equal(shed.withRetryAfter, shed.count, 'every 503 carries Retry-After: 1');
+    assert.equal(load.dropped, 0, 'the driver sent every arrival');
+    assert.deepEqual(otherErrors, [], 'nothing but 503 (shed) failed');
+    assert.ok(shedP99 < 500, `shed quickly: p99 of the 503s ${shedP99.toFixed(0)} ms`);
+    // What is admitted waits its turn behind at most 48 others: about 48 / capacity (Little's law), 0.68 s at the
+    // 71 req/s measured here. Without the bound the queue would grow by 300 requests a second and so would the wait.
+    const admittedWaitMs = (48 / fits.achievedRate) * 1000;
+    assert.ok(
+      load.latencyMs.p99 < 2 * admittedWaitMs + 250,
+      `p99 of every answer ${load.latencyMs.p99.toFixed(0)} ms against ${admittedWaitMs.toFixed(0)} ms for 48 admitted at capacity: the edge did not collapse`,
+    );
+    assert.ok(
+      servedRate > 0.5 * fits.achievedRate,
+      `what fits was served: ${servedRate.toFixed(0)} req/s under overload against ${fits.achievedRate.toFixed(0)} req/s at 48 outstanding`,
+    );
+    await delay(1_000);
+    for (let i = 0; i < 20; i++)
+      assert.equal((await call(base, `/api/products/p-00020${i % 10}`)).status, 200, 'serves normally once the load drops');
     rows.push({
       scenario: 'overload: recommendations far beyond capacity',
       load: '400 req/s for 4 s',
       sent: load.sent,
-      failed: `${otherErrors.reduce((sum, [, n]) => sum + n, 0)} (${load.errors['503'] ?? 0} shed with 503 + Retry-After, ${load.completed} served, p99 ${load.latencyMs.p99.toFixed(0)} ms)`,
+      failed: `${otherFailed} (${shed.count} shed with 503 + Retry-After, p99 ${shedP99.toFixed(0)} ms; ${load.completed} served, ${servedRate.toFixed(0)} req/s against ${fits.achievedRate.toFixed(0)} req/s at capacity; p99 of all ${load.latencyMs.p99.toFixed(0)} ms)`,
       acknowledged: '–',
       stored: '–',
       duplicates: '–',
     });
-    assert.ok((load.errors['503'] ?? 0) > 0, 'excess was shed');
-    assert.ok(load.completed > 0, 'and what fits was served');
-    assert.deepEqual(otherErrors, [], 'nothing but 503 (shed) failed');
-    assert.ok(load.latencyMs.p99 < 5_000, `p99 ${load.latencyMs.p99} ms: the edge did not collapse`);
-    const shed = await Promise.all(
-      Array.from({ length: 120 }, (_, i) => call(base, `/api/products/p-${String(100 + i).padStart(6, '0')}/recommendations`)),
-    );
-    const refused = shed.find((r) => r.status === 503);
-    if (refused) assert.equal(refused.headers.get('retry-after'), '1');
-    await delay(1_000);
-    for (let i = 0; i < 20; i++)
-      assert.equal((await call(base, `/api/products/p-00020${i % 10}`)).status, 200, 'serves normally once the load drops');
   });
 });
 
@@ -408,28 +638,46 @@ describe('a slow leaf behind a real network fault', () => {
       await delay(100);
     assert.equal((await call(gateway, '/api/products/p-000001')).status, 200);
 
+    // The gateway's calls to catalog that are outstanding (started − handled, from its own metrics), sampled every 50 ms:
+    // the upstream work a request budget must bound. Without a deadline on the call they would pile up for 1.5 s each.
+    const outstanding = async () => {
+      const text = await fetch(`${gateway}/metrics`, { signal: AbortSignal.timeout(1_000) }).then((r) => r.text());
+      const match = { grpc_service: 'CatalogService' };
+      return sumSamples(text, 'grpc_client_started_total', match) - sumSamples(text, 'grpc_client_handled_total', match);
+    };
+    assert.equal(await outstanding(), 0, 'nothing outstanding before the fault');
     proxy.setDelay(1_500);
-    let maxInFlight = 0;
+    let maxUpstream = 0;
+    let samples = 0;
+    let sampling = true;
+    const sampler = (async () => {
+      while (sampling) {
+        maxUpstream = Math.max(maxUpstream, await outstanding());
+        samples++;
+        await delay(50);
+      }
+    })();
     const slow = await runOpenLoop({
       baseUrls: [gateway],
       scenario: scenarios.product,
       context: { runId: 'slow' },
       rate: 30,
       durationSec: 4,
-      onProgress: (s) => (maxInFlight = Math.max(maxInFlight, s.inFlight)),
     });
-    rows.push({
-      scenario: 'slow leaf: +1.5 s on the gateway → catalog link (budget 400 ms)',
-      load: '30 req/s',
-      sent: slow.sent,
-      failed: `${slow.failed - (slow.errors['504'] ?? 0)} (${slow.errors['504'] ?? 0} answered 504, max ${slow.latencyMs.max.toFixed(0)} ms; then recovered)`,
-      acknowledged: '–',
-      stored: '–',
-      duplicates: '–',
-    });
-    assert.equal(slow.errors['504'], slow.sent, `every request answered 504: ${JSON.stringify(slow.errors)}`);
-    assert.ok(slow.latencyMs.max < 900, `answered within the 400 ms budget (+ slack): max ${slow.latencyMs.max} ms`);
-    assert.ok(maxInFlight <= 30, `in flight stayed bounded by rate × budget: ${maxInFlight}`);
+    sampling = false;
+    await sampler;
+    const afterSlow = await outstanding();
+    assert.equal(slow.errors['504'], slow.scheduled, `every scheduled request answered 504: ${JSON.stringify(slow.errors)}`);
+    // p99 holds the budget; the max only loosely (one GC pause or CFS stall on a shared two-core host is not the code).
+    assert.ok(slow.latencyMs.p99 < 600, `answered within the 400 ms budget (+ slack): p99 ${slow.latencyMs.p99.toFixed(0)} ms`);
+    assert.ok(slow.latencyMs.max < 2_000, `and none near the leaf's 1.5 s: max ${slow.latencyMs.max.toFixed(0)} ms`);
+    assert.ok(samples >= 40, `upstream sampled ${samples} times`);
+    assert.ok(maxUpstream > 0, 'the sampler saw the calls to catalog (else the bound below says nothing)');
+    assert.ok(
+      maxUpstream <= 20,
+      `calls outstanding at catalog stayed bounded by rate × budget (30/s × 0.4 s = 12): at most ${maxUpstream}`,
+    );
+    assert.equal(afterSlow, 0, 'and none is left once the requests were answered');
 
     proxy.setDelay(0);
     // Bytes sent during the slow phase are still held back up to 1.5 s (in order): recovery starts after them.
@@ -442,6 +690,16 @@ describe('a slow leaf behind a real network fault', () => {
       durationSec: 2,
     });
     assert.deepEqual(recovered.errors, {}, 'serves again once the leaf is fast');
+    assert.equal(recovered.completed, recovered.scheduled, `${recovered.completed} of ${recovered.scheduled} scheduled requests served`);
     proxy.server.close();
+    rows.push({
+      scenario: 'slow leaf: +1.5 s on the gateway → catalog link (budget 400 ms)',
+      load: '30 req/s',
+      sent: slow.sent,
+      failed: `${slow.scheduled - (slow.errors['504'] ?? 0)} (${slow.errors['504'] ?? 0} answered 504, p99 ${slow.latencyMs.p99.toFixed(0)} ms, max ${slow.latencyMs.max.toFixed(0)} ms; at most ${maxUpstream} calls outstanding at catalog; then recovered)`,
+      acknowledged: '–',
+      stored: '–',
+      duplicates: '–',
+    });
   });
 });

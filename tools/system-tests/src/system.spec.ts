@@ -34,8 +34,15 @@ describe('the whole system, booted as `npm start` boots it', () => {
     const second = await call(base, `/api/products?category=books&pageSize=5&pageToken=${encodeURIComponent(first.body.nextPageToken)}`);
     assert.equal(second.status, 200);
     assert.ok(second.body.products[0].id > first.body.products[4].id);
-    const search = await call(base, '/api/products?query=classic%20kettle');
-    assert.ok(search.body.totalSize > 0);
+    const search = await call(base, '/api/products?query=classic%20kettle&pageSize=100');
+    assert.ok(search.body.totalSize > 0, 'the search finds something');
+    assert.equal(search.body.products.length, Math.min(100, search.body.totalSize));
+    for (const p of search.body.products as { name: string; description: string; tags: string[] }[])
+      assert.match(
+        `${p.name} ${p.description} ${p.tags.join(' ')}`.toLowerCase(),
+        /(?=.*classic)(?=.*kettle)/,
+        'every result has both words',
+      );
   });
 
   it('gets a product, its recommendations and a quote', async () => {
