@@ -2,10 +2,8 @@ import { setTimeout as delay } from 'node:timers/promises';
 
 /** What a client that places orders saw: which keys were acknowledged with which order id. */
 export interface OrderLoadResult {
-  /** Orders the schedule held (distinct keys): rate × seconds. */
+  /** Orders the schedule held (distinct keys, each attempted until acknowledged or abandoned): rate × seconds. */
   scheduled: number;
-  /** Orders attempted (distinct keys). */
-  attempted: number;
   /** Key → order id, for every order a 201/200 acknowledged. */
   acknowledged: Map<string, string>;
   /** Key → the body it was placed with, so that a repeat sends the same order. */
@@ -50,7 +48,6 @@ export async function placeOrdersUnderLoad(
   const total = Math.round(options.rate * options.seconds);
   const result: OrderLoadResult = {
     scheduled: total,
-    attempted: 0,
     acknowledged: new Map(),
     bodies: new Map(),
     retries: 0,
@@ -97,7 +94,6 @@ export async function placeOrdersUnderLoad(
   for (let i = 0; i < total; i++) {
     const wait = began + (i * 1000) / options.rate - performance.now();
     if (wait > 0) await delay(wait);
-    result.attempted++;
     pending.push(placeOne(i));
   }
   await Promise.all(pending);

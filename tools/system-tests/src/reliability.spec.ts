@@ -397,7 +397,7 @@ describe('reliability under load (the local cluster)', () => {
       rows.push({
         scenario: `rolling restart: ${service}`,
         load: `40 req/s mixed + 5 orders/s for ${seconds} s`,
-        sent: load.sent + orders.attempted + orders.retries + replayed,
+        sent: load.sent + orders.scheduled + orders.retries + replayed,
         failed: load.scheduled - load.completed + orders.retries,
         acknowledged: orders.acknowledged.size,
         stored: stored.stored,
@@ -454,7 +454,7 @@ describe('reliability under load (the local cluster)', () => {
       rows.push({
         scenario: `SIGKILL one replica: ${service}`,
         load: '40 req/s mixed + 8 orders/s',
-        sent: load.sent + orders.attempted + orders.retries + replayed,
+        sent: load.sent + orders.scheduled + orders.retries + replayed,
         failed: `${load.scheduled - load.completed} (order attempts retried with their key: ${orders.retries})`,
         acknowledged: orders.acknowledged.size,
         stored: stored.stored,
@@ -496,7 +496,7 @@ describe('reliability under load (the local cluster)', () => {
     rows.push({
       scenario: 'PostgreSQL stopped ~3 s and restarted',
       load: '10 orders/s, retried with the same key',
-      sent: orders.attempted + orders.retries + replayed,
+      sent: orders.scheduled + orders.retries + replayed,
       failed: `0 (${orders.retries} attempts answered 503 + Retry-After while down, slowest ${slowest.toFixed(0)} ms, all retried)`,
       acknowledged: orders.acknowledged.size,
       stored: stored.stored,
