@@ -173,7 +173,9 @@ describe('the minikube overlay, executed in Docker as a node runs it (k8s:docker
     replacing = false;
     await reader;
     const readsDuring = [...during.values()].reduce((a, n) => a + n, 0);
-    assert.ok(readsDuring >= 10, `${readsDuring} reads while the pod was replaced`);
+    // Some reads met the database's absence (so the check below is about the replacement, not the time after it):
+    // 9 to 21 reads in four runs; in the three whose figures were kept, 18–20 of them answered 503.
+    assert.ok((during.get('503') ?? 0) >= 1, `reads met the replacement: ${JSON.stringify(Object.fromEntries(during))}`);
     assert.deepEqual(
       [...during.keys()].filter((status) => status !== '200' && status !== '503'),
       [],
