@@ -70,9 +70,9 @@ describe('gateway over HTTP, with a stand-in catalog over real gRPC', () => {
   });
 
   it('answers 504 within its deadline budget when a leaf is slow', async () => {
-    const started = Date.now();
+    const started = performance.now();
     const response = await fetch(`${gateway.url}/api/products/p-000800`);
-    const elapsed = Date.now() - started;
+    const elapsed = performance.now() - started;
     assert.equal(response.status, 504);
     assert.ok(elapsed < 700, `answered after ${elapsed} ms; the budget is 300 ms`);
     assert.match(((await response.json()) as { error: { message: string } }).error.message, /did not answer within the request deadline/);

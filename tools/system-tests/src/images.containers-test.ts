@@ -13,7 +13,7 @@ import { REPO_ROOT } from '@strata/local-cluster';
 describe('npm run images, where the base image cannot be had', () => {
   it('names the base image, STRATA_BASE_IMAGE and npm run images:ci-base, in one line, exit 1', () => {
     const base = `strata/no-such-base:${process.pid}`;
-    const started = Date.now();
+    const started = performance.now();
     const out = spawnSync(process.execPath, [join(REPO_ROOT, 'tools/release/dist/images-main.js'), '--services', 'catalog'], {
       cwd: REPO_ROOT,
       env: { ...process.env, STRATA_BASE_IMAGE: base },
@@ -31,6 +31,6 @@ describe('npm run images, where the base image cannot be had', () => {
       where,
     );
     assert.doesNotMatch(out.stdout, /compiling/, `it compiled before it checked the base\n${where}`);
-    assert.ok(Date.now() - started < 60_000);
+    assert.ok(performance.now() - started < 60_000);
   });
 });

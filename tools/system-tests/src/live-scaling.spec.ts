@@ -12,9 +12,9 @@ const served = (metricsUrl: string) => scrapeCounter(metricsUrl, 'grpc_server_ha
 
 /** Polls `check` every 50 ms until it is true; resolves with the time it became true. */
 async function until(check: () => boolean | Promise<boolean>, timeoutMs: number, what: string): Promise<number> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await check()) return Date.now();
+  const deadline = performance.now() + timeoutMs;
+  while (performance.now() < deadline) {
+    if (await check()) return performance.now();
     await delay(50);
   }
   throw new Error(`${what} did not happen within ${timeoutMs} ms`);
@@ -64,7 +64,7 @@ describe('declarative scaling on one machine: the local cluster follows k8s/over
     await delay(3_000);
 
     // Scale up: save the overlay with 4, as a user would; the watcher picks it up.
-    const savedUp = Date.now();
+    const savedUp = performance.now();
     setOverlayReplicas(overlayDir, 'catalog', 4);
     const ready = await until(() => catalog().some((r) => r.id === 'catalog-4' && r.state === 'ready'), 15_000, 'catalog-4 ready');
     const newcomer = cluster.plans.find((p) => p.id === 'catalog-4')!;
@@ -88,7 +88,7 @@ describe('declarative scaling on one machine: the local cluster follows k8s/over
     assert.ok(serving - ready <= 3_000, `catalog-4 served its first call ${((serving - ready) / 1000).toFixed(1)} s after it was ready`);
 
     // Scale down: save the overlay with 2; the two newest replicas leave the endpoints, drain and stop.
-    const savedDown = Date.now();
+    const savedDown = performance.now();
     setOverlayReplicas(overlayDir, 'catalog', 2);
     const removed = await until(() => catalog().length === 2, 30_000, 'catalog back to 2 replicas');
     assert.deepEqual(

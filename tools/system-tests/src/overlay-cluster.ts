@@ -66,12 +66,12 @@ export class OverlayCluster {
   }
 
   async waitFor(what: string, condition: () => boolean, timeoutMs = 60_000): Promise<number> {
-    const started = Date.now();
+    const started = performance.now();
     while (!condition()) {
-      if (Date.now() - started > timeoutMs) assert.fail(`${what}: not within ${timeoutMs / 1000} s`);
+      if (performance.now() - started > timeoutMs) assert.fail(`${what}: not within ${timeoutMs / 1000} s`);
       await delay(100);
     }
-    return Date.now() - started;
+    return performance.now() - started;
   }
 
   /** Runs a k6 script as a pod of the namespace (k6 and the scripts mounted from this host): Services by their DNS names. */

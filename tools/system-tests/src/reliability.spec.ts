@@ -576,11 +576,11 @@ function delayingProxy(targetPort: number): Promise<{ server: Server; port: numb
       let timer: NodeJS.Timeout | undefined;
       const pump = () => {
         timer = undefined;
-        while (queue.length > 0 && queue[0]!.at <= Date.now()) to.write(queue.shift()!.chunk);
-        if (queue.length > 0) timer = setTimeout(pump, queue[0]!.at - Date.now());
+        while (queue.length > 0 && queue[0]!.at <= performance.now()) to.write(queue.shift()!.chunk);
+        if (queue.length > 0) timer = setTimeout(pump, queue[0]!.at - performance.now());
       };
       from.on('data', (chunk: Buffer) => {
-        queue.push({ at: Date.now() + delayMs, chunk });
+        queue.push({ at: performance.now() + delayMs, chunk });
         if (!timer) pump();
       });
     };
