@@ -89,9 +89,16 @@ function ServiceChart({ history }) {
 
 function ReplicaRow({ replica }) {
   const s = replica.stats;
-  return html`<tr data-replica=${replica.id} data-state=${replica.state} data-pid=${replica.pid ?? ''} data-restarts=${replica.restarts}>
+  return html`<tr
+    data-replica=${replica.id}
+    data-state=${replica.state}
+    data-pid=${replica.pid ?? ''}
+    data-restarts=${replica.restarts}
+    data-revision=${replica.revision ?? ''}
+  >
     <td class="id" title=${replica.address}>${replica.id}</td>
     <td><span class=${`pill ${replica.state}`}>${replica.state}</span></td>
+    <td class="rev" title="the build it runs">${replica.revision && replica.revision !== '-' ? replica.revision : '–'}</td>
     <td class="n">${num(s?.rate, 1)}</td>
     <td class="n">${ms(s?.p50Ms)}</td>
     <td class="n">${ms(s?.p99Ms)}</td>
@@ -109,6 +116,7 @@ function ServiceCard({ service, replicas }) {
     data-service=${service.name}
     data-desired=${service.desired}
     data-ready=${service.ready}
+    data-revision=${service.revision ?? ''}
   >
     <h3>
       <span class="name">${service.name}</span>
@@ -116,6 +124,7 @@ function ServiceCard({ service, replicas }) {
         >${service.ready}/${service.desired} ready${service.current !== service.desired ? ` · ${service.current} current` : ''}</span
       >
     </h3>
+    ${service.rollout ? html`<p class="rollout" data-rollout=${service.name}>${service.rollout}</p>` : ''}
     ${
       service.layer === 'data'
         ? html`<p class="muted">no metrics of its own; orders' queries show in the traces</p>`
@@ -131,6 +140,7 @@ function ServiceCard({ service, replicas }) {
         <tr>
           <th>replica</th>
           <th>state</th>
+          <th title="the build it runs: npm start -- --watch rolls out a revision per saved change">revision</th>
           <th>req/s</th>
           <th>p50</th>
           <th>p99</th>

@@ -10,6 +10,8 @@ export interface ReplicaView {
   address: string;
   pid?: number;
   restarts: number;
+  /** The build it runs (a revision of the change loop, "r2-3fa9c1d"), where the source knows one. */
+  revision?: string;
   /** Where its Prometheus metrics are; none for a replica without any (the embedded database). */
   metricsUrl?: string;
 }
@@ -20,6 +22,11 @@ export interface ServiceView {
   desired: number;
   ready: number;
   current: number;
+  /** The revision new replicas start from, and how many current replicas run it (UP-TO-DATE). */
+  revision?: string;
+  updated?: number;
+  /** A rollout in progress, as `kubectl rollout status` words it. */
+  rollout?: string;
 }
 
 export interface TopologyView {

@@ -5,9 +5,16 @@ import type { Supervisor } from './supervisor.js';
 export function supervisorView(supervisor: Supervisor, title: string, notes: () => string[] = () => []): TopologyView {
   return {
     title,
-    services: supervisor
-      .services()
-      .map((s) => ({ name: s.service, layer: s.layer, desired: s.desired, ready: s.ready, current: s.current })),
+    services: supervisor.services().map((s) => ({
+      name: s.service,
+      layer: s.layer,
+      desired: s.desired,
+      ready: s.ready,
+      current: s.current,
+      revision: s.revision,
+      updated: s.updated,
+      rollout: s.rollout,
+    })),
     replicas: supervisor.status().map((r) => ({
       id: r.id,
       service: r.service,
@@ -16,6 +23,7 @@ export function supervisorView(supervisor: Supervisor, title: string, notes: () 
       address: r.address,
       pid: r.pid,
       restarts: r.restarts,
+      revision: r.revision,
       metricsUrl: r.metricsUrl.startsWith('http') ? r.metricsUrl : undefined,
     })),
     events: supervisor.events(),

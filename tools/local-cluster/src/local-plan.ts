@@ -26,7 +26,8 @@ export interface ServiceTemplate {
   layer: string;
   /** gRPC replicas are published to the callers' resolver; the edge shares one port instead. */
   kind: 'grpc' | 'http' | 'data';
-  replica(slot: number): ReplicaPlan;
+  /** Replica number `slot`, started from the build under `root` (a revision: see revisions.ts) or the working tree. */
+  replica(slot: number, root?: string): ReplicaPlan;
 }
 
 export interface LocalPlanOptions {
@@ -66,20 +67,20 @@ export function planServices(
     const env = Object.fromEntries(Object.entries(d.env).map(([k, v]) => [k, rewriteTarget(v)]));
     Object.assign(env, { STRATA_ENDPOINTS_FILE: options.endpointsFile, NODE_OPTIONS: SERVICE_NODE_OPTIONS }, options.extraEnv);
     if (declared.data.includes('postgres')) env.DATABASE_URL = options.databaseUrl;
-    const script = join(options.repoRoot, 'apps', d.name, 'dist', 'main.js');
+    const script = (root = options.repoRoot) => join(root, 'apps', d.name, 'dist', 'main.js');
     const port = (slot: number) => options.basePort + 100 * i + slot;
     if (d.ports.grpc !== undefined) {
       return {
         name: d.name,
         layer: d.layer,
         kind: 'grpc',
-        replica: (slot) => {
+        replica: (slot, root) => {
           const address = `127.0.0.1:${port(slot)}`;
           return {
             id: `${d.name}-${slot}`,
             service: d.name,
             layer: d.layer,
-            script,
+            script: script(root),
             args: [],
             env: { ...env, GRPC_HOST: '127.0.0.1', GRPC_PORT: String(port(slot)), METRICS_PORT: String(port(slot) + 50) },
             address,
@@ -96,11 +97,11 @@ export function planServices(
       name: d.name,
       layer: d.layer,
       kind: 'http',
-      replica: (slot) => ({
+      replica: (slot, root) => ({
         id: `${d.name}-${slot}`,
         service: d.name,
         layer: d.layer,
-        script,
+        script: script(root),
         args: [],
         env: {
           ...env,

@@ -21,6 +21,8 @@ export interface ReplicaStatus {
   state: ReplicaState;
   restarts: number;
   lastExit: string | undefined;
+  /** The build this replica runs: a revision of the change loop ("r2·3fa9c1d"), or "-" for the working tree's dist. */
+  revision: string;
 }
 
 /** Desired against actual, per service: what `kubectl get deploy` shows. */
@@ -32,7 +34,26 @@ export interface ServiceStatus {
   ready: number;
   /** Replicas that exist and are not being removed (starting, ready, restarting). */
   current: number;
+  /** The revision new replicas of this service start from ("-": the working tree's dist). */
+  revision: string;
+  /** Current replicas that run that revision (UP-TO-DATE of `kubectl get deploy`). */
+  updated: number;
+  /** While a rollout replaces replicas: what it rolls out, as `kubectl rollout status` says it. */
+  rollout?: string;
 }
+
+/**
+ * An immutable build of one service, as an image is for a pod: replicas started from it keep running it (and restart
+ * into it) whatever is built afterwards. `root` mirrors the repository's layout (apps/<name>/dist, libs/…).
+ */
+export interface Revision {
+  /** "r2·3fa9c1d": the revision's number for this service and its content digest. */
+  label: string;
+  root: string;
+}
+
+/** A rollout that stopped because a new replica did not become ready; the old replicas keep serving. */
+export class RolloutFailed extends Error {}
 
 /** One thing the control loop did, or refused to do. */
 export interface ReconcileEvent {
@@ -96,6 +117,10 @@ export class Supervisor extends EventEmitter {
   private readonly surge = new Map<string, number>();
   private readonly replicas = new Map<string, Replica[]>();
   private readonly recent: ReconcileEvent[] = [];
+  /** The revision new replicas of a service start from; absent: the working tree's apps/<name>/dist. */
+  private readonly revisions = new Map<string, Revision>();
+  /** Rollouts in progress: the revision and how many replicas it started with. */
+  private readonly rollouts = new Map<string, { revision: Revision; total: number }>();
   private readonly options: Required<SupervisorOptions>;
   private stopping = false;
   /** Cancels pending backoffs and grace periods when the cluster stops, so nothing keeps the process alive. */
@@ -133,12 +158,24 @@ export class Supervisor extends EventEmitter {
   services(): ServiceStatus[] {
     return this.ordered().map((t) => {
       const list = this.replicas.get(t.name)!;
+      const revision = this.revisions.get(t.name)?.label ?? '-';
+      const live = list.filter((r) => !r.removing);
+      const updated = live.filter((r) => r.status.revision === revision).length;
+      const rollout = this.rollouts.get(t.name);
+      const available = live.filter((r) => r.status.revision === revision && r.status.state === 'ready').length;
       return {
         service: t.name,
         layer: t.layer,
         desired: this.desired.get(t.name) ?? 0,
-        ready: list.filter((r) => !r.removing && r.status.state === 'ready').length,
-        current: list.filter((r) => !r.removing).length,
+        ready: live.filter((r) => r.status.state === 'ready').length,
+        current: live.length,
+        revision,
+        updated,
+        ...(rollout
+          ? {
+              rollout: `rolling out ${rollout.revision.label}: ${available} of ${rollout.total} updated replicas are available (${live.length - updated} old)`,
+            }
+          : {}),
       };
     });
   }
@@ -242,17 +279,65 @@ export class Supervisor extends EventEmitter {
    * then take an old one out of the endpoints, let it drain, stop it.
    */
   async rollingRestart(service: string, settleTimeoutMs = 5_000): Promise<void> {
-    const template = this.templates.get(service);
-    if (!template) throw new Error(`no service named ${service}`);
+    this.template(service);
     const old = this.replicas.get(service)!.filter((r) => !r.removing);
     this.record(service, `rolling restart of ${old.length} replica(s)`);
+    await this.replace(service, old, settleTimeoutMs);
+  }
+
+  /**
+   * Rolls `service` out to `revision` the way a Deployment rolls out a new pod template (maxSurge 1,
+   * maxUnavailable 0): from now on new replicas start from it, and every replica that runs another build is replaced
+   * one at a time, as `rollingRestart` replaces them. Rejects with RolloutFailed when a new replica does not become
+   * ready: that replica is removed, the rollout stops, and the service goes back to the revision it ran, whose
+   * replicas never stopped serving.
+   */
+  async rollOut(service: string, revision: Revision, settleTimeoutMs = 5_000): Promise<void> {
+    this.template(service);
+    const previous = this.revisions.get(service);
+    const old = this.replicas.get(service)!.filter((r) => !r.removing && r.status.revision !== revision.label);
+    this.revisions.set(service, revision);
+    this.rollouts.set(service, { revision, total: this.replicas.get(service)!.filter((r) => !r.removing).length });
+    this.record(
+      service,
+      `rolling out ${revision.label} (from ${previous?.label ?? 'the working tree'}): ${old.length} replica(s) to replace, maxSurge 1, maxUnavailable 0`,
+    );
+    try {
+      await this.replace(service, old, settleTimeoutMs);
+      this.record(service, `rolled out ${revision.label}: every replica runs it`);
+    } catch (error) {
+      if (previous) this.revisions.set(service, previous);
+      else this.revisions.delete(service);
+      this.record(service, `rollout of ${revision.label} stopped: ${(error as Error).message}; the old replicas keep serving`);
+      throw error;
+    } finally {
+      this.rollouts.delete(service);
+      this.emit('change', this.status());
+    }
+  }
+
+  /** Sets the revision new replicas of `service` start from, without replacing any (the cluster's first build). */
+  setRevision(service: string, revision: Revision): void {
+    this.template(service);
+    this.revisions.set(service, revision);
+  }
+
+  /** One old replica after another: a successor starts and serves, then the old one leaves the endpoints and drains. */
+  private async replace(service: string, old: readonly Replica[], settleTimeoutMs: number): Promise<void> {
+    const template = this.template(service);
     for (const replica of old) {
+      if (replica.removing) continue; // scaled away meanwhile
       // One replica above the desired count while the old one is replaced (maxSurge 1): the loop leaves it alone.
       this.surge.set(service, 1);
       try {
         const successor = this.create(template);
         await this.launch(successor);
-        if (successor.status.state !== 'ready') throw new Error(`${successor.plan.id} did not become ready in the rolling restart`);
+        if (successor.status.state !== 'ready') {
+          await this.remove(successor, 'did not become ready');
+          throw new RolloutFailed(
+            `${successor.plan.id} did not become ready (${successor.status.lastExit ? `exited with ${successor.status.lastExit}` : 'no SERVING'}; log ${successor.status.logFile})`,
+          );
+        }
         const until = Date.now() + settleTimeoutMs;
         while (
           Date.now() < until &&
@@ -266,6 +351,12 @@ export class Supervisor extends EventEmitter {
         this.surge.delete(service);
       }
     }
+  }
+
+  private template(service: string): ServiceTemplate {
+    const template = this.templates.get(service);
+    if (!template) throw new Error(`no service named ${service}`);
+    return template;
   }
 
   /** Kills every child at once (for process 'exit', when nothing can be awaited). */
@@ -331,7 +422,8 @@ export class Supervisor extends EventEmitter {
     let slot = 1;
     while (list.some((r) => r.slot === slot)) slot++;
     if (slot > MAX_SLOTS) throw new Error(`${template.name}: no free local port slot (at most ${MAX_SLOTS} replicas)`);
-    const plan = template.replica(slot);
+    const revision = this.revisions.get(template.name);
+    const plan = template.replica(slot, revision?.root);
     const replica: Replica = {
       plan,
       template,
@@ -351,6 +443,7 @@ export class Supervisor extends EventEmitter {
         state: 'stopped',
         restarts: 0,
         lastExit: undefined,
+        revision: revision?.label ?? '-',
       },
     };
     list.push(replica);
@@ -486,7 +579,8 @@ export class Supervisor extends EventEmitter {
     renameSync(temporary, this.options.endpointsFile);
   }
 
-  private record(service: string, message: string): void {
+  /** Records one thing that happened to `service` (status events, the live page, the 'event' line). */
+  record(service: string, message: string): void {
     const event = { at: new Date().toISOString(), service, message };
     this.recent.push(event);
     if (this.recent.length > this.options.eventsKept) this.recent.shift();
