@@ -5,6 +5,7 @@ import { startConsole, type RunningConsole, type TopologyView } from '@strata/co
 import { loadServices } from '@strata/service-registry';
 import { embeddedDatabaseUrl, pgliteServerArgs } from '@strata/test-kit';
 import { parseDocument, type YAMLMap, type YAMLSeq } from 'yaml';
+import { prepareChangeLoop, type ChangeLoop } from './change-loop.js';
 import { supervisorView } from './console-view.js';
 import { planServices, type ReplicaPlan, type ServiceTemplate } from './local-plan.js';
 import { kustomizationFile, readDesiredReplicas, readOverlayDeployments } from './overlay-reader.js';
@@ -30,6 +31,11 @@ export interface LocalClusterOptions {
   supervisor?: Partial<Omit<SupervisorOptions, 'logDir' | 'endpointsFile'>>;
   /** Follow edits of the overlay's `replicas:` while running (default true). */
   watchOverlay?: boolean;
+  /**
+   * The change loop (`npm start -- --watch`): replicas run immutable revisions of their builds, and a saved change of
+   * a service, a library or a .proto is compiled and rolled out (change-loop.ts). Off by default.
+   */
+  watchSources?: boolean;
   /**
    * Serve the live page (layers, replicas, rates, traces) and collect the services' spans: every replica exports to it
    * (`OTEL_EXPORTER_OTLP_ENDPOINT`). Off when undefined.
@@ -114,6 +120,8 @@ export interface LocalCluster {
   readonly gatewayUrl: string;
   /** The live page, when it was asked for. */
   readonly console?: RunningConsole;
+  /** The change loop, when watchSources asked for it. */
+  readonly changes?: ChangeLoop;
   readonly overlayDir: string;
   readonly templates: ServiceTemplate[];
   /** The replicas as they are now (they change as the cluster scales). */
@@ -167,8 +175,12 @@ export async function startLocalCluster(options: LocalClusterOptions = {}): Prom
 
   const desired = readDesiredReplicas(overlayDir, MAX_LOCAL_REPLICAS);
   for (const t of templates) if (t.kind === 'data') desired.set(t.name, 1);
+  let changes: ChangeLoop | undefined;
   try {
+    // Before the first replica starts: each service's build becomes its first revision, and replicas start from it.
+    const changeLoop = options.watchSources ? await prepareChangeLoop({ repoRoot: REPO_ROOT, stateDir, supervisor, templates }) : undefined;
     await supervisor.start(desired);
+    changes = changeLoop?.start();
   } catch (error) {
     await supervisor.stop();
     await console_?.close();
@@ -181,6 +193,7 @@ export async function startLocalCluster(options: LocalClusterOptions = {}): Prom
     supervisor,
     gatewayUrl,
     console: console_,
+    changes,
     overlayDir,
     templates,
     get plans() {
@@ -196,6 +209,7 @@ export async function startLocalCluster(options: LocalClusterOptions = {}): Prom
     },
     stop: async () => {
       stopWatching();
+      await changes?.stop();
       await supervisor.stop();
       await console_?.close();
       supervisor.off('change', writeState);

@@ -1,13 +1,16 @@
 #!/usr/bin/env node
 import { exitOnMissingPrerequisite, MissingPrerequisite, requireFreePort } from '@strata/preflight';
-import { formatEvents, formatServicesTable, formatStatusTable } from './status-table.js';
+import { CHANGE_LOOP } from './change-loop.js';
+import { formatEvents, formatRollouts, formatServicesTable, formatStatusTable } from './status-table.js';
 import { initialReplicas, portsOf, readClusterState, startLocalCluster } from './local-cluster.js';
 import { ReplicasNotReady } from './supervisor.js';
 
-const USAGE = `usage: strata-local <up [--no-console]|status|plan>
+const USAGE = `usage: strata-local <up [--watch] [--no-console]|status|plan>
   up      start every service with the replicas of k8s/overlays/local, then follow edits of its replicas:
           (save the file: replicas are started or drained to match); Ctrl-C stops them all. Also serves the live
           page (layers, replicas, rates, traces) on CONSOLE_PORT unless --no-console or STRATA_CONSOLE=off
+          --watch: replicas run immutable revisions of their builds, and a saved change of a service, a library it
+          uses or a .proto is compiled and rolled out, one replica at a time, as a Deployment rolls out an image
   status  desired and actual replicas per service, every replica, and the last reconcile actions
   plan    print what 'up' would start, without starting anything
 env: GATEWAY_PORT (8080), LOCAL_BASE_PORT (21000), DATABASE_URL (default: embedded PGlite in .strata/pgdata),
@@ -18,6 +21,7 @@ exitOnMissingPrerequisite();
 
 const command = process.argv[2] ?? 'up';
 const consoleWanted = !process.argv.includes('--no-console') && (process.env.STRATA_CONSOLE ?? 'on') !== 'off';
+const watchSources = process.argv.includes('--watch');
 /** Sampling passes through to every replica when the user sets it (the OpenTelemetry variables). */
 const sampling = Object.fromEntries(
   ['OTEL_TRACES_SAMPLER', 'OTEL_TRACES_SAMPLER_ARG'].flatMap((k) => (process.env[k] ? [[k, process.env[k]!]] : [])),
@@ -43,25 +47,34 @@ if (command === 'plan') {
     if (state.consoleUrl) console.log(`live page: ${state.consoleUrl}`);
     console.log(`desired replicas: ${state.overlay}/kustomization.yaml (edit and save it to scale)\n`);
     console.log(`${formatServicesTable(state.services)}\n`);
+    const rollouts = formatRollouts(state.services);
+    if (rollouts) console.log(`${rollouts}\n`);
     console.log(`${formatStatusTable(state.replicas)}\n`);
     console.log(formatEvents(state.events));
+    // The change loop's last word in full: a failed build's compiler messages.
+    const last = state.events.filter((e) => e.service === CHANGE_LOOP).at(-1);
+    if (last?.message.includes('\n')) console.log(`\nlast ${CHANGE_LOOP} event (${last.at.slice(11, 19)}):\n${last.message}`);
   }
 } else if (command === 'up') {
   const consolePort = Number(process.env.CONSOLE_PORT ?? 8090);
   await preflight(consolePort);
   console.log(`${time()} starting the local cluster from k8s/overlays/local …`);
-  const cluster = await startLocalCluster({ ...options, console: consoleWanted ? { port: consolePort } : undefined }).catch(
-    (error: unknown) => {
-      // A replica that did not start: the message names it and its log (no stack trace to read past). Anything else
-      // is a bug, and keeps its stack trace.
-      throw error instanceof ReplicasNotReady ? new MissingPrerequisite(error.message) : error;
-    },
-  );
+  const cluster = await startLocalCluster({
+    ...options,
+    watchSources,
+    console: consoleWanted ? { port: consolePort } : undefined,
+  }).catch((error: unknown) => {
+    // A replica that did not start: the message names it and its log (no stack trace to read past). Anything else
+    // is a bug, and keeps its stack trace.
+    throw error instanceof ReplicasNotReady ? new MissingPrerequisite(error.message) : error;
+  });
   cluster.supervisor.on('event', (line: string) => console.log(`${time()} ${line}`));
   console.log(`\n${formatServicesTable(cluster.supervisor.services())}\n\n${formatStatusTable(cluster.supervisor.status())}\n`);
   console.log(`Strata is up: ${cluster.gatewayUrl}  (try: curl ${cluster.gatewayUrl}/api/products/p-000042)`);
   if (cluster.console) console.log(`Live page: ${cluster.console.url}  (layers, replicas, rates, latency, CPU, recent traces)`);
   console.log('Scale: edit replicas: in k8s/overlays/local/kustomization.yaml and save   Status: npm run status');
+  if (watchSources) console.log('Change: save a file under apps/, libs/ or proto/: it compiles and rolls out, one replica at a time');
+  else console.log('Change and roll out on save: npm start -- --watch');
   console.log('Logs: .strata/logs/<replica>.log   Stop: Ctrl-C\n');
   let stopping = false;
   const stop = (signal: string) => {
