@@ -7,7 +7,14 @@ import { join } from 'node:path';
 
 /** Boots the whole system as `npm start` does (same overlay, same supervisor) on free ports, in memory. */
 export async function startTestCluster(
-  options: { ephemeralDatabase?: boolean; extraEnv?: Record<string, string>; overlayDir?: string; console?: boolean } = {},
+  options: {
+    ephemeralDatabase?: boolean;
+    extraEnv?: Record<string, string>;
+    overlayDir?: string;
+    console?: boolean;
+    /** The change loop of `npm start -- --watch`. */
+    watchSources?: boolean;
+  } = {},
 ): Promise<LocalCluster> {
   const gatewayPort = await freePort();
   // Replica ports come from a region below Linux's ephemeral range (32768–60999), where freePort() finds the
@@ -24,6 +31,7 @@ export async function startTestCluster(
       extraEnv: { LOG_LEVEL: 'warn', SHUTDOWN_DELAY_MS: '100', DRAIN_TIMEOUT_MS: '3000', ...options.extraEnv },
       supervisor: { initialBackoffMs: 300 },
       console: options.console ? { port: 0 } : undefined,
+      watchSources: options.watchSources,
     });
     // Replaced in place: the cluster's `plans` is a live getter that a copy would freeze.
     const stop = cluster.stop.bind(cluster);
