@@ -1,12 +1,15 @@
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
+import { promisify } from 'node:util';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
 import { loadScenarios, runOpenLoop } from '@strata/loadtests';
 import { CHANGE_LOOP, REPO_ROOT, setOverlayReplicas, type LocalCluster } from '@strata/local-cluster';
 import { scrapeCounter } from '@strata/test-kit';
+import { chromium } from 'playwright-core';
+import { CHROMIUM_ARGS, findChromium } from './browser.js';
 import { editableOverlay, mixedScenario, postJson, startTestCluster } from './cluster-fixture.js';
 import { placeOrdersUnderLoad } from './order-client.js';
 
@@ -32,6 +35,8 @@ const restoreSources = () => {
 process.once('exit', restoreSources);
 
 const scenarios = await loadScenarios();
+const CHROMIUM = findChromium();
+const noBrowser = CHROMIUM ? false : 'no Chromium found ($CHROMIUM or chromium on PATH; apt-get install chromium): the page was NOT tested';
 const nonce = Date.now().toString(36);
 
 describe('npm start -- --watch: saved code rolls out under load, one replica at a time (local cluster)', () => {
@@ -73,7 +78,9 @@ describe('npm start -- --watch: saved code rolls out under load, one replica at 
     const overlayDir = editableOverlay();
     for (const service of ['catalog', 'orders', 'recommendations', 'gateway']) setOverlayReplicas(overlayDir, service, 1);
     setOverlayReplicas(overlayDir, 'pricing', 2);
-    cluster = await startTestCluster({ overlayDir, watchSources: true });
+    // The live page without traces: tracing slows a replica's start (about 3 s against 1.2–1.6 s here), and the
+    // figures of the first test are for the change loop, not for tracing.
+    cluster = await startTestCluster({ overlayDir, watchSources: true, console: { traces: false } });
     cluster.supervisor.on('event', (line: string) => log.push({ at: performance.now(), line }));
     base = cluster.gatewayUrl;
     orderId = (
@@ -246,4 +253,70 @@ describe('npm start -- --watch: saved code rolls out under load, one replica at 
     assert.deepEqual(orderResult.failures, {});
     console.log(`change loop: a compatible .proto edit rolled ${rolled.join(' → ')}; 0 of ${loadResult.scheduled} requests failed`);
   });
+
+  it(
+    'the live page and npm run status show the rollout as it happens: old and new revisions side by side, then only the new',
+    { skip: noBrowser },
+    async () => {
+      await cluster.changes!.idle();
+      const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+      try {
+        const page = await browser.newPage({ viewport: { width: 1600, height: 1200 } });
+        const errors: string[] = [];
+        page.on('pageerror', (error) => errors.push(error.message));
+        await page.goto(cluster.console!.url);
+        await page.waitForSelector('[data-service="pricing"] [data-replica]', { timeout: 15_000 });
+        const old = revisionOf('pricing');
+        const stateDir = dirname(dirname(cluster.supervisor.status()[0]!.logFile));
+        // Asynchronously: the load runs in this process, and a blocked event loop would drop its arrivals.
+        const status = async () =>
+          (
+            await promisify(execFile)(process.execPath, [join(REPO_ROOT, 'tools', 'local-cluster', 'dist', 'main.js'), 'status'], {
+              env: { ...process.env, STRATA_STATE_DIR: stateDir },
+              encoding: 'utf8',
+            })
+          ).stdout;
+        // Load, so that each new replica serves (a replica is replaced only once its successor has served calls).
+        const { load, orders } = mixedLoad(25, `watch-page-${nonce}`);
+        await delay(500);
+        writeFileSync(SOURCE, `${originals.get(SOURCE)}console.log('strata change-loop page ${nonce}');\n`);
+        let rolloutLine = '';
+        let sideBySide: (string | null)[] = [];
+        let statusLine = '';
+        await until('pricing rolled out and every row of its card on the new revision', 40_000, async () => {
+          const rows = await page.$$eval('[data-service="pricing"] [data-replica]', (trs) =>
+            trs.map((tr) => tr.getAttribute('data-revision')),
+          );
+          const line = await page.$$eval('[data-rollout="pricing"]', (ps) => ps.map((p) => p.textContent ?? '').join(''));
+          if (line && !rolloutLine) rolloutLine = line;
+          if (new Set(rows).size > 1 && sideBySide.length === 0) sideBySide = rows;
+          if (!statusLine) statusLine = /^Waiting for deployment "pricing" rollout to finish: .*$/m.exec(await status())?.[0] ?? '';
+          const now = revisionOf('pricing');
+          return now !== old && rows.length === 2 && rows.every((r) => r === now) && line === '';
+        });
+        const [loadResult, orderResult] = await Promise.all([load, orders]);
+        const now = revisionOf('pricing');
+        assert.match(rolloutLine, new RegExp(`^rolling out ${now}: \\d of 2 updated replicas are available \\(\\d old\\)$`));
+        assert.ok(
+          sideBySide.includes(old) && sideBySide.includes(now),
+          `old and new side by side on the page: ${JSON.stringify(sideBySide)}`,
+        );
+        assert.match(statusLine, new RegExp(`rolling out ${now}: \\d of 2 updated replicas are available`));
+        assert.match(
+          await status(),
+          new RegExp(`^pricing +leaf +2 +2 +2 +2 +${now}$`, 'm'),
+          'npm run status: DESIRED READY CURRENT UP-TO-DATE REVISION',
+        );
+        assert.deepEqual(errors, [], 'the page threw');
+        assert.deepEqual(loadResult.errors, {});
+        assert.equal(loadResult.completed, loadResult.scheduled);
+        assert.deepEqual(orderResult.failures, {});
+        console.log(
+          `change loop: the page showed "${rolloutLine}" and rows ${JSON.stringify(sideBySide)}; npm run status: "${statusLine}"`,
+        );
+      } finally {
+        await browser.close();
+      }
+    },
+  );
 });

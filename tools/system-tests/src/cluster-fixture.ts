@@ -11,7 +11,8 @@ export async function startTestCluster(
     ephemeralDatabase?: boolean;
     extraEnv?: Record<string, string>;
     overlayDir?: string;
-    console?: boolean;
+    /** The live page; `{ traces: false }` serves it without collecting traces (the replicas then run without tracing). */
+    console?: boolean | { traces: boolean };
     /** The change loop of `npm start -- --watch`. */
     watchSources?: boolean;
   } = {},
@@ -30,7 +31,7 @@ export async function startTestCluster(
       ephemeralDatabase: options.ephemeralDatabase ?? true,
       extraEnv: { LOG_LEVEL: 'warn', SHUTDOWN_DELAY_MS: '100', DRAIN_TIMEOUT_MS: '3000', ...options.extraEnv },
       supervisor: { initialBackoffMs: 300 },
-      console: options.console ? { port: 0 } : undefined,
+      console: options.console ? { port: 0, traces: options.console === true || options.console.traces } : undefined,
       watchSources: options.watchSources,
     });
     // Replaced in place: the cluster's `plans` is a live getter that a copy would freeze.

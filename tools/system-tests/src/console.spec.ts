@@ -1,35 +1,14 @@
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
-import { delimiter, join } from 'node:path';
 import { after, afterEach, before, describe, it } from 'node:test';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { readDesiredReplicas, type LocalCluster } from '@strata/local-cluster';
 import { loadServices } from '@strata/service-registry';
+import { CHROMIUM_ARGS, findChromium } from './browser.js';
 import { call, postJson, startTestCluster } from './cluster-fixture.js';
-
-/** The system's Chromium (Debian's `chromium` package): $CHROMIUM, then PATH. Nothing is downloaded. */
-function findChromium(): string | undefined {
-  const candidates = [
-    process.env.CHROMIUM,
-    ...(process.env.PATH ?? '').split(delimiter).flatMap((dir) => [join(dir, 'chromium'), join(dir, 'chromium-browser')]),
-  ];
-  return candidates.find((path) => path && existsSync(path));
-}
 
 const CHROMIUM = findChromium();
 const skip = CHROMIUM ? false : 'no Chromium found ($CHROMIUM or chromium on PATH; apt-get install chromium): the live page was NOT tested';
 if (!CHROMIUM) console.log(`SKIPPED: ${skip}`);
-
-/** Flags for a headless Chromium on a closed network, as root (the machine's notes). */
-const CHROMIUM_ARGS = [
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
 
 describe('the live page, in a real browser (headless Chromium)', { skip }, () => {
   let cluster: LocalCluster;
