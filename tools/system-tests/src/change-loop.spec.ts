@@ -197,11 +197,18 @@ describe('npm start -- --watch: saved code rolls out under load, one replica at 
     assert.ok(first, 'the first rollout is in the events');
     const r1Label = /\(from (r1-[0-9a-f]{7})\)/.exec(first.line)?.[1];
     assert.ok(r1Label, first.line);
+    // Under load, as a user's undo would be (and each new replica then serves at once, so the roll does not wait).
+    const undo = mixedLoad(14, `watch-undo-${nonce}`);
+    await delay(500);
     writeFileSync(SOURCE, originals.get(SOURCE)!);
     await until('pricing back on its first revision', 60_000, () => {
       const now = replicas('pricing');
       return revisionOf('pricing') === r1Label && now.length === 2 && now.every((r) => r.revision === r1Label && r.state === 'ready');
     });
+    const [undoLoad, undoOrders] = await Promise.all([undo.load, undo.orders]);
+    assert.deepEqual(undoLoad.errors, {}, 'failed requests while rolling back');
+    assert.equal(undoLoad.completed, undoLoad.scheduled);
+    assert.deepEqual(undoOrders.failures, {});
   });
 
   it('a .proto change: a breaking one is refused by buf breaking before anything rolls; a compatible one rolls every service that uses it, callees first', async () => {
@@ -277,7 +284,7 @@ describe('npm start -- --watch: saved code rolls out under load, one replica at 
             })
           ).stdout;
         // Load, so that each new replica serves (a replica is replaced only once its successor has served calls).
-        const { load, orders } = mixedLoad(25, `watch-page-${nonce}`);
+        const { load, orders } = mixedLoad(16, `watch-page-${nonce}`);
         await delay(500);
         writeFileSync(SOURCE, `${originals.get(SOURCE)}console.log('strata change-loop page ${nonce}');\n`);
         let rolloutLine = '';
