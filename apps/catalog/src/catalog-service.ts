@@ -1,11 +1,12 @@
-import { Module, type DynamicModule } from '@nestjs/common';
-import { grpcServiceEnv, loadConfig, startGrpcService, type RunningGrpcService } from '@strata/service-kit';
+import { Module } from '@nestjs/common';
+import { CATALOG_SERVICE_NAME, protobufPackage } from '@strata/contracts/catalog/v1';
+import { KIT_CONFIG, grpcServiceEnv, loadConfig, startGrpcService, type RunningGrpcService } from '@strata/service-kit';
 import { z } from 'zod';
 import { CatalogController } from './catalog.controller.js';
 import { generateCatalog } from './domain/catalog-data.js';
 import { ProductCatalog } from './domain/product-catalog.js';
 
-export const CATALOG_SERVICE = 'strata.catalog.v1.CatalogService';
+export const CATALOG_SERVICE = `${protobufPackage}.${CATALOG_SERVICE_NAME}`;
 
 export const catalogEnv = grpcServiceEnv.extend({
   GRPC_PORT: grpcServiceEnv.shape.GRPC_PORT.default(50061),
@@ -15,16 +16,20 @@ export const catalogEnv = grpcServiceEnv.extend({
 });
 export type CatalogConfig = z.infer<typeof catalogEnv>;
 
-@Module({})
-class CatalogModule {
-  static forRoot(catalog: ProductCatalog): DynamicModule {
-    return { module: CatalogModule, controllers: [CatalogController], providers: [{ provide: ProductCatalog, useValue: catalog }] };
-  }
-}
+@Module({
+  controllers: [CatalogController],
+  providers: [
+    {
+      provide: ProductCatalog,
+      useFactory: (config: CatalogConfig) => new ProductCatalog(generateCatalog(config.CATALOG_SIZE, config.CATALOG_SEED)),
+      inject: [KIT_CONFIG],
+    },
+  ],
+})
+class CatalogModule {}
 
 /** Starts catalog with `env` (defaults make a local run work). */
 export async function startCatalog(env: NodeJS.ProcessEnv = process.env): Promise<RunningGrpcService> {
   const config = loadConfig(catalogEnv, env);
-  const catalog = new ProductCatalog(generateCatalog(config.CATALOG_SIZE, config.CATALOG_SEED));
-  return startGrpcService({ name: 'catalog', services: [CATALOG_SERVICE], config, module: () => CatalogModule.forRoot(catalog) });
+  return startGrpcService({ name: 'catalog', services: [CATALOG_SERVICE], config, module: CatalogModule });
 }

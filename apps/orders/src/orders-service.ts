@@ -1,7 +1,9 @@
 import { Module, type DynamicModule } from '@nestjs/common';
-import type { CatalogServiceClient } from '@strata/contracts/catalog/v1';
-import type { PricingServiceClient } from '@strata/contracts/pricing/v1';
+import { CATALOG_SERVICE_NAME, protobufPackage as catalogPackage, type CatalogServiceClient } from '@strata/contracts/catalog/v1';
+import { ORDERS_SERVICE_NAME, protobufPackage } from '@strata/contracts/orders/v1';
+import { PRICING_SERVICE_NAME, protobufPackage as pricingPackage, type PricingServiceClient } from '@strata/contracts/pricing/v1';
 import {
+  KIT_UPSTREAMS,
   grpcServiceEnv,
   loadConfig,
   localDefault,
@@ -9,16 +11,17 @@ import {
   upstream,
   upstreamEnv,
   type RunningGrpcService,
+  type UpstreamClients,
 } from '@strata/service-kit';
 import { z } from 'zod';
 import { OrderPlacement } from './domain/order-placement.js';
 import { PostgresOrderStore } from './postgres-order-store.js';
 import { OrdersController } from './orders.controller.js';
 
-export const ORDERS_SERVICE = 'strata.orders.v1.OrdersService';
+export const ORDERS_SERVICE = `${protobufPackage}.${ORDERS_SERVICE_NAME}`;
 const UPSTREAMS = {
-  catalog: upstream<CatalogServiceClient>('strata.catalog.v1.CatalogService'),
-  pricing: upstream<PricingServiceClient>('strata.pricing.v1.PricingService'),
+  catalog: upstream<CatalogServiceClient>(`${catalogPackage}.${CATALOG_SERVICE_NAME}`),
+  pricing: upstream<PricingServiceClient>(`${pricingPackage}.${PRICING_SERVICE_NAME}`),
 };
 
 export const ordersEnv = grpcServiceEnv.extend({
@@ -33,8 +36,21 @@ export type OrdersConfig = z.infer<typeof ordersEnv>;
 
 @Module({})
 class OrdersModule {
-  static forRoot(placement: OrderPlacement): DynamicModule {
-    return { module: OrdersModule, controllers: [OrdersController], providers: [{ provide: OrderPlacement, useValue: placement }] };
+  /** The store is made before Nest starts (readiness waits on its migrations); the placement is built from it. */
+  static forRoot(store: PostgresOrderStore): DynamicModule {
+    return {
+      module: OrdersModule,
+      controllers: [OrdersController],
+      providers: [
+        { provide: PostgresOrderStore, useValue: store },
+        {
+          provide: OrderPlacement,
+          useFactory: (upstreams: UpstreamClients<typeof UPSTREAMS>, orders: PostgresOrderStore) =>
+            new OrderPlacement(upstreams.catalog, upstreams.pricing, orders),
+          inject: [KIT_UPSTREAMS, PostgresOrderStore],
+        },
+      ],
+    };
   }
 }
 
@@ -50,7 +66,7 @@ export async function startOrders(
       services: [ORDERS_SERVICE],
       config,
       upstreams: UPSTREAMS,
-      module: ({ upstreams }) => OrdersModule.forRoot(new OrderPlacement(upstreams.catalog, upstreams.pricing, store)),
+      module: OrdersModule.forRoot(store),
       afterDrain: [() => store.close()],
       // Alive at once, ready once the database answers and the schema is current: no restart loop on a first deploy.
       readiness: (signal, logger) =>

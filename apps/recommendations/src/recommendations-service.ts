@@ -1,12 +1,23 @@
-import { Module, type DynamicModule } from '@nestjs/common';
-import type { CatalogServiceClient } from '@strata/contracts/catalog/v1';
-import { grpcServiceEnv, loadConfig, startGrpcService, upstream, upstreamEnv, type RunningGrpcService } from '@strata/service-kit';
+import { Module } from '@nestjs/common';
+import { CATALOG_SERVICE_NAME, protobufPackage as catalogPackage, type CatalogServiceClient } from '@strata/contracts/catalog/v1';
+import { RECOMMENDATIONS_SERVICE_NAME, protobufPackage } from '@strata/contracts/recommendations/v1';
+import {
+  KIT_CONFIG,
+  KIT_UPSTREAMS,
+  grpcServiceEnv,
+  loadConfig,
+  startGrpcService,
+  upstream,
+  upstreamEnv,
+  type RunningGrpcService,
+  type UpstreamClients,
+} from '@strata/service-kit';
 import { z } from 'zod';
 import { Recommender } from './domain/recommender.js';
 import { RecommendationsController } from './recommendations.controller.js';
 
-export const RECOMMENDATIONS_SERVICE = 'strata.recommendations.v1.RecommendationsService';
-const UPSTREAMS = { catalog: upstream<CatalogServiceClient>('strata.catalog.v1.CatalogService') };
+export const RECOMMENDATIONS_SERVICE = `${protobufPackage}.${RECOMMENDATIONS_SERVICE_NAME}`;
+const UPSTREAMS = { catalog: upstream<CatalogServiceClient>(`${catalogPackage}.${CATALOG_SERVICE_NAME}`) };
 
 export const recommendationsEnv = grpcServiceEnv.extend({
   GRPC_PORT: grpcServiceEnv.shape.GRPC_PORT.default(50064),
@@ -16,16 +27,23 @@ export const recommendationsEnv = grpcServiceEnv.extend({
   RECOMMENDATIONS_DIMENSIONS: z.coerce.number().int().min(8).max(4_096).default(256),
 });
 
-@Module({})
-class RecommendationsModule {
-  static forRoot(recommender: Recommender): DynamicModule {
-    return {
-      module: RecommendationsModule,
-      controllers: [RecommendationsController],
-      providers: [{ provide: Recommender, useValue: recommender }],
-    };
-  }
-}
+export type RecommendationsConfig = z.infer<typeof recommendationsEnv>;
+
+@Module({
+  controllers: [RecommendationsController],
+  providers: [
+    {
+      provide: Recommender,
+      useFactory: (upstreams: UpstreamClients<typeof UPSTREAMS>, config: RecommendationsConfig) =>
+        new Recommender(upstreams.catalog, {
+          candidates: config.RECOMMENDATIONS_CANDIDATES,
+          dimensions: config.RECOMMENDATIONS_DIMENSIONS,
+        }),
+      inject: [KIT_UPSTREAMS, KIT_CONFIG],
+    },
+  ],
+})
+class RecommendationsModule {}
 
 /** Starts recommendations: dials catalog, serves. */
 export function startRecommendations(env: NodeJS.ProcessEnv = process.env): Promise<RunningGrpcService<typeof UPSTREAMS>> {
@@ -35,12 +53,6 @@ export function startRecommendations(env: NodeJS.ProcessEnv = process.env): Prom
     services: [RECOMMENDATIONS_SERVICE],
     config,
     upstreams: UPSTREAMS,
-    module: ({ upstreams }) =>
-      RecommendationsModule.forRoot(
-        new Recommender(upstreams.catalog, {
-          candidates: config.RECOMMENDATIONS_CANDIDATES,
-          dimensions: config.RECOMMENDATIONS_DIMENSIONS,
-        }),
-      ),
+    module: RecommendationsModule,
   });
 }

@@ -52,7 +52,7 @@ describe('the client fast path', () => {
       name: 'echo',
       services: [CATALOG],
       config: loadConfig(grpcServiceEnv, { GRPC_PORT: '0', METRICS_PORT: '0', LOG_LEVEL: 'silent' }),
-      module: () => ({ module: EchoModule }),
+      module: EchoModule,
     });
     relay = await countingRelay(service.port);
   });

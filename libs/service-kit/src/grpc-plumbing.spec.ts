@@ -63,7 +63,7 @@ describe('Strata gRPC plumbing (server bootstrap + client factory) over loopback
 
   before(async () => {
     const config = loadConfig(grpcServiceEnv, { GRPC_PORT: '0', METRICS_PORT: '0', LOG_LEVEL: 'silent', SHUTDOWN_DELAY_MS: '200' });
-    service = await startGrpcService({ name: 'slow-catalog', services: [CATALOG], config, module: () => ({ module: SlowCatalogModule }) });
+    service = await startGrpcService({ name: 'slow-catalog', services: [CATALOG], config, module: SlowCatalogModule });
     address = service.address;
     client = createGrpcClient<CatalogServiceClient>(CATALOG, { target: `ipv4:${address}`, timeoutMs: 1_000 });
   });
@@ -126,7 +126,7 @@ describe('server reflection', () => {
       name: 'reflected',
       services: [CATALOG],
       config: loadConfig(grpcServiceEnv, { GRPC_PORT: '0', METRICS_PORT: '0', LOG_LEVEL: 'silent' }),
-      module: () => ({ module: SlowCatalogModule }),
+      module: SlowCatalogModule,
     });
     const reflectionProto = fileURLToPath(
       new URL('../../../node_modules/@grpc/reflection/build/proto/grpc/reflection/v1/reflection.proto', import.meta.url),

@@ -6,6 +6,7 @@ export * from './grpc-client.js';
 export * from './grpc-health.js';
 export * from './grpc-server.js';
 export * from './grpc-status.js';
+export * from './kit-tokens.js';
 export * from './local-resolver.js';
 export * from './logger.js';
 export * from './metrics.js';

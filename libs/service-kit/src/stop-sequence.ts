@@ -13,8 +13,8 @@ export interface StopSteps {
   /** Stop accepting, let in-flight calls finish. */
   drain(): Promise<void>;
   forceClose(): void;
-  /** After the drain, in order: upstream channels, database pools, the metrics port, the DI container. */
-  readonly afterDrain: readonly (() => unknown)[];
+  /** After the drain, in order (the HTTP edge: upstream channels, the ops port, the DI container; a gRPC service closes these in Nest's shutdown hooks). */
+  readonly afterDrain?: readonly (() => unknown)[];
 }
 
 /**
@@ -38,7 +38,7 @@ export function stopSequence(steps: StopSteps): () => Promise<void> {
         steps.logger.warn({ drainTimeoutMs: steps.drainTimeoutMs }, 'drain timed out; in-flight calls cut');
         steps.forceClose();
       }
-      for (const step of steps.afterDrain) {
+      for (const step of steps.afterDrain ?? []) {
         try {
           await step();
         } catch (error) {

@@ -7,5 +7,5 @@ import { grpcServiceEnv, loadConfig, startGrpcService, type RunningGrpcService }
  */
 export async function startStandInService(services: readonly string[], module: Type): Promise<RunningGrpcService> {
   const config = loadConfig(grpcServiceEnv, { GRPC_PORT: '0', METRICS_PORT: '0', LOG_LEVEL: 'silent' });
-  return startGrpcService({ name: 'stand-in', services, config, module: () => ({ module }) });
+  return startGrpcService({ name: 'stand-in', services, config, module });
 }

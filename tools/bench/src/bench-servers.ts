@@ -1,7 +1,7 @@
 import * as grpc from '@grpc/grpc-js';
 import Fastify from 'fastify';
 import { z } from 'zod';
-import { Controller, Module } from '@nestjs/common';
+import { Controller, Inject, Module } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { Transport, type MicroserviceOptions } from '@nestjs/microservices';
 import {
@@ -11,8 +11,10 @@ import {
   type GetProductResponse,
 } from '@strata/contracts/catalog/v1';
 import {
+  KIT_METRICS,
   createGrpcClient,
   type PromiseClient,
+  type ServiceMetrics,
   grpcServiceEnv,
   loadConfig,
   loadStrataProtos,
@@ -83,16 +85,17 @@ export async function startVariant(variant: string, port: number, backendPort?: 
       return;
     }
     case 'strata':
-      await startGrpcService({ name: 'bench', services: [CATALOG], config: config(), module: () => ({ module: ConstantCatalogModule }) });
+      await startGrpcService({ name: 'bench', services: [CATALOG], config: config(), module: ConstantCatalogModule });
       return;
     case 'hop-strata': {
       // A Strata service whose handler forwards through Strata's client plumbing, made as services make it.
-      let backend!: PromiseClient<CatalogServiceClient>;
+      const BACKEND = Symbol('backend');
       @Controller()
       @CatalogServiceControllerMethods()
       class ForwardingCatalog {
+        constructor(@Inject(BACKEND) private readonly backend: PromiseClient<CatalogServiceClient>) {}
         getProduct(request: GetProductRequest): Promise<GetProductResponse> {
-          return backend.getProduct(request);
+          return this.backend.getProduct(request);
         }
         batchGetProducts(): never {
           throw new Error('unused');
@@ -101,21 +104,28 @@ export async function startVariant(variant: string, port: number, backendPort?: 
           throw new Error('unused');
         }
       }
-      @Module({ controllers: [ForwardingCatalog] })
+      @Module({
+        controllers: [ForwardingCatalog],
+        providers: [
+          {
+            provide: BACKEND,
+            useFactory: (metrics: ServiceMetrics) =>
+              createGrpcClient<CatalogServiceClient>(CATALOG, {
+                target: `ipv4:127.0.0.1:${backendPort}`,
+                timeoutMs: 5_000,
+                metrics,
+                maxAttempts: Number(process.env.BENCH_MAX_ATTEMPTS ?? 3),
+              }),
+            inject: [KIT_METRICS],
+          },
+        ],
+      })
       class ForwardingModule {}
       await startGrpcService({
         name: 'bench-front',
         services: [CATALOG],
         config: config(),
-        module: ({ metrics }) => {
-          backend = createGrpcClient<CatalogServiceClient>(CATALOG, {
-            target: `ipv4:127.0.0.1:${backendPort}`,
-            timeoutMs: 5_000,
-            metrics,
-            maxAttempts: Number(process.env.BENCH_MAX_ATTEMPTS ?? 3),
-          });
-          return { module: ForwardingModule };
-        },
+        module: ForwardingModule,
       });
       return;
     }
