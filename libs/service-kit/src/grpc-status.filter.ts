@@ -4,7 +4,7 @@ import { throwError, type Observable } from 'rxjs';
 import { grpcStatusOf, logOutcome, methodOf } from './grpc-outcome.js';
 import { KIT_LOGGER } from './kit-tokens.js';
 import type { Logger } from './logger.js';
-import { REQUEST_ID_HEADER, acceptRequestId } from './request-context.js';
+import { REQUEST_ID_HEADER, acceptRequestId, currentRequestContext } from './request-context.js';
 
 /**
  * Strata's error mapping as a Nest exception filter (registered globally by the kit, `APP_FILTER`): whatever a
@@ -18,8 +18,10 @@ export class GrpcStatusFilter implements RpcExceptionFilter<unknown> {
   constructor(@Inject(KIT_LOGGER) private readonly logger: Logger) {}
 
   catch(exception: unknown, host: ArgumentsHost): Observable<never> {
-    const metadata = host.getArgByIndex<grpc.Metadata | undefined>(1);
-    const requestId = acceptRequestId(metadata?.get?.(REQUEST_ID_HEADER)[0]);
+    // The transport runs Nest's pipeline inside the call's request context; a call that did not come through it
+    // (a test's direct invocation) gets an id from its metadata.
+    const requestId =
+      currentRequestContext()?.requestId ?? acceptRequestId(host.getArgByIndex<grpc.Metadata | undefined>(1)?.get?.(REQUEST_ID_HEADER)[0]);
     const { code, message } = grpcStatusOf(exception, requestId);
     const method = methodOf(host.getArgByIndex<grpc.ServerUnaryCall<unknown, unknown> | undefined>(2));
     logOutcome(this.logger, { requestId, method, code, message, error: exception });

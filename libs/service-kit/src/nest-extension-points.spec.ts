@@ -39,7 +39,7 @@ const ran: string[] = [];
 @Injectable()
 class TeamTokenGuard implements CanActivate {
   canActivate(context: ExecutionContext): boolean {
-    ran.push('guard');
+    ran.push(`guard:${currentRequestContext()?.requestId ?? 'no context'}`);
     return context.switchToRpc().getContext<grpc.Metadata>().get('x-team-token')[0] === 'let-me-in';
   }
 }
@@ -145,15 +145,15 @@ describe("a team's guard, pipe, interceptor and exception filter run on a Strata
     assert.equal(error, undefined);
     assert.equal(response?.product?.id, 'P-000042', 'the pipe normalized the id');
     assert.equal(response?.product?.name, 'helmet (stamped)', 'the interceptor changed the answer');
-    assert.deepEqual(ran, ['guard', 'interceptor', 'pipe', 'handler:P-000042:team-req-1']);
+    assert.deepEqual(ran, ['guard:team-req-1', 'interceptor', 'pipe', 'handler:P-000042:team-req-1']);
   });
 
   it("the guard's refusal is PERMISSION_DENIED, and the handler does not run", async () => {
     ran.length = 0;
-    const { error } = await call(service.address, 'SearchProducts', { query: 'x' }, {});
+    const { error } = await call(service.address, 'SearchProducts', { query: 'x' }, { 'x-request-id': 'team-req-3' });
     assert.equal(error?.code, status.PERMISSION_DENIED);
     assert.match(error!.details, /refused by a guard/);
-    assert.deepEqual(ran, ['guard']);
+    assert.deepEqual(ran, ['guard:team-req-3']);
   });
 
   it("the pipe's RpcException reaches the caller as its status and message", async () => {
