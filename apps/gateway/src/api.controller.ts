@@ -1,11 +1,12 @@
-import { Controller, Get, HttpCode, Inject, Post } from '@nestjs/common';
-import type { CatalogServiceClient } from '@strata/contracts/catalog/v1';
-import type { OrdersServiceClient } from '@strata/contracts/orders/v1';
-import type { PricingServiceClient } from '@strata/contracts/pricing/v1';
-import type { RecommendationsServiceClient } from '@strata/contracts/recommendations/v1';
+import { Body, Controller, Get, Headers, HttpCode, Inject, Param, Post, Query, Res } from '@nestjs/common';
+import * as catalog from '@strata/contracts/catalog/v1';
+import * as orders from '@strata/contracts/orders/v1';
+import * as pricing from '@strata/contracts/pricing/v1';
+import * as recommendations from '@strata/contracts/recommendations/v1';
 import { invalidArgument } from '@strata/domain-errors';
-import { upstream, type UpstreamClients } from '@strata/service-kit';
-import type { FastifyReply, FastifyRequest } from '@strata/service-kit/http-edge';
+import { KIT_UPSTREAMS, upstream, type UpstreamClients } from '@strata/service-kit';
+import type { FastifyReply } from '@strata/service-kit/http-edge';
+import type { z } from 'zod';
 import {
   idempotencyKey,
   listProductsQuery,
@@ -16,32 +17,31 @@ import {
   quoteBody,
   recommendationsQuery,
 } from './domain/api-schemas.js';
+import { Valid } from './validation.pipe.js';
 
 /** The four services the gateway calls; the kit reads `<SERVICE>_TARGET` for each and closes them after the drain. */
 export const GATEWAY_UPSTREAMS = {
-  catalog: upstream<CatalogServiceClient>('strata.catalog.v1.CatalogService'),
-  pricing: upstream<PricingServiceClient>('strata.pricing.v1.PricingService'),
-  orders: upstream<OrdersServiceClient>('strata.orders.v1.OrdersService'),
-  recommendations: upstream<RecommendationsServiceClient>('strata.recommendations.v1.RecommendationsService'),
+  catalog: upstream<catalog.CatalogServiceClient>(`${catalog.protobufPackage}.${catalog.CATALOG_SERVICE_NAME}`),
+  pricing: upstream<pricing.PricingServiceClient>(`${pricing.protobufPackage}.${pricing.PRICING_SERVICE_NAME}`),
+  orders: upstream<orders.OrdersServiceClient>(`${orders.protobufPackage}.${orders.ORDERS_SERVICE_NAME}`),
+  recommendations: upstream<recommendations.RecommendationsServiceClient>(
+    `${recommendations.protobufPackage}.${recommendations.RECOMMENDATIONS_SERVICE_NAME}`,
+  ),
 };
-export const UPSTREAMS = Symbol('upstreams');
 export type GatewayUpstreams = UpstreamClients<typeof GATEWAY_UPSTREAMS>;
-
-type Params = { id: string };
 
 /**
  * The public HTTP/JSON API. Each handler validates its input, then makes the gRPC calls; each endpoint's
  * cost is dominated by one layer (search and product: catalog; quotes: pricing; orders: orders and its
  * database; recommendations: recommendations), so a load test can push on one layer at a time.
- * The routes are declared with Nest's decorators and served by the kit's HTTP edge (`startHttpEdge`).
+ * Nest serves the routes on its Fastify adapter (`startHttpEdge`); every input is validated by a pipe (`Valid`).
  */
 @Controller('api')
 export class ApiController {
-  constructor(@Inject(UPSTREAMS) private readonly upstreams: GatewayUpstreams) {}
+  constructor(@Inject(KIT_UPSTREAMS) private readonly upstreams: GatewayUpstreams) {}
 
   @Get('products')
-  async listProducts(request: FastifyRequest) {
-    const q = parseInput(listProductsQuery, request.query, 'query');
+  async listProducts(@Query(new Valid(listProductsQuery, 'query')) q: z.infer<typeof listProductsQuery>) {
     const page = await this.upstreams.catalog.searchProducts({
       query: q.query ?? '',
       category: q.category ?? '',
@@ -52,23 +52,23 @@ export class ApiController {
   }
 
   @Get('products/:id')
-  async getProduct(request: FastifyRequest) {
-    const { product } = await this.upstreams.catalog.getProduct({ id: parseInput(productIdParam, (request.params as Params).id, 'id') });
+  async getProduct(@Param('id', new Valid(productIdParam, 'id')) id: string) {
+    const { product } = await this.upstreams.catalog.getProduct({ id });
     return product;
   }
 
   @Get('products/:id/recommendations')
-  async recommendations(request: FastifyRequest) {
-    const productId = parseInput(productIdParam, (request.params as Params).id, 'id');
-    const { limit } = parseInput(recommendationsQuery, request.query, 'query');
+  async recommendations(
+    @Param('id', new Valid(productIdParam, 'id')) productId: string,
+    @Query(new Valid(recommendationsQuery, 'query')) { limit }: z.infer<typeof recommendationsQuery>,
+  ) {
     const { recommendations } = await this.upstreams.recommendations.getRecommendations({ productId, limit: limit ?? 0 });
     return { productId, recommendations };
   }
 
   @Post('quotes')
   @HttpCode(200)
-  async quote(request: FastifyRequest) {
-    const body = parseInput(quoteBody, request.body, 'body');
+  async quote(@Body(new Valid(quoteBody, 'body')) body: z.infer<typeof quoteBody>) {
     const ids = body.lines.map((l) => l.productId);
     const { products, missingIds } = await this.upstreams.catalog.batchGetProducts({ ids });
     if (missingIds.length > 0)
@@ -88,15 +88,19 @@ export class ApiController {
   }
 
   @Post('orders')
-  async placeOrder(request: FastifyRequest, reply: FastifyReply) {
-    const key = request.headers['idempotency-key'];
+  async placeOrder(
+    @Headers('idempotency-key') key: string | undefined,
+    @Body() rawBody: unknown,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ) {
     if (key === undefined)
       throw invalidArgument(
         'Idempotency-Key',
         'header is required: send a new unique value (a UUID) per order, and the same value when retrying it',
       );
     const idempotencyKeyValue = parseInput(idempotencyKey, key, 'Idempotency-Key');
-    const body = parseInput(orderBody, request.body, 'body');
+    // The body after the header: a request without its key is refused for that first, whatever its body.
+    const body = parseInput(orderBody, rawBody, 'body');
     const { order, replayed } = await this.upstreams.orders.placeOrder({
       idempotencyKey: idempotencyKeyValue,
       lines: body.lines,
@@ -113,8 +117,8 @@ export class ApiController {
   }
 
   @Get('orders/:id')
-  async getOrder(request: FastifyRequest) {
-    const { order } = await this.upstreams.orders.getOrder({ id: parseInput(orderIdParam, (request.params as Params).id, 'id') });
+  async getOrder(@Param('id', new Valid(orderIdParam, 'id')) id: string) {
+    const { order } = await this.upstreams.orders.getOrder({ id });
     return order;
   }
 }

@@ -1,8 +1,8 @@
-import { Module, type DynamicModule } from '@nestjs/common';
+import { Module } from '@nestjs/common';
 import { loadConfig, upstreamTargets } from '@strata/service-kit';
 import { httpEdgeEnv, startHttpEdge, type RunningHttpEdge } from '@strata/service-kit/http-edge';
 import { z } from 'zod';
-import { ApiController, GATEWAY_UPSTREAMS, UPSTREAMS, type GatewayUpstreams } from './api.controller.js';
+import { ApiController, GATEWAY_UPSTREAMS } from './api.controller.js';
 
 export const gatewayEnv = httpEdgeEnv.extend({
   // What a standalone local run dials: each service on its own default port.
@@ -15,12 +15,8 @@ export const gatewayEnv = httpEdgeEnv.extend({
 });
 export type GatewayConfig = z.infer<typeof gatewayEnv>;
 
-@Module({})
-class GatewayModule {
-  static forRoot(upstreams: GatewayUpstreams): DynamicModule {
-    return { module: GatewayModule, controllers: [ApiController], providers: [{ provide: UPSTREAMS, useValue: upstreams }] };
-  }
-}
+@Module({ controllers: [ApiController] })
+class GatewayModule {}
 
 export type RunningGateway = RunningHttpEdge<typeof GATEWAY_UPSTREAMS>;
 
@@ -31,6 +27,6 @@ export function startGateway(env: NodeJS.ProcessEnv = process.env): Promise<Runn
     name: 'gateway',
     config,
     upstreams: GATEWAY_UPSTREAMS,
-    module: ({ upstreams }) => GatewayModule.forRoot(upstreams),
+    module: GatewayModule,
   });
 }

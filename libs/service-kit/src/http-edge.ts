@@ -1,14 +1,25 @@
-import type { Server } from 'node:http';
+import type { IncomingMessage, Server } from 'node:http';
 import { Server as NetServer, type AddressInfo } from 'node:net';
-import { RequestMethod, type DynamicModule, type INestApplicationContext, type Type } from '@nestjs/common';
-import { HTTP_CODE_METADATA, METHOD_METADATA, PATH_METADATA } from '@nestjs/common/constants.js';
-import { ModulesContainer, NestFactory } from '@nestjs/core';
-import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest, type HTTPMethods } from 'fastify';
+import {
+  Catch,
+  HttpException,
+  NotFoundException,
+  type ArgumentsHost,
+  type DynamicModule,
+  type ExceptionFilter,
+  type INestApplication,
+  type Type,
+} from '@nestjs/common';
+import { APP_FILTER, NestFactory } from '@nestjs/core';
+import { FastifyAdapter } from '@nestjs/platform-fastify';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest, HTTPMethods, RouteOptions } from 'fastify';
+import FindMyWay from 'find-my-way';
 import { Counter, Histogram } from 'prom-client';
 import { z } from 'zod';
 import { millisVar, portVar, serviceEnv } from './config.js';
-import { errorCodeFor, toHttpError } from './http-status.js';
-import { NestPinoLogger, createLogger } from './logger.js';
+import { errorCodeFor, toHttpError, type HttpError } from './http-status.js';
+import { serviceRootModule } from './kit-module.js';
+import { NestPinoLogger, createLogger, type Logger } from './logger.js';
 import { ServiceMetrics, startMetricsServer } from './metrics.js';
 import { REQUEST_ID_HEADER, acceptRequestId, runWithRequestContext } from './request-context.js';
 import { stopSequence } from './stop-sequence.js';
@@ -49,95 +60,144 @@ export interface ErrorBody {
   error: { status: number; code: string; message: string; requestId: string };
 }
 
-/** A route handler: Fastify's request and reply; what it returns is sent as JSON. */
-export type RouteHandler = (request: FastifyRequest, reply: FastifyReply) => unknown;
-
 export interface HttpEdgeSpec<U extends UpstreamRefs> {
   readonly name: string;
   readonly config: HttpEdgeEnv & Record<string, unknown>;
   readonly upstreams?: U;
-  /** The Nest module whose controllers declare the routes (`@Controller('api')`, `@Get('products/:id')`). */
-  readonly module: (kit: ServiceKit<U>) => DynamicModule | Type;
+  /**
+   * The Nest module whose controllers declare the routes (`@Controller('api')`, `@Get('products/:id')`, `@Param`,
+   * `@Body(pipe)`); its providers inject what the kit provides (`KIT_UPSTREAMS`, `KIT_CONFIG`, `KIT_LOGGER`).
+   */
+  readonly module: DynamicModule | Type;
 }
 
 export interface RunningHttpEdge<U extends UpstreamRefs> extends ServiceKit<U> {
-  readonly app: INestApplicationContext;
+  /** The Nest application on Nest's Fastify adapter. */
+  readonly app: INestApplication;
   readonly fastify: FastifyInstance;
   /** "http://127.0.0.1:8080", with the port actually bound (GATEWAY_PORT=0 picks a free one). */
   readonly url: string;
-  /** Graceful stop: readiness 503, wait SHUTDOWN_DELAY_MS, finish in-flight requests, close channels. */
+  /** Graceful stop (`app.close()`): readiness 503, wait SHUTDOWN_DELAY_MS, finish in-flight requests, close channels. */
   stop(): Promise<void>;
 }
 
-const NEST_TO_HTTP: Partial<Record<RequestMethod, HTTPMethods>> = {
-  [RequestMethod.GET]: 'GET',
-  [RequestMethod.POST]: 'POST',
-  [RequestMethod.PUT]: 'PUT',
-  [RequestMethod.DELETE]: 'DELETE',
-  [RequestMethod.PATCH]: 'PATCH',
-};
 const OPS_PATHS = new Set(['/healthz', '/readyz', '/metrics']);
 
-interface Route {
-  method: HTTPMethods;
-  url: string;
-  handler: RouteHandler;
-  httpCode?: number;
+/** Sends the edge's error body (`ErrorBody`); 429 and 503 carry `Retry-After`. */
+function sendError(reply: FastifyReply, requestId: string, error: HttpError, headers: Record<string, string> = {}) {
+  if (error.status === 503 || error.status === 429) reply.header('retry-after', '1');
+  for (const [name, value] of Object.entries(headers)) reply.header(name, value);
+  const body: ErrorBody = { error: { status: error.status, code: errorCodeFor(error.status), message: error.message, requestId } };
+  return reply.status(error.status).header('content-type', 'application/json; charset=utf-8').send(body);
 }
 
-/** The routes the controllers of a Nest application context declare with `@Controller`, `@Get`, `@Post`, `@HttpCode`. */
-export function collectRoutes(app: INestApplicationContext): Route[] {
-  const routes: Route[] = [];
-  for (const module of app.get(ModulesContainer).values()) {
-    for (const wrapper of module.controllers.values()) {
-      const instance = wrapper.instance as object | undefined;
-      if (!instance || !wrapper.metatype) continue;
-      const prefix = String(Reflect.getMetadata(PATH_METADATA, wrapper.metatype) ?? '');
-      const prototype = Object.getPrototypeOf(instance) as Record<string, unknown>;
-      for (const key of Object.getOwnPropertyNames(prototype)) {
-        const fn = prototype[key];
-        if (typeof fn !== 'function' || key === 'constructor') continue;
-        const path = Reflect.getMetadata(PATH_METADATA, fn) as string | undefined;
-        const nestMethod = Reflect.getMetadata(METHOD_METADATA, fn) as RequestMethod | undefined;
-        if (path === undefined || nestMethod === undefined) continue;
-        const method = NEST_TO_HTTP[nestMethod];
-        if (!method) throw new Error(`${wrapper.name}.${key}: only GET, POST, PUT, DELETE and PATCH routes are served`);
-        const url = `/${[prefix, path]
-          .map((p) => p.replace(/^\/+|\/+$/g, ''))
-          .filter(Boolean)
-          .join('/')}`;
-        routes.push({
-          method,
-          url,
-          handler: (fn as RouteHandler).bind(instance),
-          httpCode: Reflect.getMetadata(HTTP_CODE_METADATA, fn) as number | undefined,
-        });
-      }
+/** The API's routes as Fastify registered them, to answer a wrong method on a known path with 405 (RFC 9110). */
+class RouteTable {
+  readonly #router = FindMyWay();
+  readonly #methods = new Map<string, HTTPMethods[]>();
+
+  add(method: HTTPMethods, url: string): void {
+    const known = this.#methods.get(url);
+    if (known) known.push(method);
+    else {
+      const methods = [method];
+      this.#methods.set(url, methods);
+      // One entry per path: the store says which methods the path has.
+      this.#router.on('GET', url, () => undefined, { url, methods });
     }
   }
-  return routes;
+
+  /** The route a path belongs to and its methods (HEAD with GET), or undefined if no route has it. */
+  allowed(path: string): { url: string; methods: string[] } | undefined {
+    const found = this.#router.find('GET', path.split('?')[0] ?? path);
+    if (!found) return undefined;
+    const { url, methods } = found.store as { url: string; methods: HTTPMethods[] };
+    return { url, methods: [...methods, ...(methods.includes('GET') && !methods.includes('HEAD') ? ['HEAD'] : [])] };
+  }
 }
 
 /**
- * Starts an HTTP/JSON edge service: Nest builds the module (dependency injection) and the kit serves its controllers'
- * routes on Fastify directly — request id (`x-request-id`), a request budget that every gRPC call below inherits,
- * load shedding (503 + Retry-After past GATEWAY_MAX_INFLIGHT), body cap, 405 with `Allow` for a wrong method on a
- * known path, one error mapping for every failure, `/healthz`, `/readyz`, `/metrics`, and the same stop sequence as
- * the gRPC services. Why not Nest's HTTP adapter on the request path: docs/performance.md ("Where the time goes";
- * issue 22 reopens the choice).
+ * The edge's one error mapping as a Nest exception filter (`APP_FILTER`, `@Catch()`): whatever a handler, pipe or
+ * guard threw, or Fastify refused before them (bad JSON 400, too large 413, wrong type 415, which Nest's adapter
+ * hands over as an HttpException with the Fastify error as its cause), and an unknown route (Nest's not-found
+ * handler) — 404, or 405 with `Allow` for a wrong method on a known path. Domain errors and upstream gRPC statuses go
+ * through `toHttpError`. A team's filter on a controller or route is chosen before this one.
+ */
+@Catch()
+class HttpErrorFilter implements ExceptionFilter {
+  constructor(
+    private readonly logger: Logger,
+    private readonly routes: RouteTable,
+    private readonly maxBodyBytes: number,
+  ) {}
+
+  catch(exception: unknown, host: ArgumentsHost): unknown {
+    const request = host.switchToHttp().getRequest<FastifyRequest>();
+    const reply = host.switchToHttp().getResponse<FastifyReply>();
+    const requestId = String(request.id);
+    if (exception instanceof NotFoundException && (request as { is404?: boolean }).is404) {
+      const route = this.routes.allowed(request.url);
+      if (!route) return sendError(reply, requestId, { status: 404, message: 'no such endpoint; see the README for the API' });
+      return sendError(
+        reply,
+        requestId,
+        { status: 405, message: `${request.method} is not allowed on ${route.url}; use ${route.methods.join(', ')}` },
+        { allow: route.methods.join(', ') },
+      );
+    }
+    const mapped = httpErrorOf(exception, requestId);
+    if (mapped.status === 413) mapped.message += ` (at most ${this.maxBodyBytes} bytes)`;
+    if (mapped.status >= 500) this.logger.warn({ requestId, status: mapped.status, err: exception }, 'request failed');
+    return sendError(reply, requestId, mapped);
+  }
+}
+
+/** `toHttpError`, plus Nest's HttpException (a team's pipe or guard, or a Fastify error that Nest's adapter wrapped). */
+export function httpErrorOf(exception: unknown, requestId: string): HttpError {
+  if (!(exception instanceof HttpException)) return toHttpError(exception, requestId);
+  const cause = exception.cause as { statusCode?: unknown } | undefined;
+  if (typeof cause?.statusCode === 'number') return toHttpError(cause, requestId);
+  const response = exception.getResponse();
+  const said = typeof response === 'object' && response !== null ? (response as { message?: unknown }).message : response;
+  return { status: exception.getStatus(), message: Array.isArray(said) ? said.join('; ') : String(said ?? exception.message) };
+}
+
+/**
+ * Nest's Fastify adapter, whose `close()` (what Nest's `app.close()` calls once its destroy hooks have run) is the
+ * edge's stop sequence: readiness off, SHUTDOWN_DELAY_MS, stop accepting and let the keep-alive connections end as
+ * their clients were told (`stopAccepting`), answer the requests in progress, then close; Nest's shutdown hooks close
+ * the upstream channels after it.
+ */
+class StrataFastifyAdapter extends FastifyAdapter {
+  stopping?: () => Promise<void>;
+
+  override async close(): Promise<void> {
+    const stop = this.stopping;
+    this.stopping = undefined;
+    return stop ? stop() : super.close();
+  }
+
+  closeFastify(): Promise<void> {
+    return super.close();
+  }
+}
+
+/**
+ * Starts an HTTP/JSON edge service on Nest's HTTP stack (the Fastify adapter): the controllers' routes, pipes,
+ * guards, interceptors and filters run as Nest runs them; the kit adds, through Fastify's own hooks, the request id
+ * (`x-request-id`), a request budget that every gRPC call below inherits (the request context wraps each route's
+ * handler as Fastify registers it, `onRoute`: cheaper than an interceptor, docs/architecture.md §18), load shedding
+ * (503 + Retry-After past GATEWAY_MAX_INFLIGHT), the body cap, metrics per route, `/healthz`, `/readyz`, `/metrics`;
+ * the error mapping is an exception filter; the stop sequence is the adapter's close.
  */
 export async function startHttpEdge<U extends UpstreamRefs = Record<never, never>>(spec: HttpEdgeSpec<U>): Promise<RunningHttpEdge<U>> {
   const { config } = spec;
   const logger = createLogger(spec.name, config.LOG_LEVEL);
   const metrics = new ServiceMetrics(spec.name);
   const upstreams = connectUpstreams(spec.upstreams ?? ({} as U), config, { metrics, timeoutMs: config.REQUEST_TIMEOUT_MS });
-  let app: INestApplicationContext | undefined;
-  let fastify: FastifyInstance | undefined;
+  let app: INestApplication | undefined;
+  let ops: Server | undefined;
   try {
-    app = await NestFactory.createApplicationContext(spec.module({ logger, metrics, upstreams: upstreams.clients }), {
-      logger: new NestPinoLogger(logger),
-      abortOnError: false,
-    });
     let ready = false;
     const requests = new Counter({
       name: 'http_requests_total',
@@ -158,31 +218,20 @@ export async function startHttpEdge<U extends UpstreamRefs = Record<never, never
       registers: [metrics.registry],
     });
 
-    fastify = Fastify({
+    const adapter = new StrataFastifyAdapter({
       bodyLimit: config.MAX_BODY_BYTES,
       keepAliveTimeout: config.KEEP_ALIVE_TIMEOUT_MS,
-      genReqId: (req) => acceptRequestId(req.headers[REQUEST_ID_HEADER]),
+      genReqId: (req: IncomingMessage) => acceptRequestId(req.headers[REQUEST_ID_HEADER]),
       // Long path parameters reach validation (a 400 that says what an id looks like) instead of the router's 414.
       routerOptions: { maxParamLength: 4_096 },
       // Errors the router raises before any handler (a malformed percent-encoding in the URL) get the same body.
-      frameworkErrors: (error, request, reply) => {
+      frameworkErrors: (error: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
         void sendError(reply, String(request.id), { status: 400, message: `the URL is not valid: ${error.message.slice(0, 200)}` });
       },
     });
+    const fastify = adapter.getInstance();
     // JSON only: a text/plain body is refused with 415 rather than parsed as a string.
     fastify.removeContentTypeParser(['text/plain']);
-
-    const sendError = (
-      reply: FastifyReply,
-      requestId: string,
-      error: { status: number; message: string },
-      headers: Record<string, string> = {},
-    ) => {
-      if (error.status === 503 || error.status === 429) reply.header('retry-after', '1');
-      for (const [name, value] of Object.entries(headers)) reply.header(name, value);
-      const body: ErrorBody = { error: { status: error.status, code: errorCodeFor(error.status), message: error.message, requestId } };
-      return reply.status(error.status).header('content-type', 'application/json; charset=utf-8').send(body);
-    };
 
     // Load shedding: past GATEWAY_MAX_INFLIGHT concurrent API requests, answer 503 at once instead of queueing work
     // that would miss its deadline anyway; the edge stays responsive and recovers as soon as load drops.
@@ -215,55 +264,41 @@ export async function startHttpEdge<U extends UpstreamRefs = Record<never, never
       release(request);
       done();
     });
+    // Label children looked up once per (method, route, status), not per request (prom-client hashes the labels).
+    const answered = new Map<string, { inc(): void }>();
+    const timed = new Map<string, { observe(value: number): void }>();
     fastify.addHook('onResponse', (request, reply, done) => {
       release(request);
       const route = request.routeOptions.url ?? 'unmatched';
-      requests.inc({ method: request.method, route, status: String(reply.statusCode) });
-      latency.observe({ method: request.method, route }, reply.elapsedTime / 1000);
+      const key = `${request.method} ${route}`;
+      const statusKey = `${key} ${reply.statusCode}`;
+      let count = answered.get(statusKey);
+      if (!count) answered.set(statusKey, (count = requests.labels({ method: request.method, route, status: String(reply.statusCode) })));
+      count.inc();
+      let time = timed.get(key);
+      if (!time) timed.set(key, (time = latency.labels({ method: request.method, route })));
+      time.observe(reply.elapsedTime / 1000);
       done();
     });
-    fastify.setErrorHandler((error, request, reply) => {
-      const mapped = toHttpError(error, String(request.id));
-      if (mapped.status === 413) mapped.message += ` (at most ${config.MAX_BODY_BYTES} bytes)`;
-      if (mapped.status >= 500) logger.warn({ requestId: request.id, status: mapped.status, err: error }, 'request failed');
-      return sendError(reply, String(request.id), mapped);
-    });
-    fastify.setNotFoundHandler((request, reply) =>
-      sendError(reply, String(request.id), { status: 404, message: 'no such endpoint; see the README for the API' }),
-    );
 
-    const routes = collectRoutes(app);
-    const methodsByUrl = new Map<string, HTTPMethods[]>();
-    for (const route of routes) {
-      methodsByUrl.set(route.url, [...(methodsByUrl.get(route.url) ?? []), route.method]);
-      const { handler, httpCode } = route;
-      const budget = config.REQUEST_TIMEOUT_MS;
-      fastify.route({
-        method: route.method,
-        url: route.url,
-        handler: (request, reply) => {
-          nameRequestSpan(request.raw, route.method, route.url);
-          if (httpCode !== undefined) reply.status(httpCode);
-          return runWithRequestContext({ requestId: String(request.id), deadline: Date.now() + budget }, () => handler(request, reply));
-        },
-      });
-    }
-    // A wrong method on a known path is 405 with the methods it has (RFC 9110), not 404.
-    for (const [url, methods] of methodsByUrl) {
-      const allow = [...methods, ...(methods.includes('GET') ? ['HEAD' as const] : [])];
-      const others = (['GET', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS'] as HTTPMethods[]).filter((m) => !allow.includes(m));
-      fastify.route({
-        method: others,
-        url,
-        handler: (request, reply) =>
-          sendError(
-            reply,
-            String(request.id),
-            { status: 405, message: `${request.method} is not allowed on ${url}; use ${allow.join(', ')}` },
-            { allow: allow.join(', ') },
-          ),
-      });
-    }
+    // Every API route Nest registers: into the route table (405), and its handler run inside the request context
+    // (id and budget, which logs and outgoing calls read) with the trace span named after the route.
+    const routes = new RouteTable();
+    const budget = config.REQUEST_TIMEOUT_MS;
+    fastify.addHook('onRoute', (route: RouteOptions) => {
+      if (OPS_PATHS.has(route.url) || route.url.includes('*')) return;
+      const methods = (Array.isArray(route.method) ? route.method : [route.method]) as HTTPMethods[];
+      for (const method of methods) if (method !== 'HEAD') routes.add(method, route.url);
+      const handler = route.handler;
+      const name = `${methods[0]} ${route.url}`;
+      route.handler = function (this: FastifyInstance, request, reply) {
+        nameRequestSpan(request.raw, request.method, route.url);
+        return runWithRequestContext({ requestId: String(request.id), deadline: Date.now() + budget }, () =>
+          handler.call(this, request, reply),
+        );
+      };
+      Object.defineProperty(route.handler, 'name', { value: name });
+    });
     fastify.get('/healthz', async () => ({ status: 'ok' }));
     fastify.get('/readyz', async (request, reply) =>
       ready ? { status: 'ready' } : sendError(reply, String(request.id), { status: 503, message: 'shutting down or starting' }),
@@ -272,22 +307,18 @@ export async function startHttpEdge<U extends UpstreamRefs = Record<never, never
       reply.header('content-type', metrics.registry.contentType).send(await metrics.registry.metrics()),
     );
 
-    // Fastify hands these options to net.Server.listen, which knows reusePort (Node >= 22.12); its types do not.
-    await fastify.listen({ port: config.GATEWAY_PORT, host: config.GATEWAY_HOST, reusePort: config.GATEWAY_REUSE_PORT } as {
-      port: number;
-      host: string;
-    });
-    const port = (fastify.server.address() as AddressInfo).port;
-    const url = `http://${config.GATEWAY_HOST}:${port}`;
-    // Several local replicas share the API port (SO_REUSEPORT), so a probe or scrape of one needs a port of its own.
-    const ops =
-      config.OPS_PORT > 0 ? await startMetricsServer(metrics.registry, config.OPS_PORT, config.GATEWAY_HOST, () => ready) : undefined;
-    ready = true;
-    logger.info({ url, routes: routes.length, opsPort: config.OPS_PORT || undefined }, `${spec.name} serving`);
-
-    const server = fastify;
-    const nest = app;
-    const stop = stopSequence({
+    const root = serviceRootModule(
+      { serviceName: spec.name, logger, metrics, config, upstreams: upstreams.clients },
+      spec.module,
+      [{ provide: APP_FILTER, useValue: new HttpErrorFilter(logger, routes, config.MAX_BODY_BYTES) }],
+      [() => upstreams.close(), () => new Promise<void>((resolve) => (ops ? ops.close(() => resolve()) : resolve()))],
+    );
+    // bodyParser off: Fastify's own JSON parser stays the only one (Nest's would add a urlencoded parser).
+    app = await NestFactory.create(root, adapter, { logger: new NestPinoLogger(logger), abortOnError: false, bodyParser: false });
+    const server = fastify.server;
+    // Fastify hands these options to net.Server.listen, which knows reusePort (Node >= 22.12); Nest's types do not.
+    await app.listen({ port: config.GATEWAY_PORT, host: config.GATEWAY_HOST, reusePort: config.GATEWAY_REUSE_PORT } as unknown as number);
+    adapter.stopping = stopSequence({
       logger,
       shutdownDelayMs: config.SHUTDOWN_DELAY_MS,
       drainTimeoutMs: config.DRAIN_TIMEOUT_MS,
@@ -295,21 +326,26 @@ export async function startHttpEdge<U extends UpstreamRefs = Record<never, never
       // Stops accepting, lets the keep-alive connections end as their clients are told (stopAccepting), answers the
       // requests in progress (with Connection: close), then closes what is left.
       drain: async () => {
-        await stopAccepting(server.server, config.KEEP_ALIVE_TIMEOUT_MS);
-        await server.close();
+        await stopAccepting(server, config.KEEP_ALIVE_TIMEOUT_MS);
+        await adapter.closeFastify();
       },
-      forceClose: () => server.server.closeAllConnections(),
-      afterDrain: [
-        () => upstreams.close(),
-        () => new Promise<void>((resolve) => (ops ? ops.close(() => resolve()) : resolve())),
-        () => nest.close(),
-      ],
+      forceClose: () => server.closeAllConnections(),
     });
+    const port = (server.address() as AddressInfo).port;
+    const url = `http://${config.GATEWAY_HOST}:${port}`;
+    // Several local replicas share the API port (SO_REUSEPORT), so a probe or scrape of one needs a port of its own.
+    ops = config.OPS_PORT > 0 ? await startMetricsServer(metrics.registry, config.OPS_PORT, config.GATEWAY_HOST, () => ready) : undefined;
+    ready = true;
+    logger.info({ url, opsPort: config.OPS_PORT || undefined }, `${spec.name} serving`);
+
+    const nest = app;
+    let stopping: Promise<void> | undefined;
+    const stop = () => (stopping ??= nest.close());
     return { app, fastify, url, logger, metrics, upstreams: upstreams.clients, stop };
   } catch (error) {
-    await fastify?.close().catch(() => undefined);
-    upstreams.close();
     await app?.close().catch(() => undefined);
+    ops?.close();
+    upstreams.close();
     throw error;
   }
 }
