@@ -1,9 +1,10 @@
 import * as grpc from '@grpc/grpc-js';
 import Fastify from 'fastify';
 import { z } from 'zod';
-import { Controller, Inject, Module } from '@nestjs/common';
+import { Controller, Get, Inject, Module, Param } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { Transport, type MicroserviceOptions } from '@nestjs/microservices';
+import { FastifyAdapter } from '@nestjs/platform-fastify';
 import {
   CatalogServiceControllerMethods,
   type CatalogServiceClient,
@@ -153,30 +154,53 @@ export async function startVariant(variant: string, port: number, backendPort?: 
     case 'edge-bare': {
       // The edge's floor: Fastify, the gateway's validation of the id, a bare grpc-js client to catalog. No Nest, no
       // request context, metrics, load shedding or error mapping.
-      const definition = serviceDefinition(CATALOG).GetProduct!;
-      const client = new grpc.Client(`ipv4:127.0.0.1:${backendPort}`, grpc.credentials.createInsecure(), {
-        'grpc.service_config': ROUND_ROBIN,
-      });
-      const productId = z.string().regex(/^p-\d{6}$/, 'must be a product id such as "p-000042"');
+      const getProduct = bareEdgeHandler(backendPort!);
       const app = Fastify();
-      app.get('/api/products/:id', (request) => {
-        const id = productId.parse((request.params as { id: string }).id);
-        return new Promise((resolve, reject) =>
-          client.makeUnaryRequest(
-            GET_PRODUCT,
-            definition.requestSerialize,
-            definition.responseDeserialize,
-            { id },
-            new grpc.Metadata(),
-            { deadline: Date.now() + 5_000 },
-            (error, response) => (error ? reject(error) : resolve((response as GetProductResponse).product)),
-          ),
-        );
-      });
+      app.get('/api/products/:id', (request) => getProduct((request.params as { id: string }).id));
       await app.listen({ port, host: '127.0.0.1' });
+      return;
+    }
+    case 'edge-nest': {
+      // Stock Nest on its Fastify adapter, doing what the bare edge does: the same route, validation and client. The
+      // gap to the bare edge is Nest's HTTP stack; the gap from here to the gateway is Strata's kit.
+      const getProduct = bareEdgeHandler(backendPort!);
+      @Controller('api')
+      class Products {
+        @Get('products/:id')
+        getProduct(@Param('id') id: string) {
+          return getProduct(id);
+        }
+      }
+      @Module({ controllers: [Products] })
+      class ProductsModule {}
+      const app = await NestFactory.create(ProductsModule, new FastifyAdapter(), { logger: false, bodyParser: false });
+      await app.listen(port, '127.0.0.1');
       return;
     }
     default:
       throw new Error(`unknown variant ${variant}`);
   }
+}
+
+/** What both bare edges do per request: the gateway's validation of the id (zod), then catalog's GetProduct on a bare grpc-js client. */
+function bareEdgeHandler(backendPort: number): (rawId: string) => Promise<unknown> {
+  const definition = serviceDefinition(CATALOG).GetProduct!;
+  const client = new grpc.Client(`ipv4:127.0.0.1:${backendPort}`, grpc.credentials.createInsecure(), {
+    'grpc.service_config': ROUND_ROBIN,
+  });
+  const productId = z.string().regex(/^p-\d{6}$/, 'must be a product id such as "p-000042"');
+  return (rawId) => {
+    const id = productId.parse(rawId);
+    return new Promise((resolve, reject) =>
+      client.makeUnaryRequest(
+        GET_PRODUCT,
+        definition.requestSerialize,
+        definition.responseDeserialize,
+        { id },
+        new grpc.Metadata(),
+        { deadline: Date.now() + 5_000 },
+        (error, response) => (error ? reject(error) : resolve((response as GetProductResponse).product)),
+      ),
+    );
+  };
 }

@@ -163,6 +163,8 @@ async function orchestrate(): Promise<void> {
     CATALOG_TARGET: `ipv4:127.0.0.1:${catalogPort}`,
   });
   const edgeBarePid = await startProcess([here, 'server', 'edge-bare', String(edgeBarePort), String(catalogPort)]);
+  const edgeNestPort = await freePort();
+  const edgeNestPid = await startProcess([here, 'server', 'edge-nest', String(edgeNestPort), String(catalogPort)]);
   // Tracing: the same gateway → catalog pair exporting every trace, and one trace in ten, to a real OTLP receiver (the
   // local cluster's console, whose CPU is not counted: in a cluster the collector runs elsewhere).
   const collector = await startConsole({ source: () => ({ title: 'bench', services: [], replicas: [], events: [] }) });
@@ -195,6 +197,7 @@ async function orchestrate(): Promise<void> {
     `http://127.0.0.1:${tracedAll.gateway.port}/readyz`,
     `http://127.0.0.1:${tracedTenth.gateway.port}/readyz`,
     `http://127.0.0.1:${edgeBarePort}/api/products/p-000001`,
+    `http://127.0.0.1:${edgeNestPort}/api/products/p-000001`,
   ]) {
     for (
       let i = 0;
@@ -250,6 +253,12 @@ async function orchestrate(): Promise<void> {
           kind: 'http',
           target: `http://127.0.0.1:${edgeBarePort}/api/products/p-000042`,
           watched: { edge: edgeBarePid, catalog: catalogPid },
+        },
+        {
+          name: 'stock Nest on its Fastify adapter + the same validation + grpc-js (HTTP)',
+          kind: 'http',
+          target: `http://127.0.0.1:${edgeNestPort}/api/products/p-000042`,
+          watched: { edge: edgeNestPid, catalog: catalogPid },
         },
         {
           name: 'the gateway (HTTP)',
