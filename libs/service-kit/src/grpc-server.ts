@@ -1,8 +1,7 @@
 import type { Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { DynamicModule, Type } from '@nestjs/common';
+import type { DynamicModule, INestMicroservice, Type } from '@nestjs/common';
 import { APP_FILTER, NestFactory } from '@nestjs/core';
-import type { INestMicroservice } from '@nestjs/common';
 import { HealthImplementation } from 'grpc-health-check';
 import type { GrpcServiceEnv } from './config.js';
 import { GrpcStatusFilter } from './grpc-status.filter.js';
@@ -30,7 +29,7 @@ export interface GrpcServiceSpec<U extends UpstreamRefs = Record<never, never>> 
   readonly services: readonly string[];
   /** The validated env; must hold `<UPSTREAM>_TARGET` for each upstream. */
   readonly config: GrpcServiceEnv & Record<string, unknown>;
-  /** The services this one calls: `{ catalog: upstream<CatalogServiceClient>(CATALOG_SERVICE_NAME) }`. */
+  /** The services this one calls: ``{ catalog: upstream<CatalogServiceClient>(`${protobufPackage}.${CATALOG_SERVICE_NAME}`) }``. */
   readonly upstreams?: U;
   /**
    * The service's Nest module: its controllers (ts-proto's `…ControllerMethods()`) and providers, which inject what
