@@ -52,7 +52,6 @@ export interface StrataGrpcTransportOptions {
 export class StrataGrpcTransport extends ServerGrpc implements CustomTransportStrategy {
   #port = 0;
   #server?: grpc.Server;
-  readonly #recorders = new Map<string, RpcRecorder>();
   /** Nest's default start hook (calls `done` and nothing else), to tell whether anyone set one. */
   readonly #noStartHook = this.onProcessingStartHook;
 
@@ -115,13 +114,14 @@ export class StrataGrpcTransport extends ServerGrpc implements CustomTransportSt
     const handler = methodHandler as (request: unknown, metadata: grpc.Metadata, call: unknown) => Promise<unknown>;
     const { serviceName, logger } = this.strata;
     const debug = logger.isLevelEnabled('debug');
+    // Label children looked up once per (method, code), not per call; the method is known at the first call.
     let recorder: RpcRecorder | undefined;
     let method = '';
     return (call: grpc.ServerUnaryCall<unknown, unknown>, callback: grpc.sendUnaryData<unknown>) => {
       const started = performance.now();
       if (!recorder) {
         method = methodOf(call);
-        recorder = this.recorder(method);
+        recorder = new RpcRecorder(this.strata.metrics.serverHandled, this.strata.metrics.serverLatency, serviceName, method, statusName);
       }
       const recording = recorder;
       // Nest's whole pipeline (guards and exception filters too) runs inside the context below, so it reads this id.
@@ -179,17 +179,6 @@ export class StrataGrpcTransport extends ServerGrpc implements CustomTransportSt
         running?.catch?.(fail);
       });
     };
-  }
-
-  /** Label children looked up once per (method, code), not per call. */
-  private recorder(method: string): RpcRecorder {
-    let recorder = this.#recorders.get(method);
-    if (!recorder) {
-      const { metrics, serviceName } = this.strata;
-      recorder = new RpcRecorder(metrics.serverHandled, metrics.serverLatency, serviceName, method, statusName);
-      this.#recorders.set(method, recorder);
-    }
-    return recorder;
   }
 
   override async close(): Promise<void> {

@@ -3,8 +3,6 @@ import { KIT_CONFIG, KIT_LOGGER, KIT_METRICS, KIT_SERVICE_NAME, KIT_UPSTREAMS } 
 import type { Logger } from './logger.js';
 import type { ServiceMetrics } from './metrics.js';
 
-export * from './kit-tokens.js';
-
 /** What the kit made before Nest builds the service's module, given to it as providers. */
 export interface KitValues {
   readonly serviceName: string;

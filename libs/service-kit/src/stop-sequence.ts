@@ -13,13 +13,12 @@ export interface StopSteps {
   /** Stop accepting, let in-flight calls finish. */
   drain(): Promise<void>;
   forceClose(): void;
-  /** After the drain, in order (the HTTP edge: upstream channels, the ops port, the DI container; a gRPC service closes these in Nest's shutdown hooks). */
-  readonly afterDrain?: readonly (() => unknown)[];
 }
 
 /**
  * The one stop sequence of every Strata server, gRPC or HTTP: readiness off → SHUTDOWN_DELAY_MS → drain (bounded by
- * DRAIN_TIMEOUT_MS) → close what the in-flight calls needed. Returns an idempotent `stop()`.
+ * DRAIN_TIMEOUT_MS, then `forceClose`). What the in-flight calls needed (channels, pools, ports) is closed after it, in
+Nest's shutdown hooks (`kit-module.ts`). Returns an idempotent `stop()`.
  */
 export function stopSequence(steps: StopSteps): () => Promise<void> {
   let stopping: Promise<void> | undefined;
@@ -37,13 +36,6 @@ export function stopSequence(steps: StopSteps): () => Promise<void> {
       if (!drained) {
         steps.logger.warn({ drainTimeoutMs: steps.drainTimeoutMs }, 'drain timed out; in-flight calls cut');
         steps.forceClose();
-      }
-      for (const step of steps.afterDrain ?? []) {
-        try {
-          await step();
-        } catch (error) {
-          steps.logger.warn({ err: error }, 'a resource failed to close after the drain');
-        }
       }
       steps.logger.info({ drained }, 'stopped');
     })());
