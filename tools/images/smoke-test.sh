@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Starts each strata/<service> image once, as Kubernetes would run it (read-only root filesystem, no
-# capabilities, non-root), and checks that it answers its health check. Prints the time from `docker run`
+# capabilities, non-root), and checks that it answers its health check. The ports are this test's choice (the image
+# sets none: Kubernetes' manifests do). Prints the time from `docker run`
 # to healthy. orders needs PostgreSQL: DATABASE_URL (reached through the host network) must be set.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -41,9 +42,9 @@ for app in $(node libs/service-registry/dist/cli.js names); do
     "$DOCKER" run -d --name "$name" "${hardening[@]}" --network host -e GRPC_HOST=127.0.0.1 -e GRPC_PORT="$port" \
       -e METRICS_PORT=0 -e DATABASE_URL="$DATABASE_URL" "strata/$app:$TAG" >/dev/null
   elif [[ "$edge" == *" $app "* ]]; then
-    "$DOCKER" run -d --name "$name" "${hardening[@]}" -p 127.0.0.1::8080 "strata/$app:$TAG" >/dev/null
+    "$DOCKER" run -d --name "$name" "${hardening[@]}" -e GATEWAY_PORT=8080 -p 127.0.0.1::8080 "strata/$app:$TAG" >/dev/null
   else
-    "$DOCKER" run -d --name "$name" "${hardening[@]}" -p 127.0.0.1::50051 "strata/$app:$TAG" >/dev/null
+    "$DOCKER" run -d --name "$name" "${hardening[@]}" -e GRPC_PORT=50051 -e METRICS_PORT=0 -p 127.0.0.1::50051 "strata/$app:$TAG" >/dev/null
   fi
   if [[ "$edge" == *" $app "* ]]; then
     url="http://$("$DOCKER" port "$name" 8080 | head -1)/readyz"

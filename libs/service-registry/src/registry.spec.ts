@@ -2,10 +2,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { describe, it } from 'node:test';
 import { serviceDeclaration, type ServiceDeclaration } from './declaration.js';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { REPO_ROOT, loadServices, registryProblems } from './registry.js';
-import { SERVICE_NODE_OPTIONS } from './runtime.js';
 
 const registry = loadServices();
 const with_ = (name: string, change: Partial<ServiceDeclaration>): ServiceDeclaration => ({ ...registry.get(name), ...change });
@@ -55,12 +52,5 @@ describe('service declarations (apps/<name>/service.json)', () => {
     const paths = bad.error!.issues.map((i) => i.path.join('.') || i.message);
     assert.ok(paths.includes('name'), paths.join(', '));
     assert.ok(bad.error!.issues.some((i) => /Unrecognized key/.test(i.message)));
-  });
-
-  it("give every image the services' Node options", () => {
-    for (const name of registry.names) {
-      const dockerfile = readFileSync(join(REPO_ROOT, 'apps', name, 'Dockerfile'), 'utf8');
-      assert.match(dockerfile, new RegExp(`^ENV .*NODE_OPTIONS=${SERVICE_NODE_OPTIONS}$`, 'm'), `apps/${name}/Dockerfile`);
-    }
   });
 });

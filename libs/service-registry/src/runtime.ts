@@ -1,6 +1,6 @@
 /**
- * The Node options every Strata service runs with, wherever it runs: the images set them (`ENV NODE_OPTIONS` in each
- * Dockerfile; a test keeps them equal to this), the local cluster, the startup report and the bench pass them.
+ * The Node options every Strata service runs with, wherever it runs: `npm run images` passes them to the one Dockerfile
+ * (`ENV NODE_OPTIONS`, part of the content tag), the local cluster, the startup report and the bench pass them.
  *
  * `--max-semi-space-size=8` (MB; V8's default on 64-bit is 16): start-up allocates fast enough (proto parsing, Nest's
  * module scan, the catalog's data set) that V8 grows the young generation to its maximum and keeps it committed

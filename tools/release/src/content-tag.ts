@@ -2,13 +2,15 @@ import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createProjectGraphAsync, type ProjectGraph } from '@nx/devkit';
+import { SERVICE_NODE_OPTIONS } from '@strata/service-registry';
 
-/** The base image of every service image unless STRATA_BASE_IMAGE says otherwise (the Dockerfiles' ARG default). */
+/** The base image of every service image unless STRATA_BASE_IMAGE says otherwise (the Dockerfile's ARG default). */
 export const DEFAULT_BASE_IMAGE = 'node:24-bookworm-slim';
 /** A content tag: the first 12 hex digits of the SHA-256 of an image's inputs. */
 export const CONTENT_TAG = /^[0-9a-f]{12}$/;
-/** Inputs of every image, whatever the service: the lockfile decides every installed package, the base config every build. */
-const SHARED_INPUTS = ['package.json', 'package-lock.json', 'tsconfig.base.json'];
+/** Inputs of every image, whatever the service: the lockfile decides every installed package, the base config every
+ * build, and every image is built from the one Dockerfile. */
+const SHARED_INPUTS = ['package.json', 'package-lock.json', 'tsconfig.base.json', 'tools/release/image/Dockerfile'];
 /** The contracts are generated from proto/ at build time: their inputs are the .proto files and buf's config. */
 const GENERATED_FROM: Record<string, string[]> = { '@strata/contracts': ['proto'] };
 /** What a project folder holds that does not go into its image (tests, docs); build output is ignored by .gitignore. */
@@ -55,7 +57,7 @@ function filesUnder(repoRoot: string, dir: string, ignored: (path: string) => bo
 
 let graph: Promise<ProjectGraph> | undefined;
 /** Nx's project graph of the workspace (computed once per process, without the daemon). */
-function projectGraph(): Promise<ProjectGraph> {
+export function projectGraph(): Promise<ProjectGraph> {
   process.env.NX_DAEMON ??= 'false';
   return (graph ??= createProjectGraphAsync({ exitOnError: false }));
 }
@@ -96,7 +98,7 @@ export async function imageInputs(service: string, repoRoot: string): Promise<st
 /**
  * The content tag of `service`'s image: SHA-256 over every input file (path and content) and the base image reference,
  * first 12 hex digits. The same inputs give the same tag on any machine and at any time; a change to the app, a library
- * it uses, the lockfile, its Dockerfile or the base reference gives a new one. The base is taken by reference (as the
+ * it uses, the lockfile, the Dockerfile, the services' Node options or the base reference gives a new one. The base is taken by reference (as the
  * Dockerfile's FROM names it): pin it (`node:24.21.0-bookworm-slim`, or a digest) to make a new base a new tag.
  */
 export async function contentTag(service: string, repoRoot: string, baseImage = DEFAULT_BASE_IMAGE): Promise<string> {
@@ -111,5 +113,6 @@ export async function contentTag(service: string, repoRoot: string, baseImage = 
     hash.update(`${file}\0${createHash('sha256').update(content).digest('hex')}\n`);
   }
   hash.update(`base\0${baseImage}\n`);
+  hash.update(`node-options\0${SERVICE_NODE_OPTIONS}\n`); // a build argument of the one Dockerfile
   return hash.digest('hex').slice(0, 12);
 }

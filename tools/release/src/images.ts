@@ -1,9 +1,12 @@
 import { execFile, execFileSync, spawnSync } from 'node:child_process';
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { MissingPrerequisite, requireDocker } from '@strata/preflight';
-import { loadServices } from '@strata/service-registry';
+import { loadServices, SERVICE_NODE_OPTIONS } from '@strata/service-registry';
 import { contentTag, DEFAULT_BASE_IMAGE } from './content-tag.js';
 import { imageExists, imageSize } from './docker.js';
+import { DOCKERFILE, stageImageContext } from './image-context.js';
 
 export interface BuiltImage {
   service: string;
@@ -81,6 +84,7 @@ export async function buildImages(options: ImageOptions): Promise<BuiltImage[]> 
       options.log?.(`==> [${i + 1}/${services.length}] ${image} ${exists ? '(unchanged: already built)' : `(base ${base}) …`}`);
       const started = performance.now();
       if (!exists) {
+        const context = await stageImageContext(service, options.repoRoot);
         const build = promisify(execFile)(
           docker,
           [
@@ -90,16 +94,24 @@ export async function buildImages(options: ImageOptions): Promise<BuiltImage[]> 
             `BASE_IMAGE=${base}`,
             '--label',
             `org.opencontainers.image.version=${tags[service]}`,
+            '--build-arg',
+            `APP=${service}`,
+            '--build-arg',
+            `SERVICE_NODE_OPTIONS=${SERVICE_NODE_OPTIONS}`,
             '-f',
-            `apps/${service}/Dockerfile`,
+            join(options.repoRoot, DOCKERFILE),
             '-t',
             image,
-            '.',
+            context,
           ],
           { cwd: options.repoRoot, env: { ...env, DOCKER_BUILDKIT: buildkit ? '1' : '0' }, maxBuffer: 64 * 1024 * 1024 },
         );
         build.child.stderr?.pipe(process.stderr);
-        await build;
+        try {
+          await build;
+        } finally {
+          rmSync(context, { recursive: true, force: true });
+        }
       }
       seconds.set(service, (performance.now() - started) / 1000);
     }

@@ -1,12 +1,13 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { kustomizeMissing } from '@strata/preflight';
 import { REPO_ROOT } from '@strata/service-registry';
 import { contentTag, CONTENT_TAG, imageInputs } from './content-tag.js';
+import { stageImageContext } from './image-context.js';
 import { readImageTags, writeImageTags } from './overlay-images.js';
 import { previousRelease, rollBackDeclaration } from './rollback.js';
 
@@ -15,7 +16,7 @@ describe('content tags', () => {
     const inputs = await imageInputs('pricing', REPO_ROOT);
     for (const file of [
       'apps/pricing/src/main.ts',
-      'apps/pricing/Dockerfile',
+      'tools/release/image/Dockerfile',
       'libs/service-kit/src/grpc-server.ts',
       'libs/domain-errors/src/index.ts',
       'proto/strata/pricing/v1/pricing.proto',
@@ -23,7 +24,10 @@ describe('content tags', () => {
     ])
       assert.ok(inputs.includes(file), `${file} is an input of pricing's image`);
     assert.ok(!inputs.some((f) => f.startsWith('apps/catalog/')), "another app's files are not");
-    assert.ok(!inputs.some((f) => f.startsWith('tools/') || f.startsWith('libs/test-kit/')), 'neither are tools nor the test kit');
+    assert.ok(
+      !inputs.some((f) => (f.startsWith('tools/') && f !== 'tools/release/image/Dockerfile') || f.startsWith('libs/test-kit/')),
+      'neither are tools (but the one Dockerfile) nor the test kit',
+    );
     assert.ok(!inputs.some((f) => f.endsWith('.spec.ts') || f.includes('/dist/')), 'nor tests, nor build output');
     assert.ok(!inputs.some((f) => f.startsWith('libs/contracts/src/')), 'nor generated code (its .proto files are the input)');
   });
@@ -42,6 +46,28 @@ describe('content tags', () => {
     writeFileSync(join(copy, 'apps/pricing/src/main.ts'), `${readFileSync(join(copy, 'apps/pricing/src/main.ts'), 'utf8')}\n// a change\n`);
     assert.notEqual(await contentTag('pricing', copy), before.pricing, 'pricing changed: new tag');
     assert.equal(await contentTag('catalog', copy), before.catalog, 'catalog did not: same tag, so a release does not roll it');
+  });
+});
+
+describe('the build context of an image', () => {
+  it("holds the app's and its production libraries' manifests and compiled code, and nothing else", async () => {
+    const copy = mkdtempSync(join(tmpdir(), 'strata-context-'));
+    for (const f of ['package.json', 'package-lock.json']) cpSync(join(REPO_ROOT, f), join(copy, f));
+    const roots = ['apps/pricing', 'libs/contracts', 'libs/domain-errors', 'libs/service-kit', 'libs/test-kit', 'apps/catalog'];
+    for (const root of roots) {
+      cpSync(join(REPO_ROOT, root, 'package.json'), join(copy, root, 'package.json'));
+      mkdirSync(join(copy, root, 'dist'), { recursive: true });
+      for (const file of ['index.js', 'index.d.ts', 'index.js.map', 'index.spec.js', 'tsconfig.tsbuildinfo'])
+        writeFileSync(join(copy, root, 'dist', file), root);
+    }
+    const context = await stageImageContext('pricing', copy);
+    const files = (dir: string) => (readdirSync(join(context, dir), { recursive: true }) as string[]).filter((f) => f.includes('.')).sort();
+    const shipped = ['apps/pricing', 'libs/contracts', 'libs/domain-errors', 'libs/service-kit'];
+    assert.deepEqual(files('manifests'), ['package-lock.json', 'package.json', ...shipped.map((r) => `${r}/package.json`)].sort());
+    assert.deepEqual(files('built'), shipped.flatMap((r) => [`${r}/dist/index.d.ts`, `${r}/dist/index.js`]).sort());
+    rmSync(context, { recursive: true });
+    rmSync(join(copy, 'libs/service-kit/dist'), { recursive: true });
+    await assert.rejects(stageImageContext('pricing', copy), /libs\/service-kit\/dist does not exist: build @strata\/service-kit first/);
   });
 });
 
