@@ -16,12 +16,15 @@ const declarations = readdirSync(apps, { withFileTypes: true })
   .filter((entry) => entry.isDirectory() && existsSync(join(apps, entry.name, 'service.json')))
   .map((entry) => JSON.parse(readFileSync(join(apps, entry.name, 'service.json'), 'utf8')));
 
-/** The contract folder of a service: strata.order_history.v1 → order_history. */
-const contractFolder = (d) => d.contract?.package.split('.')[1];
+/** The contract folder of a service (order-history → order_history), where its .proto files are; none for the edge. */
+const contractFolder = (d) => {
+  const folder = d.name.replace(/-/g, '_');
+  return existsSync(join(import.meta.dirname, 'proto', 'strata', folder)) ? folder : undefined;
+};
 
 /** Per app: the contracts of services it does not declare a call to are off limits. */
 const contractBoundaries = declarations.map((d) => {
-  const others = declarations.filter((o) => o.name !== d.name && o.contract && !(d.calls ?? []).includes(o.name));
+  const others = declarations.filter((o) => o.name !== d.name && contractFolder(o) && !(d.calls ?? []).includes(o.name));
   return {
     files: [`apps/${d.name}/src/**/*.ts`],
     rules: {

@@ -258,9 +258,13 @@ for (let run = 1; run <= Number(values.runs); run++) {
   }
 }
 
+const registry = loadServices();
 if (local)
-  // What a pod of the service would be held to (the declarations the base manifests agree with).
-  for (const s of loadServices().services) declared.set(s.name, { request: s.resources.requests.memory, limit: s.resources.limits.memory });
+  // What a pod of the service would be held to (its Deployment in k8s/base).
+  for (const s of registry.services) {
+    const { resources } = registry.deployment(s.name);
+    declared.set(s.name, { request: resources.requests.memory, limit: resources.limits.memory });
+  }
 const names = Object.keys(runs[0] ?? {}).filter((n) => declared.has(n));
 const lines = [
   `| ${local ? 'service (largest replica)' : 'pod'} | idle rss MiB | steady rss under load MiB (median, min–max of ${runs.length} runs) | peak rss MiB | peak ${local ? 'VmRSS' : 'usage'} MiB | request | limit |`,

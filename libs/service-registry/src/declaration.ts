@@ -5,14 +5,14 @@ export const SERVICE_NAME = /^[a-z][a-z0-9]*(-[a-z0-9]+)*$/;
 export const LAYERS = ['edge', 'composite', 'leaf'] as const;
 export type Layer = (typeof LAYERS)[number];
 
-const quantity = z.string().regex(/^\d+(\.\d+)?(m|Mi|Gi|Ki)?$/, 'a Kubernetes quantity such as "250m" or "128Mi"');
-const resources = z.object({ cpu: quantity, memory: quantity }).strict();
 const port = z.number().int().min(1).max(65535);
 
 /**
- * One service, declared once, next to its app (`apps/<name>/service.json`). Every tool reads this: the local cluster,
- * the container topology, the capacity experiment, the image scripts, the k8s checks, the startup report, the lint
- * rules and the generator. The k8s base is written to agree with it, and `npm run k8s:validate` checks that it does.
+ * What only Strata knows of one service, next to its app (`apps/<name>/service.json`): its layer, whom it calls, who
+ * owns it, how it is loaded and how its capacity is measured. What Kubernetes owns (ports, resources, probes, env) is
+ * in k8s/base and read from there (`ServiceRegistry.deployment`); its contract is its .proto files (proto/strata/
+ * <name>/v<N>/), read by the registry. Every tool reads services through the registry: the local cluster, the
+ * container topology, the capacity experiment, the image scripts, the k8s checks, the lint rules and the generator.
  */
 export const serviceDeclaration = z
   .object({
@@ -21,23 +21,12 @@ export const serviceDeclaration = z
     description: z.string().min(10),
     /** Who owns the service's room (CODEOWNERS). */
     owners: z.array(z.string().regex(/^@[\w.-]+(\/[\w.-]+)?$/, 'a GitHub user or @org/team')).min(1),
-    /** The gRPC contract the service serves; the edge serves HTTP and has none. */
-    contract: z
-      .object({
-        package: z.string().regex(/^strata\.[a-z0-9_]+\.v\d+$/, 'strata.<service>.v<N>'),
-        services: z.array(z.string().regex(/^strata\.[a-z0-9_]+\.v\d+\.[A-Z]\w*$/)).min(1),
-      })
-      .strict()
-      .optional(),
     /** Services this one calls (each dialled as `<NAME>_TARGET`). */
     calls: z.array(z.string().regex(SERVICE_NAME)).default([]),
     /** Stateful backing services it owns (the data layer): only "postgres" so far. */
     data: z.array(z.enum(['postgres'])).default([]),
-    /** Ports inside a container or pod. The edge serves HTTP and its metrics on `http`. */
-    ports: z.object({ grpc: port.optional(), http: port.optional(), metrics: port.optional() }).strict(),
-    /** Default ports of the app when run alone (its env defaults). */
+    /** Default ports of the app when run alone on a machine (its env defaults; in a pod the manifests set the ports). */
     standalonePorts: z.object({ grpc: port.optional(), http: port.optional(), metrics: port.optional() }).strict(),
-    resources: z.object({ requests: resources, limits: resources }).strict(),
     load: z
       .object({
         /** The module of the scenarios this service limits, shared by k6 and the Node driver. */
@@ -72,23 +61,19 @@ export const serviceDeclaration = z
   })
   .strict()
   .superRefine((d, ctx) => {
-    const issue = (message: string, path: (string | number)[]) => ctx.addIssue({ code: 'custom', message, path });
-    if (d.layer === 'edge') {
-      if (d.ports.http === undefined) issue('the edge serves HTTP: ports.http is required', ['ports', 'http']);
-    } else {
-      if (!d.contract) issue(`a ${d.layer} service serves a gRPC contract: contract is required`, ['contract']);
-      if (d.ports.grpc === undefined || d.ports.metrics === undefined)
-        issue('a gRPC service needs ports.grpc and ports.metrics', ['ports']);
-      const pkg = `strata.${d.name.replace(/-/g, '_')}.v`;
-      if (d.contract && !d.contract.package.startsWith(pkg))
-        issue(`the contract package of ${d.name} is ${pkg}<N>`, ['contract', 'package']);
-      // Several versions may be served side by side during a deliberate break (v1 and v2): every one is the service's.
-      for (const [i, service] of (d.contract?.services ?? []).entries()) {
-        if (!service.startsWith(pkg))
-          issue(`${service} is not a version of ${d.name}'s contract (${pkg}<N>.…)`, ['contract', 'services', i]);
-      }
-    }
-    if (d.calls.includes(d.name)) issue('a service does not call itself', ['calls']);
+    if (d.calls.includes(d.name)) ctx.addIssue({ code: 'custom', message: 'a service does not call itself', path: ['calls'] });
   });
 
-export type ServiceDeclaration = z.infer<typeof serviceDeclaration>;
+/** What a service's file declares. */
+export type DeclaredService = z.infer<typeof serviceDeclaration>;
+
+/** The gRPC contract a service serves: read from its .proto files, never declared. */
+export interface Contract {
+  /** The package of its first version: "strata.catalog.v1". */
+  package: string;
+  /** Every service of every version, oldest version first: ["strata.catalog.v1.CatalogService"]. */
+  services: string[];
+}
+
+/** A declared service, with the contract its .proto files define (the edge serves HTTP and has none). */
+export type ServiceDeclaration = DeclaredService & { contract?: Contract };

@@ -1,3 +1,4 @@
 export * from './declaration.js';
 export * from './registry.js';
 export * from './runtime.js';
+export * from './manifests.js';

@@ -103,10 +103,9 @@ export class ManifestsTarget implements ExperimentTarget {
   }
 
   replicas(service: string): ReplicaHandle[] {
-    const declared = service === 'postgres' ? undefined : registry.get(service);
+    const metricsPort = service === 'postgres' ? undefined : registry.metricsPort(service);
     return this.pods(service).map((pod) => {
       const container = () => pod.containers[0]?.containerId;
-      const metricsPort = declared ? (declared.layer === 'edge' ? declared.ports.http : declared.ports.metrics) : undefined;
       return {
         id: pod.name,
         service,

@@ -233,10 +233,8 @@ export class KubernetesTarget implements ExperimentTarget {
       }));
     for (const pod of this.pods) {
       if (!registry.has(pod.service)) continue;
-      const declared = registry.get(pod.service);
-      if (declared.ports.grpc) await this.forward(pod.name, declared.ports.grpc);
-      const metrics = declared.layer === 'edge' ? declared.ports.http : declared.ports.metrics;
-      if (metrics) await this.forward(pod.name, metrics);
+      if (registry.get(pod.service).layer !== 'edge') await this.forward(pod.name, registry.port(pod.service, 'grpc'));
+      await this.forward(pod.name, registry.metricsPort(pod.service));
     }
   }
 
@@ -276,13 +274,12 @@ export class KubernetesTarget implements ExperimentTarget {
   }
 
   grpcAddresses(service: string): string[] {
-    const port = registry.get(service).ports.grpc!;
+    const port = registry.port(service, 'grpc');
     return this.pods.filter((p) => p.service === service).flatMap((p) => this.local(p.name, port) ?? []);
   }
 
   replicas(service: string): ReplicaHandle[] {
-    const declared = registry.get(service);
-    const metricsPort = declared.layer === 'edge' ? declared.ports.http! : declared.ports.metrics!;
+    const metricsPort = registry.metricsPort(service);
     return this.pods
       .filter((p) => p.service === service)
       .map((p) => {

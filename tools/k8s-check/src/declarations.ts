@@ -12,10 +12,11 @@ const sameSet = (a: readonly string[], b: readonly string[]) =>
   JSON.stringify([...new Set(a)].sort()) === JSON.stringify([...new Set(b)].sort());
 
 /**
- * Where a rendered overlay disagrees with the service declarations (apps/<name>/service.json): each declared service
- * has its Deployment, with the declared layer label, ports, resources, readiness service and one `<NAME>_TARGET` per
- * callee (and none other); every Deployment is a declared service (or the data layer); and, where network policies
- * are rendered, each service admits exactly its callers and reaches exactly its callees.
+ * Where a rendered overlay disagrees with what Strata declares (apps/<name>/service.json) or serves (proto/): each
+ * declared service has its Deployment, with the declared layer label, a readiness probe that asks for a service of its
+ * contract, and one `<NAME>_TARGET` per declared callee (and none other); every Deployment is a declared service (or
+ * the data layer); and, where network policies are rendered, each service admits exactly its callers and reaches
+ * exactly its callees. Ports, resources and probes are not compared with anything: the manifests are their one home.
  */
 export function declarationProblems(objects: readonly K8sObject[], registry: ServiceRegistry, requireNetworkPolicies: boolean): string[] {
   const problems: string[] = [];
@@ -40,22 +41,11 @@ export function declarationProblems(objects: readonly K8sObject[], registry: Ser
     if (labels['app.kubernetes.io/component'] !== s.layer)
       problems.push(`${id}: component label ${labels['app.kubernetes.io/component']}, declared layer ${s.layer}`);
     const container = deployment.spec?.template?.spec?.containers?.[0] ?? {};
-    const ports = Object.fromEntries(
-      (container.ports ?? []).map((p: { name: string; containerPort: number }) => [p.name, p.containerPort]),
-    );
-    for (const [name, port] of Object.entries(s.ports)) {
-      if (ports[name] !== port) problems.push(`${id}: container port ${name} is ${ports[name] ?? 'missing'}, declared ${port}`);
-    }
-    for (const kind of ['requests', 'limits'] as const) {
-      for (const resource of ['cpu', 'memory'] as const) {
-        const actual = container.resources?.[kind]?.[resource];
-        if (actual !== s.resources[kind][resource])
-          problems.push(`${id}: ${resource} ${kind.slice(0, -1)} ${actual ?? 'missing'}, declared ${s.resources[kind][resource]}`);
-      }
-    }
-    if (s.contract && container.readinessProbe?.grpc?.service !== s.contract.services[0]) {
+    // Readiness must ask for what the service serves: a service of its .proto contract (not a copy of a declaration).
+    const asked = container.readinessProbe?.grpc?.service;
+    if (s.contract && !s.contract.services.includes(asked)) {
       problems.push(
-        `${id}: readiness must ask for ${s.contract.services[0]}, asks for ${container.readinessProbe?.grpc?.service ?? 'nothing'}`,
+        `${id}: readiness asks for ${asked ?? 'nothing'}, which ${s.name}'s contract (${s.contract.services.join(', ')}) does not serve`,
       );
     }
     const env: { name: string; value?: string; valueFrom?: unknown }[] = container.env ?? [];

@@ -119,11 +119,11 @@ describe('k8s overlays', { skip }, () => {
     assert.deepEqual(checkObjects(observed(), true), [], 'as committed, the component passes');
   });
 
-  it('fails manifests that disagree with the service declarations (apps/<name>/service.json)', () => {
+  it('fails manifests that disagree with the service declarations (apps/<name>/service.json) or the contracts (proto/)', () => {
     const objects = broken((o) => {
       const orders = find(o, 'Deployment', 'orders').spec.template.spec.containers[0];
       orders.env = orders.env.filter((e: { name: string }) => e.name !== 'PRICING_TARGET');
-      find(o, 'Deployment', 'catalog').spec.template.spec.containers[0].resources.limits.cpu = '2';
+      find(o, 'Deployment', 'catalog').spec.template.spec.containers[0].readinessProbe.grpc.service = 'strata.catalog.v1.Catalog';
       find(o, 'Deployment', 'pricing').spec.template.metadata.labels['app.kubernetes.io/component'] = 'composite';
       find(o, 'NetworkPolicy', 'pricing').spec.ingress[0].from.push({
         podSelector: { matchLabels: { 'app.kubernetes.io/name': 'recommendations' } },
@@ -132,7 +132,12 @@ describe('k8s overlays', { skip }, () => {
     });
     const problems = checkObjects(objects, true);
     assert.ok(problems.includes('Deployment/orders: dials catalog, declared calls catalog, pricing'), problems.join('\n'));
-    assert.ok(problems.includes('Deployment/catalog: cpu limit 2, declared 500m'));
+    assert.ok(
+      problems.includes(
+        "Deployment/catalog: readiness asks for strata.catalog.v1.Catalog, which catalog's contract (strata.catalog.v1.CatalogService) does not serve",
+      ),
+      problems.join('\n'),
+    );
     assert.ok(problems.includes('Deployment/pricing: component label composite, declared layer leaf'));
     assert.ok(problems.includes('NetworkPolicy/pricing: admits gateway, orders, recommendations, but its callers are orders, gateway'));
     assert.ok(problems.includes('Deployment/stray: no apps/stray/service.json declares this service'));

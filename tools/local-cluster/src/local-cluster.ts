@@ -8,7 +8,8 @@ import { parseDocument, type YAMLMap, type YAMLSeq } from 'yaml';
 import { prepareChangeLoop, type ChangeLoop } from './change-loop.js';
 import { supervisorView } from './console-view.js';
 import { planServices, type ReplicaPlan, type ServiceTemplate } from './local-plan.js';
-import { kustomizationFile, readDesiredReplicas, readOverlayDeployments } from './overlay-reader.js';
+import { kustomizationFile, readOverlayDeployments } from '@strata/service-registry';
+import { readDesiredReplicas } from './overlay-reader.js';
 import { Supervisor, type ReconcileEvent, type ReplicaStatus, type ServiceStatus, type SupervisorOptions } from './supervisor.js';
 
 /** The repository this tool belongs to (tools/local-cluster/dist → repo root). */

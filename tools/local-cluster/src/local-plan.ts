@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { SERVICE_NODE_OPTIONS, START_ORDER, type ServiceRegistry } from '@strata/service-registry';
 import { LOCAL_SCHEME } from '@strata/service-kit';
-import type { DeploymentSpec } from './overlay-reader.js';
+import type { DeploymentSpec } from '@strata/service-registry';
 
 /** How one replica is started on this machine. */
 export interface ReplicaPlan {
@@ -84,7 +84,7 @@ export function planServices(
             args: [],
             env: { ...env, GRPC_HOST: '127.0.0.1', GRPC_PORT: String(port(slot)), METRICS_PORT: String(port(slot) + 50) },
             address,
-            probe: { kind: 'grpc', address, service: declared.contract?.services[0] ?? '' },
+            probe: { kind: 'grpc', address, service: d.readinessService ?? '' },
             metricsUrl: `http://127.0.0.1:${port(slot) + 50}/metrics`,
           };
         },

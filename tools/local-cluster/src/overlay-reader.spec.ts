@@ -7,9 +7,9 @@ import { describe, it } from 'node:test';
 import { parseAllDocuments } from 'yaml';
 import { REPO_ROOT } from './local-cluster.js';
 import { planServices } from './local-plan.js';
-import { readDesiredReplicas, readOverlayDeployments } from './overlay-reader.js';
+import { readDesiredReplicas } from './overlay-reader.js';
 import { kustomizeMissing } from '@strata/preflight';
-import { loadServices } from '@strata/service-registry';
+import { loadServices, readOverlayDeployments } from '@strata/service-registry';
 import { reservePortRegion } from '@strata/test-kit';
 
 const overlay = join(REPO_ROOT, 'k8s', 'overlays', 'local');
@@ -27,27 +27,38 @@ describe('reading k8s/overlays/local', () => {
     }
   });
 
-  it('reads the same replicas, layers, ports and env that `kubectl kustomize` renders', { skip: noKustomize }, () => {
-    const rendered = parseAllDocuments(execFileSync('kubectl', ['kustomize', overlay], { encoding: 'utf8' }))
-      .map((d) => d.toJS())
-      .filter((o) => o.kind === 'Deployment')
-      .map((o) => {
-        const container = o.spec.template.spec.containers[0];
-        return {
-          name: o.metadata.name,
-          layer: o.spec.template.metadata.labels['app.kubernetes.io/component'],
-          replicas: o.spec.replicas,
-          env: Object.fromEntries(
-            container.env
-              .filter((e: { value?: string }) => e.value !== undefined)
-              .map((e: { name: string; value: string }) => [e.name, e.value]),
-          ),
-          ports: Object.fromEntries(container.ports.map((p: { name: string; containerPort: number }) => [p.name, p.containerPort])),
-        };
-      })
-      .sort((a, b) => a.name.localeCompare(b.name));
-    assert.deepEqual(readOverlayDeployments(overlay), rendered);
-  });
+  // The local overlay, and the minikube-observability one, whose components patch every Deployment by label.
+  for (const dir of [overlay, join(REPO_ROOT, 'k8s', 'overlays', 'minikube-observability')])
+    it(
+      `reads the same replicas, layers, ports, env and readiness that \`kubectl kustomize\` renders (${dir.split('/').pop()})`,
+      { skip: noKustomize },
+      () => {
+        const rendered = parseAllDocuments(execFileSync('kubectl', ['kustomize', dir], { encoding: 'utf8' }))
+          .map((d) => d.toJS())
+          .filter((o) => o.kind === 'Deployment' && o.metadata.labels?.['app.kubernetes.io/part-of'] === 'strata')
+          .map((o) => {
+            const container = o.spec.template.spec.containers[0];
+            return {
+              name: o.metadata.name,
+              layer: o.spec.template.metadata.labels['app.kubernetes.io/component'],
+              replicas: o.spec.replicas,
+              env: Object.fromEntries(
+                container.env
+                  .filter((e: { value?: string }) => e.value !== undefined)
+                  .map((e: { name: string; value: string }) => [e.name, e.value]),
+              ),
+              ports: Object.fromEntries(container.ports.map((p: { name: string; containerPort: number }) => [p.name, p.containerPort])),
+              readinessService: container.readinessProbe.grpc?.service,
+              resources: container.resources,
+            };
+          })
+          .sort((a, b) => a.name.localeCompare(b.name));
+        assert.deepEqual(
+          readOverlayDeployments(dir).filter((d) => rendered.some((r) => r.name === d.name)),
+          rendered,
+        );
+      },
+    );
 });
 
 describe('planServices', () => {

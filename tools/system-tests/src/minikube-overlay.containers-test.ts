@@ -99,11 +99,11 @@ describe('the minikube overlay, executed in Docker as a node runs it (k8s:docker
       async () => {
         const env = { RATE: '10', DURATION: '3s', RUN_ID: `overlay-k6-${Date.now()}`, ORDER_ID: orderId };
         const run = grpc
-          ? await node.k6InPod(K6!, file, { ...env, TARGET: `${owner.name}:${owner.ports.grpc}` })
+          ? await node.k6InPod(K6!, file, { ...env, TARGET: `${owner.name}:${registry.port(owner.name, 'grpc')}` })
           : await runScript(K6!, file, { ...env, BASE_URL: gateway });
         const row = assertK6Run(file, run, 10 * 3);
         rows.push(
-          `k6 | ${file} | ${grpc ? `${owner.name}:${owner.ports.grpc} (Service DNS, in-cluster pod)` : 'gateway NodePort'} | ${row.requests} | ${row.rate} req/s | p99 ${row.p99} ms | failed ${row.failed}`,
+          `k6 | ${file} | ${grpc ? `${owner.name}:${registry.port(owner.name, 'grpc')} (Service DNS, in-cluster pod)` : 'gateway NodePort'} | ${row.requests} | ${row.rate} req/s | p99 ${row.p99} ms | failed ${row.failed}`,
         );
       },
     );

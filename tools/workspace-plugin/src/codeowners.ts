@@ -1,4 +1,4 @@
-import type { ServiceDeclaration } from '@strata/service-registry';
+import { contractDir, type ServiceDeclaration } from '@strata/service-registry';
 
 /** Paths nobody's service owns: the platform (shared libraries, tools, overlays, CI). */
 export const PLATFORM_OWNER = '@strata/platform-team';
@@ -31,7 +31,7 @@ export function roomOf(s: ServiceDeclaration): string[] {
     `/${s.load.scenarios}`,
     ...s.load.k6.map((f) => `/${f}`),
   ];
-  if (s.contract) paths.splice(1, 0, `/proto/strata/${s.contract.package.split('.')[1]}/`);
+  if (s.layer !== 'edge') paths.splice(1, 0, `/${contractDir(s.name)}/`);
   return paths;
 }
 

@@ -82,20 +82,14 @@ export default async function serviceGenerator(tree: Tree, options: ServiceGener
   const standaloneMetricsPort = nextPort(Math.max(9460, ...existing.map((s) => s.standalonePorts.metrics ?? 0)) + 1);
   const owner = options.owner ?? `@strata/${n.name}-team`;
   const description = `a ${options.layer} service generated from the Strata template; say here what it owns.`;
-  // Memory as the smallest measured services have it (pricing, recommendations: `npm run report:memory`, steady rss
-  // about 100 MiB with tracing on): a request below a Node service's idle RSS would let the node overcommit.
-  const resources = { requests: { cpu: '100m', memory: '144Mi' }, limits: { cpu: '500m', memory: '256Mi' } };
   const declaration: ServiceDeclaration = serviceDeclaration.parse({
     name: n.name,
     layer: options.layer,
     description: description[0]!.toUpperCase() + description.slice(1),
     owners: [owner],
-    contract: { package: `strata.${n.protoPkg}.v1`, services: [`strata.${n.protoPkg}.v1.${n.pascal}Service`] },
     calls,
     data: [],
-    ports: { grpc: 50051, metrics: 9464 },
     standalonePorts: { grpc: standaloneGrpcPort, metrics: standaloneMetricsPort },
-    resources,
     load: { scenarios: `loadtests/scenarios/${n.name}.js`, k6: [`loadtests/k6/grpc-${n.name}.js`] },
     capacity: {
       scenario: `grpc${n.pascal}Describe`,
@@ -121,7 +115,6 @@ export default async function serviceGenerator(tree: Tree, options: ServiceGener
     owner,
     standaloneGrpcPort,
     standaloneMetricsPort,
-    resources,
     tmpl: '',
   });
   tree.write(`apps/${n.name}/${DECLARATION_FILE}`, `${JSON.stringify(declaration, null, 2)}\n`);
