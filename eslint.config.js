@@ -22,7 +22,7 @@ const contractFolder = (d) => {
   return existsSync(join(import.meta.dirname, 'proto', 'strata', folder)) ? folder : undefined;
 };
 
-/** Per app: the contracts of services it does not declare a call to are off limits. */
+/** Per app: the contracts (and their rules) of services it does not declare a call to are off limits. */
 const contractBoundaries = declarations.map((d) => {
   const others = declarations.filter((o) => o.name !== d.name && contractFolder(o) && !(d.calls ?? []).includes(o.name));
   return {
@@ -32,7 +32,7 @@ const contractBoundaries = declarations.map((d) => {
         'error',
         {
           patterns: others.map((o) => ({
-            group: [`@strata/contracts/${contractFolder(o)}/*`],
+            group: [`@strata/contracts/${contractFolder(o)}/*`, `@strata/contract-rules/${contractFolder(o)}/*`],
             message: `${d.name} (${d.layer}) does not call ${o.name} (${o.layer}). Declare the call in apps/${d.name}/service.json ("calls") if the layering allows it: a leaf calls nothing, a composite calls only leaves, nothing calls the edge.`,
           })),
         },

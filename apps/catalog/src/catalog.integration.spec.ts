@@ -51,7 +51,7 @@ describe('catalog over real gRPC on loopback', () => {
     await assert.rejects(
       client.searchProducts({ query: '', category: '', pageSize: 1000, pageToken: '' }),
       (e: { code: number; details: string }) => {
-        return e.code === status.INVALID_ARGUMENT && /page_size/.test(e.details);
+        return e.code === status.INVALID_ARGUMENT && /pageSize/.test(e.details);
       },
     );
   });

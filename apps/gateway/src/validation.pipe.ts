@@ -4,7 +4,7 @@ import { parseInput } from './domain/api-schemas.js';
 
 /**
  * Validation at the edge as a Nest pipe: `@Param('id', new Valid(productIdParam, 'id'))`. What fails is a
- * DomainError (invalid_argument) naming the field — `body.lines[0].quantity: …` — which the edge's exception filter
+ * DomainError (invalid_argument) naming the field — `lines[0].quantity: …`, `Idempotency-Key: …` — which the edge's exception filter
  * answers as 400.
  */
 export class Valid<S extends z.ZodType> implements PipeTransform<unknown, z.infer<S>> {

@@ -147,7 +147,7 @@ describe('orders over real gRPC on loopback, with a real PostgreSQL', () => {
         customerEmail: '',
       }),
       (e: { code: number; details: string }) =>
-        e.code === status.INVALID_ARGUMENT && /lines\[0\]\.product_id: unknown product 'p-999999'/.test(e.details),
+        e.code === status.INVALID_ARGUMENT && /lines\[0\].productId: unknown product 'p-999999'/.test(e.details),
     );
     assert.equal(await orders.store.countByKey(`k-${runKey}-4`), 0);
   });

@@ -251,7 +251,7 @@ describe('reliability under load (the local cluster)', () => {
     const badOrder = fc.oneof(
       badBody.map(([value, field]) => [value, field, `rel-bad-${Date.now()}`] as const),
       fc.constantFrom(
-        [{ lines: [validLine, validLine] }, 'one line only', 'rel-bad-duplicate'] as const,
+        [{ lines: [validLine, validLine] }, 'appears twice', 'rel-bad-duplicate'] as const,
         [{ lines: [validLine], customerEmail: 'not-an-email' }, 'customerEmail', 'rel-bad-email'] as const,
         [{ lines: [validLine] }, 'Idempotency-Key', 'short'] as const,
         [{ lines: [validLine] }, 'Idempotency-Key', 'has space in it'] as const,

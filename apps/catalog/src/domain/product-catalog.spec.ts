@@ -102,10 +102,10 @@ describe('ProductCatalog', () => {
   });
 
   it('refuses bad page sizes, unknown categories and tokens from another query', () => {
-    assert.throws(() => catalog.search({ query: '', category: '', pageSize: 101, pageToken: '' }), /page_size/);
+    assert.throws(() => catalog.search({ query: '', category: '', pageSize: 101, pageToken: '' }), /pageSize/);
     assert.throws(() => catalog.search({ query: '', category: 'cars', pageSize: 10, pageToken: '' }), /unknown category 'cars'/);
     const first = catalog.search({ query: '', category: 'books', pageSize: 5, pageToken: '' });
     assert.throws(() => catalog.search({ query: '', category: 'toys', pageSize: 5, pageToken: first.nextPageToken }), /different query/);
-    assert.throws(() => catalog.search({ query: '', category: '', pageSize: 5, pageToken: '!!garbage' }), /page_token/);
+    assert.throws(() => catalog.search({ query: '', category: '', pageSize: 5, pageToken: '!!garbage' }), /pageToken/);
   });
 });

@@ -71,7 +71,7 @@ export class ProductCatalog {
     }
     const pageSize = request.pageSize === 0 ? DEFAULT_PAGE_SIZE : request.pageSize;
     if (!Number.isInteger(pageSize) || pageSize < 1 || pageSize > MAX_PAGE_SIZE) {
-      throw invalidArgument('page_size', `must be between 1 and ${MAX_PAGE_SIZE} (0 means ${DEFAULT_PAGE_SIZE})`);
+      throw invalidArgument('pageSize', `must be between 1 and ${MAX_PAGE_SIZE} (0 means ${DEFAULT_PAGE_SIZE})`);
     }
     const filter = `${request.category}\u0000${query.toLowerCase()}`;
     const offset = request.pageToken ? decodePageToken(request.pageToken, filter) : 0;
@@ -102,11 +102,11 @@ function decodePageToken(raw: string, filter: string): number {
   try {
     token = JSON.parse(Buffer.from(raw, 'base64url').toString('utf8')) as Partial<PageToken>;
   } catch {
-    throw invalidArgument('page_token', 'not a token this service issued');
+    throw invalidArgument('pageToken', 'not a token this service issued');
   }
   if (typeof token.offset !== 'number' || !Number.isInteger(token.offset) || token.offset < 0 || typeof token.filter !== 'string') {
-    throw invalidArgument('page_token', 'not a token this service issued');
+    throw invalidArgument('pageToken', 'not a token this service issued');
   }
-  if (token.filter !== filter) throw invalidArgument('page_token', 'belongs to a different query or category; start again without a token');
+  if (token.filter !== filter) throw invalidArgument('pageToken', 'belongs to a different query or category; start again without a token');
   return token.offset;
 }

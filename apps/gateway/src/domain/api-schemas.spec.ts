@@ -15,7 +15,7 @@ describe('edge validation', () => {
   it('names the field at fault', () => {
     assert.throws(
       () => parseInput(quoteBody, { lines: [{ productId: 'p-000001', quantity: 1.5 }] }, 'body'),
-      /body\.lines\[0\]\.quantity: must be a whole number/,
+      /lines\[0\]\.quantity: must be a whole number from 1 to 1000, got 1\.5$/,
     );
     assert.throws(() => parseInput(quoteBody, { lines: [], extra: 1 }, 'body'), /Unrecognized key: "extra"/);
     assert.throws(
@@ -30,7 +30,7 @@ describe('edge validation', () => {
           },
           'body',
         ),
-      /one line only/,
+      /lines\[1\]\.productId: 'p-000001' appears twice; put the whole quantity on one line$/,
     );
   });
 
@@ -116,7 +116,7 @@ describe('edge validation', () => {
             parsed = parseInput(schema, value, 'body');
           } catch (error) {
             assert.ok(error instanceof DomainError && error.kind === 'invalid_argument', `${kind}: threw ${String(error)}`);
-            assert.ok(error.message.startsWith('body'), `${kind}: "${error.message}" names the field`);
+            assert.ok(error.field && error.message.startsWith(`${error.field}: `), `${kind}: "${error.message}" names the field`);
             assert.equal(valid, false, `${kind}: refused a valid body ${JSON.stringify(value)}: ${error.message}`);
             outcomes[kind].refused++;
             continue;

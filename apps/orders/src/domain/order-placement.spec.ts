@@ -98,7 +98,7 @@ describe('OrderPlacement', () => {
   it('names the line of an unknown product and stores nothing', async () => {
     const store = new MapOrderStore();
     const orders = new OrderPlacement(catalog, pricing, store);
-    await assert.rejects(orders.placeOrder(request('key-00000003', 1, 'nope')), (e: DomainError) => e.field === 'lines[0].product_id');
+    await assert.rejects(orders.placeOrder(request('key-00000003', 1, 'nope')), (e: DomainError) => e.field === 'lines[0].productId');
     assert.equal(store.rows.size, 0);
   });
 
@@ -144,7 +144,7 @@ describe('OrderPlacement', () => {
 
   it('validates keys, quantities, duplicates and ids with the field named', async () => {
     const orders = new OrderPlacement(catalog, pricing, new MapOrderStore());
-    await assert.rejects(orders.placeOrder(request('short')), /idempotency_key/);
+    await assert.rejects(orders.placeOrder(request('short')), /idempotencyKey/);
     await assert.rejects(orders.placeOrder(request('key-00000004', 0)), /lines\[0\]\.quantity/);
     await assert.rejects(
       orders.placeOrder({

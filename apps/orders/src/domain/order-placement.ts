@@ -37,7 +37,7 @@ export class OrderPlacement {
     const { products, missingIds } = await this.catalog.batchGetProducts({ ids: intent.lines.map((l) => l.productId) });
     if (missingIds.length > 0) {
       const index = intent.lines.findIndex((l) => l.productId === missingIds[0]);
-      throw invalidArgument(`lines[${index}].product_id`, `unknown product '${missingIds[0]!.slice(0, 40)}'`);
+      throw invalidArgument(`lines[${index}].productId`, `unknown product '${missingIds[0]!.slice(0, 40)}'`);
     }
     const byId = new Map(products.map((p) => [p.id, p]));
     const quote = await this.pricing.quote({

@@ -110,9 +110,9 @@ describe('calculateQuote', () => {
     const base = { currencyCode: 'EUR', promotionCode: '', countryCode: 'DE' };
     assert.throws(() => calculateQuote({ ...base, lines: [] }), /lines: a quote needs 1 to 100 lines/);
     assert.throws(() => calculateQuote({ ...base, lines: [line(0, 100)] }), /lines\[0\]\.quantity/);
-    assert.throws(() => calculateQuote({ ...base, lines: [line(1, -5)] }), /lines\[0\]\.unit_price\.minor_units/);
-    assert.throws(() => calculateQuote({ ...base, currencyCode: 'XYZ', lines: [line(1, 5)] }), /currency_code: unsupported currency 'XYZ'/);
-    assert.throws(() => calculateQuote({ ...base, countryCode: 'ZZ', lines: [line(1, 5)] }), /country_code/);
+    assert.throws(() => calculateQuote({ ...base, lines: [line(1, -5)] }), /lines\[0\]\.unitPrice\.minorUnits/);
+    assert.throws(() => calculateQuote({ ...base, currencyCode: 'XYZ', lines: [line(1, 5)] }), /currencyCode: unsupported currency 'XYZ'/);
+    assert.throws(() => calculateQuote({ ...base, countryCode: 'ZZ', lines: [line(1, 5)] }), /countryCode/);
     assert.throws(() => calculateQuote({ ...base, promotionCode: 'FREE', lines: [line(1, 5)] }), /unknown promotion 'FREE'/);
   });
 });

@@ -1,12 +1,11 @@
 import type { Money } from '@strata/contracts/common/v1';
 import type { PricedLine, QuoteRequest, QuoteResponse } from '@strata/contracts/pricing/v1';
+import { quoteLineProblems } from '@strata/contract-rules/pricing/v1';
 import { invalidArgument } from '@strata/domain-errors';
 import { CURRENCIES, TAX_RATES, type Currency } from './currencies.js';
 import { applyBasisPoints, divideHalfEven } from './money-math.js';
 import { PROMOTIONS } from './promotions.js';
 
-export const MAX_LINES = 100;
-export const MAX_QUANTITY = 1000;
 /** 100 million EUR in cents: far above any product, far below where int64 → number loses precision. */
 export const MAX_UNIT_MINOR_UNITS = 10_000_000_000;
 export const DEFAULT_CURRENCY = 'EUR';
@@ -21,37 +20,33 @@ export const DEFAULT_COUNTRY = 'DE';
  * Totals are the sums of the line figures, so a quote always adds up to the cent.
  */
 export function calculateQuote(request: QuoteRequest): QuoteResponse {
-  const currency = lookupCurrency('currency_code', request.currencyCode || DEFAULT_CURRENCY);
+  const currency = lookupCurrency('currencyCode', request.currencyCode || DEFAULT_CURRENCY);
   const country = (request.countryCode || DEFAULT_COUNTRY).toUpperCase();
   const taxRate = TAX_RATES[country];
   if (taxRate === undefined) {
-    throw invalidArgument('country_code', `no tax rate for '${country.slice(0, 8)}'; supported: ${Object.keys(TAX_RATES).join(', ')}`);
+    throw invalidArgument('countryCode', `no tax rate for '${country.slice(0, 8)}'; supported: ${Object.keys(TAX_RATES).join(', ')}`);
   }
   const promotion = request.promotionCode ? PROMOTIONS[request.promotionCode.toUpperCase()] : undefined;
   if (request.promotionCode && !promotion) {
     throw invalidArgument(
-      'promotion_code',
+      'promotionCode',
       `unknown promotion '${request.promotionCode.slice(0, 32)}'; valid codes: ${Object.keys(PROMOTIONS).join(', ')}`,
     );
   }
-  if (request.lines.length === 0 || request.lines.length > MAX_LINES) {
-    throw invalidArgument('lines', `a quote needs 1 to ${MAX_LINES} lines, got ${request.lines.length}`);
-  }
+  // The lines' rules are the contract's (@strata/contract-rules), the same code the gateway checks them with.
+  const [problem] = quoteLineProblems(request.lines);
+  if (problem) throw invalidArgument(problem.field, problem.message);
 
   let promotionUsed = false;
   const totals = { subtotal: 0n, discount: 0n, tax: 0n };
   const lines: PricedLine[] = request.lines.map((line, i) => {
     const field = `lines[${i}]`;
-    if (!line.productId) throw invalidArgument(`${field}.product_id`, 'is required');
-    if (!Number.isInteger(line.quantity) || line.quantity < 1 || line.quantity > MAX_QUANTITY) {
-      throw invalidArgument(`${field}.quantity`, `must be a whole number from 1 to ${MAX_QUANTITY}, got ${line.quantity}`);
-    }
     const price = line.unitPrice;
-    if (!price) throw invalidArgument(`${field}.unit_price`, 'is required');
+    if (!price) throw invalidArgument(`${field}.unitPrice`, 'is required');
     if (!Number.isSafeInteger(price.minorUnits) || price.minorUnits < 0 || price.minorUnits > MAX_UNIT_MINOR_UNITS) {
-      throw invalidArgument(`${field}.unit_price.minor_units`, `must be a whole number from 0 to ${MAX_UNIT_MINOR_UNITS}`);
+      throw invalidArgument(`${field}.unitPrice.minorUnits`, `must be a whole number from 0 to ${MAX_UNIT_MINOR_UNITS}`);
     }
-    const from = lookupCurrency(`${field}.unit_price.currency_code`, price.currencyCode);
+    const from = lookupCurrency(`${field}.unitPrice.currencyCode`, price.currencyCode);
     const unit = convert(BigInt(price.minorUnits), from, currency);
     const lineTotal = unit * BigInt(line.quantity);
     const applies = promotion?.appliesTo({ category: line.category, quantity: line.quantity }) ?? false;

@@ -27,7 +27,7 @@ export class Recommender {
   ) {}
 
   async recommend(productId: string, requestedLimit: number): Promise<GetRecommendationsResponse> {
-    if (!productId) throw invalidArgument('product_id', 'is required');
+    if (!productId) throw invalidArgument('productId', 'is required');
     const limit = requestedLimit === 0 ? DEFAULT_LIMIT : requestedLimit;
     if (!Number.isInteger(limit) || limit < 1 || limit > MAX_LIMIT)
       throw invalidArgument('limit', `must be from 1 to ${MAX_LIMIT} (0 means ${DEFAULT_LIMIT})`);
