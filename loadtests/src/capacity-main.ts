@@ -18,7 +18,8 @@ import {
 import { loadServices } from '@strata/service-registry';
 import { chooseDriver, NodeDriver } from './capacity/drivers.js';
 import { runLayer, type LayerPlan } from './capacity/experiment.js';
-import { layerSection, writeReports, type LayerReport } from './capacity/report.js';
+import type { LayerReport } from './capacity/experiment.js';
+import { layerSection, writeReports } from './capacity/report.js';
 import { ManifestsTarget } from './capacity/manifests-target.js';
 import { KubernetesTarget, LocalTarget, type ExperimentTarget } from './capacity/targets.js';
 import { buildImages } from './images.js';

@@ -19,7 +19,13 @@ import {
 } from '@opentelemetry/sdk-trace';
 import { createAddHookMessageChannel } from 'import-in-the-middle';
 import { HTTP_SERVER_SPAN } from './trace-context.js';
-import type { Tracing } from './tracing.js';
+
+export interface Tracing {
+  /** Whether spans are recorded and exported (an OTLP endpoint was configured). */
+  readonly enabled: boolean;
+  /** Exports what is buffered and stops; part of the stop sequence. */
+  shutdown(): Promise<void>;
+}
 
 /** Paths whose requests are never traced: probes and scrapes would bury the requests people look for. */
 const UNTRACED_PATHS = new Set(['/healthz', '/readyz', '/metrics']);

@@ -1,9 +1,7 @@
-export interface Tracing {
-  /** Whether spans are recorded and exported (an OTLP endpoint was configured). */
-  readonly enabled: boolean;
-  /** Exports what is buffered and stops; part of the stop sequence. */
-  shutdown(): Promise<void>;
-}
+import type { Tracing } from './tracing-sdk.js';
+
+// The type only (no code is loaded by it): the SDK itself is imported below, and only when tracing is on.
+export type { Tracing } from './tracing-sdk.js';
 
 /** Whether the environment asks for traces: an OTLP endpoint is set and the SDK is not disabled. */
 export function tracingRequested(env: NodeJS.ProcessEnv = process.env): boolean {

@@ -1,6 +1,6 @@
 import * as vega from 'vega';
 import { compile, type TopLevelSpec } from 'vega-lite';
-import type { LayerReport } from './report.js';
+import type { LayerReport } from './experiment.js';
 
 /**
  * One SVG per layer, drawn with Vega-Lite (rendered headless by Vega): on the left, saturation throughput and SLO

@@ -361,3 +361,24 @@ export async function runLayer(
   }
   return steps;
 }
+
+/** What one layer's experiment produced, as the report and the chart read it. */
+export interface LayerReport {
+  plan: LayerPlan;
+  target: string;
+  /** What bounds one replica's capacity where the experiment ran. */
+  capacityNote: string;
+  driver: string;
+  repeats: number;
+  probeSeconds: number;
+  cpusPerReplica: number;
+  steps: StepResult[];
+  startedAt: string;
+  finishedAt: string;
+}
+
+/** A layer that could not be made the limit through the public API, and why (reported instead of left out). */
+export interface SkippedLayer {
+  service: string;
+  why: string;
+}

@@ -1,28 +1,8 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { layerChartSvg } from './chart.js';
-import type { LayerPlan, StepResult } from './experiment.js';
+import type { LayerReport, SkippedLayer, StepResult } from './experiment.js';
 import { boundBy, mostlyBoundBy, type Repeated } from './statistics.js';
-
-export interface LayerReport {
-  plan: LayerPlan;
-  target: string;
-  /** What bounds one replica's capacity where the experiment ran. */
-  capacityNote: string;
-  driver: string;
-  repeats: number;
-  probeSeconds: number;
-  cpusPerReplica: number;
-  steps: StepResult[];
-  startedAt: string;
-  finishedAt: string;
-}
-
-/** A layer that could not be made the limit through the public API, and why (reported instead of left out). */
-export interface SkippedLayer {
-  service: string;
-  why: string;
-}
 
 const f = (n: number, digits = 1) => (Number.isFinite(n) ? n.toFixed(digits) : '–');
 const pct = (n: number) => (Number.isFinite(n) ? `${Math.round(n * 100)} %` : '–');
