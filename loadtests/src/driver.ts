@@ -12,7 +12,7 @@ export interface LoadTarget {
    */
   baseUrls?: readonly string[] | (() => readonly string[]);
   /**
-   * gRPC scenarios: what to dial, e.g. `ipv4:10.0.0.5:50051,10.0.0.6:50051` or `strata-local:///pricing`. A function is
+   * gRPC scenarios: what to dial, e.g. `ipv4:10.0.0.5:50051,10.0.0.6:50051` or `dns:///pricing:50051`. A function is
    * asked again every second: when its answer changes (replicas added or removed), new calls go to a channel over the
    * new set and the old channel is closed once its calls are done.
    */

@@ -2,8 +2,6 @@ import { randomUUID } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
 import type { MethodDefinition, ServiceDefinition } from '@grpc/proto-loader';
 import type { Observable } from 'rxjs';
-// Registers the strata-local:/// resolver of the local cluster (a no-op elsewhere).
-import './local-resolver.js';
 import { RpcRecorder, type ServiceMetrics } from './metrics.js';
 import { serviceDefinition } from './protos.js';
 import { REQUEST_ID_HEADER, currentRequestContext } from './request-context.js';

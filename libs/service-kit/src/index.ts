@@ -1,17 +1,15 @@
-// The runtime kit of a Strata gRPC service. The HTTP edge lives at `@strata/service-kit/http-edge` (it loads
-// Fastify, which gRPC services do not need); domain errors at `@strata/domain-errors`; test helpers at
-// `@strata/test-kit`, which no production image contains.
-export * from './config.js';
-export * from './grpc-client.js';
-export * from './grpc-health.js';
-export * from './grpc-server.js';
-export * from './grpc-status.js';
-export * from './kit-tokens.js';
-export * from './local-resolver.js';
-export * from './logger.js';
-export * from './metrics.js';
-export * from './protos.js';
-export * from './request-context.js';
-export * from './stop-sequence.js';
-export * from './trace-context.js';
-export * from './upstreams.js';
+// The runtime kit of a Strata gRPC service: what apps and tools use, and no more (the rest is the kit's own). The HTTP
+// edge lives at `@strata/service-kit/http-edge` (it loads Fastify, which gRPC services do not need), tracing at
+// `@strata/service-kit/tracing`, the local cluster's name resolver at `@strata/service-kit/local-resolver` (loaded
+// only where `npm start` runs a replica, never in an image); domain errors at `@strata/domain-errors`; test helpers
+// at `@strata/test-kit`, which no production image contains.
+export { grpcServiceEnv, loadConfig, localDefault, upstreamEnv, upstreamTargets, type GrpcServiceEnv } from './config.js';
+export { createGrpcClient, type CallOptions, type GrpcClientOptions, type PromiseClient } from './grpc-client.js';
+export { checkHealth, waitForServing } from './grpc-health.js';
+export { startGrpcService, type GrpcServiceSpec, type RunningGrpcService, type ServiceKit } from './grpc-server.js';
+export { statusName } from './grpc-status.js';
+export { KIT_CONFIG, KIT_LOGGER, KIT_METRICS, KIT_UPSTREAMS } from './kit-tokens.js';
+export { ServiceMetrics } from './metrics.js';
+export { loadStrataProtos, serviceDefinition } from './protos.js';
+export { stopOnSignals } from './stop-sequence.js';
+export { upstream, type UpstreamClients, type UpstreamRef, type UpstreamRefs } from './upstreams.js';

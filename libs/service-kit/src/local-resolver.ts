@@ -9,7 +9,11 @@ import * as grpc from '@grpc/grpc-js';
  *
  * Why a resolver of our own (grpc-js `experimental.registerResolver`) rather than DNS served locally: local replicas
  * share 127.0.0.1 and differ by port, which A records cannot say, and grpc-js re-resolves DNS only when a connection
- * drops; a resolver pushes each change at once, as Kubernetes' endpoints do for kube-proxy. docs/architecture.md.
+ * drops; a resolver pushes each change at once, as Kubernetes' endpoints do for kube-proxy (docs/architecture.md, 9).
+ *
+ * Importing this module registers the scheme with grpc-js: the local cluster starts each replica with
+ * `--import @strata/service-kit/local-resolver` (tools/local-cluster/src/local-plan.ts); nothing else loads it, so no
+ * image and no pod carries a resolver it does not use.
  */
 export const LOCAL_SCHEME = 'strata-local';
 
@@ -74,16 +78,6 @@ class EndpointsFile {
 }
 
 const files = new Map<string, EndpointsFile>();
-/** Addresses published in this process (the load driver, tests): they win over the file. */
-const published = new Map<string, string[]>();
-const publishedListeners = new Set<Listener>();
-
-/** Publishes the addresses of `service` to the resolvers of this process (e.g. container replicas for the load driver). */
-export function publishLocalEndpoints(service: string, addresses: readonly string[]): void {
-  published.set(service, [...addresses]);
-  for (const listener of publishedListeners) listener();
-}
-
 function endpointsFile(): EndpointsFile | undefined {
   const path = process.env[ENDPOINTS_FILE_VARIABLE];
   if (!path) return undefined;
@@ -105,8 +99,6 @@ class LocalResolver implements grpc.experimental.Resolver {
     const file = endpointsFile();
     const changed = () => this.emit(false);
     if (file) this.unsubscribe.push(file.subscribe(changed));
-    publishedListeners.add(changed);
-    this.unsubscribe.push(() => publishedListeners.delete(changed));
   }
 
   updateResolution(): void {
@@ -118,12 +110,12 @@ class LocalResolver implements grpc.experimental.Resolver {
   }
 
   private emit(always: boolean): void {
-    const addresses = published.get(this.service) ?? endpointsFile()?.addresses(this.service);
+    const addresses = endpointsFile()?.addresses(this.service);
     const key = JSON.stringify(addresses ?? null);
     if (!always && key === this.last) return;
     this.last = key;
     if (!addresses || addresses.length === 0) {
-      const where = process.env[ENDPOINTS_FILE_VARIABLE] ?? 'this process';
+      const where = process.env[ENDPOINTS_FILE_VARIABLE] ?? `no ${ENDPOINTS_FILE_VARIABLE} set`;
       const details = addresses ? `${this.service} has no ready replica` : `no endpoints are published for ${this.service} (${where})`;
       this.listener(
         grpc.experimental.statusOrFromError({ code: grpc.status.UNAVAILABLE, details, metadata: new grpc.Metadata() }),

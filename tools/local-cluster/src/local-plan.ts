@@ -1,6 +1,7 @@
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { SERVICE_NODE_OPTIONS, START_ORDER, type ServiceRegistry } from '@strata/service-registry';
-import { LOCAL_SCHEME } from '@strata/service-kit';
+import { LOCAL_SCHEME } from '@strata/service-kit/local-resolver';
 import type { DeploymentSpec } from '@strata/service-registry';
 
 /** How one replica is started on this machine. */
@@ -65,7 +66,11 @@ export function planServices(
   const templates = deployments.map((d, i): ServiceTemplate => {
     const declared = registry.get(d.name);
     const env = Object.fromEntries(Object.entries(d.env).map(([k, v]) => [k, rewriteTarget(v)]));
-    Object.assign(env, { STRATA_ENDPOINTS_FILE: options.endpointsFile, NODE_OPTIONS: SERVICE_NODE_OPTIONS }, options.extraEnv);
+    Object.assign(env, { STRATA_ENDPOINTS_FILE: options.endpointsFile }, options.extraEnv);
+    // The strata-local:/// resolver is loaded into the replica by the local cluster, the only runtime that uses it:
+    // the app's code (and its image) does not import it. From the replica's own build, so its grpc-js registers it.
+    const nodeOptions = (root = options.repoRoot) =>
+      `${SERVICE_NODE_OPTIONS} --import=${pathToFileURL(join(root, 'libs', 'service-kit', 'dist', 'local-resolver.js')).href}`;
     if (declared.data.includes('postgres')) env.DATABASE_URL = options.databaseUrl;
     const script = (root = options.repoRoot) => join(root, 'apps', d.name, 'dist', 'main.js');
     const port = (slot: number) => options.basePort + 100 * i + slot;
@@ -82,7 +87,13 @@ export function planServices(
             layer: d.layer,
             script: script(root),
             args: [],
-            env: { ...env, GRPC_HOST: '127.0.0.1', GRPC_PORT: String(port(slot)), METRICS_PORT: String(port(slot) + 50) },
+            env: {
+              ...env,
+              NODE_OPTIONS: nodeOptions(root),
+              GRPC_HOST: '127.0.0.1',
+              GRPC_PORT: String(port(slot)),
+              METRICS_PORT: String(port(slot) + 50),
+            },
             address,
             probe: { kind: 'grpc', address, service: d.readinessService ?? '' },
             metricsUrl: `http://127.0.0.1:${port(slot) + 50}/metrics`,
@@ -105,6 +116,7 @@ export function planServices(
         args: [],
         env: {
           ...env,
+          NODE_OPTIONS: nodeOptions(root),
           GATEWAY_HOST: '127.0.0.1',
           GATEWAY_PORT: String(options.gatewayPort),
           GATEWAY_REUSE_PORT: 'true',

@@ -3,7 +3,8 @@ import { EventEmitter } from 'node:events';
 import { closeSync, mkdirSync, openSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
-import { checkHealth, type EndpointsDocument } from '@strata/service-kit';
+import { checkHealth } from '@strata/service-kit';
+import type { EndpointsDocument } from '@strata/service-kit/local-resolver';
 import { scrapeCounter, waitForPostgres } from '@strata/test-kit';
 import { LAYER_ORDER, MAX_SLOTS, type ReplicaPlan, type ServiceTemplate } from './local-plan.js';
 
