@@ -47,7 +47,7 @@ const env = (extra: Record<string, string> = {}) => ({ ...process.env, PATH: `${
 const calls = () => readFileSync(log, 'utf8').trim().split('\n');
 const deploy = (args: string[], extra?: Record<string, string>) => {
   writeFileSync(log, '');
-  return spawnSync('bash', [join(REPO_ROOT, 'tools/images/deploy-minikube.sh'), ...args], {
+  return spawnSync('bash', [join(REPO_ROOT, 'tools/release/scripts/deploy-minikube.sh'), ...args], {
     env: env(extra),
     encoding: 'utf8',
     timeout: 60_000,
@@ -92,7 +92,7 @@ describe('k8s:deploy against STAND-IN minikube and kubectl (the orchestration on
   });
 
   it('uses no construct of bash 4 or later (macOS ships bash 3.2; no bash 3.2 binary can be installed here, so this is a scan)', () => {
-    const scripts = readdirSync(join(REPO_ROOT, 'tools/images')).filter((f) => f.endsWith('.sh'));
+    const scripts = readdirSync(join(REPO_ROOT, 'tools/release/scripts')).filter((f) => f.endsWith('.sh'));
     const bash4 = [
       /declare -[aA]*A/,
       /\bmapfile\b/,
@@ -107,7 +107,7 @@ describe('k8s:deploy against STAND-IN minikube and kubectl (the orchestration on
     ];
     for (const file of ['deploy-minikube.sh']) {
       assert.ok(scripts.includes(file));
-      const text = readFileSync(join(REPO_ROOT, 'tools/images', file), 'utf8')
+      const text = readFileSync(join(REPO_ROOT, 'tools/release/scripts', file), 'utf8')
         .split('\n')
         .filter((line) => !line.trimStart().startsWith('#'))
         .join('\n');

@@ -199,8 +199,8 @@ describe('the commands that need Docker, kubectl or minikube, without them', () 
 
   it('npm run images:ci-base, images:smoke and images:postgres without a Docker daemon', async () => {
     for (const [script, env] of [
-      ['tools/images/build-ci-base.sh', {}],
-      ['tools/images/smoke-test.sh', { DATABASE_URL: 'postgres://unused' }],
+      ['tools/release/scripts/build-ci-base.sh', {}],
+      ['tools/release/scripts/smoke-test.sh', { DATABASE_URL: 'postgres://unused' }],
       ['tools/k8s-docker/images/postgres/build.sh', {}],
     ] as const) {
       const outcome = await run('bash', [join(REPO_ROOT, script)], { ...NO_DOCKER, DOCKER: '/usr/bin/docker', ...env });

@@ -4,7 +4,7 @@
 # sets none: Kubernetes' manifests do). Prints the time from `docker run`
 # to healthy. orders needs PostgreSQL: DATABASE_URL (reached through the host network) must be set.
 set -euo pipefail
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/../../.."
 DOCKER=${DOCKER:-$(command -v /usr/bin/docker || command -v docker)}
 TAG=${TAG:-dev}
 "$DOCKER" info >/dev/null 2>&1 ||

@@ -9,7 +9,7 @@
 #   5. print the gateway's URL (node IP and NodePort) without holding a tunnel open.
 # Written for bash 3.2 (macOS's /bin/bash): no associative arrays, mapfile or ${var,,}; a test keeps it so.
 set -euo pipefail
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/../../.."
 step() { printf '\n==> %s (%s)\n' "$*" "$(date -u +%H:%M:%S)"; }
 fail() { echo "k8s:deploy: $*" >&2; exit 1; }
 

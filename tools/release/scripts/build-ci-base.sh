@@ -4,7 +4,7 @@
 # It also trusts this machine's CA bundle, so `npm ci` inside `docker build` works behind a TLS-intercepting
 # proxy. That trust is baked into this local base image only, never into the project's images.
 set -euo pipefail
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/../../.."
 DOCKER=${DOCKER:-/usr/bin/docker}
 TAG=${STRATA_BASE_IMAGE:-strata/node-base:24}
 "$DOCKER" info >/dev/null 2>&1 ||
