@@ -51,9 +51,10 @@ interface K8sObject {
 /**
  * Reads the Deployments of a Kustomize overlay without kubectl (`npm start` needs only Node): follows `resources`
  * (files and folders), applies the JSON patches (RFC 6902, with fast-json-patch) of `components` and `patches` that
- * target Deployments, `labels`, and the overlay's `replicas:`. Strategic-merge patches are not applied: Strata's
- * touch nothing read here (rollout strategy, pod security, annotations). Only that subset of Kustomize is understood;
- * a test checks the result against `kubectl kustomize` for the overlays `npm start` runs.
+ * target Deployments, `labels`, and `replicas:`. Strategic-merge patches and `replacements:` are not applied: in the
+ * folders read this way (k8s/base, the local overlay) they touch nothing read here (rollout strategy, pod security,
+ * annotations). Only that subset of Kustomize is understood; a test checks the result against `kubectl kustomize` for
+ * the local and the minikube-observability overlays.
  */
 export function readOverlayDeployments(overlayDir: string): DeploymentSpec[] {
   const deployments = new Map<string, DeploymentSpec>();

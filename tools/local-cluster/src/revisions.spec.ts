@@ -75,13 +75,19 @@ describe('revisions: immutable builds of a service', () => {
     assert.equal(workspace.projectOf('libs/library/src/index.ts'), undefined);
   });
 
-  it("reads this repository's Nx project graph: pricing ships its contracts, errors and kit, not its test kit", async () => {
+  it("reads this repository's Nx project graph: pricing ships its contracts, their rules, errors and kit, not its test kit", async () => {
     const workspace = await Workspace.load(REPO_ROOT);
     const closure = workspace
       .runtimeClosure('@strata/pricing')
       .map((p) => p.name)
       .sort();
-    assert.deepEqual(closure, ['@strata/contracts', '@strata/domain-errors', '@strata/pricing', '@strata/service-kit']);
+    assert.deepEqual(closure, [
+      '@strata/contract-rules',
+      '@strata/contracts',
+      '@strata/domain-errors',
+      '@strata/pricing',
+      '@strata/service-kit',
+    ]);
     const apps = new Map(['catalog', 'gateway', 'orders', 'pricing', 'recommendations'].map((s) => [`@strata/${s}`, s]));
     assert.deepEqual(workspace.affected(new Set(['@strata/contracts']), apps).sort(), [...apps.values()].sort());
     assert.deepEqual(workspace.affected(new Set(['@strata/pricing']), apps), ['pricing']);

@@ -53,7 +53,15 @@ describe('the build context of an image', () => {
   it("holds the app's and its production libraries' manifests and compiled code, and nothing else", async () => {
     const copy = mkdtempSync(join(tmpdir(), 'strata-context-'));
     for (const f of ['package.json', 'package-lock.json']) cpSync(join(REPO_ROOT, f), join(copy, f));
-    const roots = ['apps/pricing', 'libs/contracts', 'libs/domain-errors', 'libs/service-kit', 'libs/test-kit', 'apps/catalog'];
+    const roots = [
+      'apps/pricing',
+      'libs/contract-rules',
+      'libs/contracts',
+      'libs/domain-errors',
+      'libs/service-kit',
+      'libs/test-kit',
+      'apps/catalog',
+    ];
     for (const root of roots) {
       cpSync(join(REPO_ROOT, root, 'package.json'), join(copy, root, 'package.json'));
       mkdirSync(join(copy, root, 'dist'), { recursive: true });
@@ -62,7 +70,7 @@ describe('the build context of an image', () => {
     }
     const context = await stageImageContext('pricing', copy);
     const files = (dir: string) => (readdirSync(join(context, dir), { recursive: true }) as string[]).filter((f) => f.includes('.')).sort();
-    const shipped = ['apps/pricing', 'libs/contracts', 'libs/domain-errors', 'libs/service-kit'];
+    const shipped = ['apps/pricing', 'libs/contract-rules', 'libs/contracts', 'libs/domain-errors', 'libs/service-kit'];
     assert.deepEqual(files('manifests'), ['package-lock.json', 'package.json', ...shipped.map((r) => `${r}/package.json`)].sort());
     assert.deepEqual(files('built'), shipped.flatMap((r) => [`${r}/dist/index.d.ts`, `${r}/dist/index.js`]).sort());
     rmSync(context, { recursive: true });
