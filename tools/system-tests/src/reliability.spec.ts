@@ -304,7 +304,7 @@ describe('reliability under load (the local cluster)', () => {
       ['category=cars', 'category'],
       ['sort=price', 'sort'],
       [`query=${'a'.repeat(201)}`, 'query'],
-      ['pageToken=!!garbage', 'page_token'],
+      ['pageToken=!!garbage', 'pageToken'],
     ];
     for (const [query, field] of badQueries)
       await expectRefused(await call(base, `/api/products?${query}`), 400, field, `GET /api/products?${query.slice(0, 40)}`);
