@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { Worker } from 'node:worker_threads';
-import type { CompileCycle } from './compile-worker.js';
+import type { CompileCycle, CompileStarted } from './compile-worker.js';
 import { LAYER_ORDER, type ServiceTemplate } from './local-plan.js';
 import { RevisionStore, Workspace } from './revisions.js';
 import { RolloutFailed, type Supervisor } from './supervisor.js';
@@ -73,6 +73,9 @@ export async function prepareChangeLoop(options: ChangeLoopOptions): Promise<{ s
       let draining = false;
       let stopped = false;
       let cycleWaiter: ((cycle: CompileCycle) => void) | undefined;
+      /** The builder has begun a build whose cycle has not arrived yet. */
+      let compiling = false;
+      let startedWaiter: (() => void) | undefined;
       let lastFailure = '';
       const say = (message: string) => supervisor.record(CHANGE_LOOP, message);
 
@@ -80,13 +83,24 @@ export async function prepareChangeLoop(options: ChangeLoopOptions): Promise<{ s
         workerData: { repoRoot, configs: [...apps.values()].map((service) => join(repoRoot, 'apps', service, 'tsconfig.json')) },
       });
       worker.unref();
-      worker.on('message', (cycle: CompileCycle) => {
-        if (cycleWaiter) cycleWaiter(cycle);
-        else enqueue(cycle);
+      worker.on('message', (message: CompileCycle | CompileStarted) => {
+        if (message.kind === 'started') {
+          compiling = true;
+          startedWaiter?.();
+          return;
+        }
+        compiling = false;
+        if (cycleWaiter) cycleWaiter(message);
+        else enqueue(message);
       });
       worker.on('error', (error) => say(`the compiler stopped: ${error.message}; saved code no longer rolls out (restart npm start)`));
       // A compiler that is gone has no first build to wait for.
-      worker.on('exit', () => compilerReady());
+      worker.on('exit', () => {
+        compilerReady();
+        // A build it had begun never ends: whoever waits for it gets a failed cycle, so nothing rolls.
+        compiling = false;
+        cycleWaiter?.({ kind: 'cycle', built: [], errors: ['the compiler stopped before its build ended'], compileMs: 0, initial: false });
+      });
 
       const enqueue = (work: Work) => {
         if (stopped) return;
@@ -107,13 +121,25 @@ export async function prepareChangeLoop(options: ChangeLoopOptions): Promise<{ s
         })();
       };
 
-      /** The next compile cycle: one already queued, or the next the worker reports (none after `ms`: undefined). */
+      /**
+       * The next compile cycle: one already queued, or the next the worker reports. If no build has begun within
+       * `ms` (the regenerated sources were byte-identical, so the builder saw nothing to do): undefined. A build that
+       * has begun is waited for to its end, however long it takes on a busy machine — snapshotting a service while
+       * the compiler is still writing its dist would roll half-written code, and its cycle would roll it again.
+       */
       const nextCycle = async (ms: number): Promise<CompileCycle | undefined> => {
         const queued = queue.findIndex((w) => w.kind === 'cycle');
         if (queued >= 0) return queue.splice(queued, 1)[0] as CompileCycle;
-        return Promise.race([new Promise<CompileCycle>((resolve) => (cycleWaiter = resolve)), delay(ms).then(() => undefined)]).finally(
-          () => (cycleWaiter = undefined),
-        );
+        const cycle = new Promise<CompileCycle>((resolve) => (cycleWaiter = resolve));
+        const started = compiling ? Promise.resolve() : new Promise<void>((resolve) => (startedWaiter = resolve));
+        try {
+          const first = await Promise.race([cycle, started.then(() => 'started' as const), delay(ms).then(() => 'quiet' as const)]);
+          if (first === 'quiet') return undefined;
+          return first === 'started' ? await cycle : first;
+        } finally {
+          cycleWaiter = undefined;
+          startedWaiter = undefined;
+        }
       };
 
       const compiled = async (cycle: CompileCycle, alsoChanged: readonly string[] = []) => {

@@ -13,11 +13,17 @@
  * change otherwise, and that first save cost 3.0–7.6 s against 1.3–1.7 s for every later one. The sources did not
  * change, so what it writes is what was there.
  *
- * Messages to the parent: a CompileCycle at the end of every build.
+ * Messages to the parent: `{ kind: 'started' }` when the builder notices a change and begins a build, and a
+ * CompileCycle at the end of every build.
  */
 import { relative } from 'node:path';
 import { parentPort, workerData } from 'node:worker_threads';
 import ts from 'typescript';
+
+/** The builder noticed a change and began a build: a CompileCycle follows when it ends. */
+export interface CompileStarted {
+  kind: 'started';
+}
 
 export interface CompileCycle {
   kind: 'cycle';
@@ -49,7 +55,10 @@ const host = ts.createSolutionBuilderWithWatchHost(
   undefined,
   (diagnostic) => {
     // 6032: "File change detected. Starting incremental compilation..."
-    if (diagnostic.code === 6032) began ??= performance.now();
+    if (diagnostic.code === 6032 && began === undefined) {
+      began = performance.now();
+      parentPort!.postMessage({ kind: 'started' } satisfies CompileStarted);
+    }
     // 6193/6194: "Found N error(s). Watching for file changes." — the end of a build cycle.
     if (diagnostic.code !== 6193 && diagnostic.code !== 6194) return;
     const compileMs = began === undefined ? 0 : Math.round(performance.now() - began);
