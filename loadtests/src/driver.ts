@@ -240,31 +240,55 @@ class Run {
 }
 
 /**
- * An open-loop load: requests start on a fixed schedule (constant arrival rate), never waiting for earlier ones, so
- * a slow system cannot slow the generator down and hide its latency (coordinated omission). Arrivals beyond
- * `maxInFlight` outstanding requests are dropped and counted.
+ * The schedule of an open loop: `arrive(i)` for i = 0 … rate × durationSec − 1, the i-th at i / rate seconds after
+ * `began`, never waiting for earlier arrivals (so a slow system cannot slow the schedule down and hide its latency:
+ * coordinated omission). `arrive` returns the arrival's work, or undefined when it was not sent (dropped). Resolves
+ * with the number of arrivals scheduled once every one's work has settled (bounded by the callers' timeouts).
+ */
+export async function openLoopSchedule(
+  rate: number,
+  durationSec: number,
+  arrive: (i: number) => Promise<unknown> | undefined,
+  began = performance.now(),
+): Promise<number> {
+  const total = Math.round(rate * durationSec);
+  const pending = new Set<Promise<unknown>>();
+  for (let i = 0; i < total; i++) {
+    const wait = began + (i * 1000) / rate - performance.now();
+    if (wait > 1) await new Promise((resolve) => setTimeout(resolve, wait));
+    const work = arrive(i);
+    if (!work) continue;
+    pending.add(work);
+    void work.finally(() => pending.delete(work));
+  }
+  await Promise.allSettled(pending);
+  return total;
+}
+
+/**
+ * An open-loop load (openLoopSchedule) of the scenario's requests. Arrivals beyond `maxInFlight` outstanding
+ * requests are dropped and counted, as k6 does.
  */
 export async function runOpenLoop(options: OpenLoopOptions): Promise<LoadResult> {
   const { rate, durationSec } = options;
   const maxInFlight = options.maxInFlight ?? Math.max(64, Math.ceil(rate * 2));
   const run = new Run(options);
-  const total = Math.round(rate * durationSec);
   const start = options.startIndex ?? 0;
-  const pending = new Set<Promise<void>>();
-  for (let i = 0; i < total; i++) {
-    const wait = run.began + (i * 1000) / rate - performance.now();
-    if (wait > 1) await new Promise((resolve) => setTimeout(resolve, wait));
-    if (run.inFlight >= maxInFlight) {
-      run.dropped++;
-      continue;
-    }
-    const p = run.fire(start + i);
-    pending.add(p);
-    void p.then(() => pending.delete(p));
-    run.progress();
-  }
-  // The stragglers are bounded by the request timeout.
-  await Promise.all(pending);
+  const total = await openLoopSchedule(
+    rate,
+    durationSec,
+    (i) => {
+      if (run.inFlight >= maxInFlight) {
+        run.dropped++;
+        run.progress();
+        return undefined;
+      }
+      const work = run.fire(start + i);
+      run.progress();
+      return work;
+    },
+    run.began,
+  );
   return run.finish(rate, total, durationSec);
 }
 

@@ -11,7 +11,7 @@ import { startConsole } from '@strata/console';
 import { checkHealth } from '@strata/service-kit';
 import { SERVICE_NODE_OPTIONS } from '@strata/service-registry';
 import { freePort } from '@strata/test-kit';
-import { grpcLoad, httpLoad, type LoadResult } from './bench-load.js';
+import { benchLoad, type LoadResult } from './bench-load.js';
 import { startVariant } from './bench-servers.js';
 
 const here = fileURLToPath(import.meta.url);
@@ -58,7 +58,7 @@ async function measure(kind: 'grpc' | 'http', target: string, watched: Record<st
     before = Object.fromEntries(Object.entries(watched).map(([k, pid]) => [k, cpuTicks(pid)]));
   });
   const cpuUsPerCall = Object.fromEntries(
-    Object.entries(watched).map(([k, pid]) => [k, ((cpuTicks(pid) - before[k]!) * TICK_US) / result.calls]),
+    Object.entries(watched).map(([k, pid]) => [k, ((cpuTicks(pid) - before[k]!) * TICK_US) / result.completed]),
   );
   return { result, cpuUsPerCall };
 }
@@ -103,7 +103,7 @@ async function alternate(
       process.stderr.write(`  ${round === 0 ? 'warm-up' : `round ${round}/${ROUNDS}`}: ${v.name} … `);
       const m = await measure(v.kind, v.target, v.watched);
       process.stderr.write(
-        `${fmt(m.result.calls / m.result.seconds)} calls/s, CPU µs/call ${Object.entries(m.cpuUsPerCall)
+        `${fmt(m.result.achievedRate)} calls/s, CPU µs/call ${Object.entries(m.cpuUsPerCall)
           .map(([k, v]) => `${k} ${fmt(v)}`)
           .join(', ')}\n`,
       );
@@ -114,10 +114,10 @@ async function alternate(
     [...runs].map(([name, ms]) => [
       name,
       {
-        rate: median(ms.map((m) => m.result.calls / m.result.seconds)),
-        p50: median(ms.map((m) => m.result.p50Ms)),
-        p99: median(ms.map((m) => m.result.p99Ms)),
-        errors: ms.reduce((a, m) => a + m.result.errors, 0),
+        rate: median(ms.map((m) => m.result.achievedRate)),
+        p50: median(ms.map((m) => m.result.latencyMs.p50)),
+        p99: median(ms.map((m) => m.result.latencyMs.p99)),
+        errors: ms.reduce((a, m) => a + m.result.failed, 0),
         cpu: Object.fromEntries(Object.keys(ms[0]!.cpuUsPerCall).map((k) => [k, median(ms.map((m) => m.cpuUsPerCall[k]!))])),
         /** The spread of the rounds: min and max CPU per call of each watched process. */
         spread: Object.fromEntries(
@@ -355,10 +355,7 @@ if (mode === 'server') {
 } else if (mode === 'load') {
   const [kind, target, seconds, inflight, warmup] = args;
   const measuring = () => process.stdout.write('measuring\n');
-  const result =
-    kind === 'http'
-      ? await httpLoad(target!, Number(seconds), Number(inflight), Number(warmup ?? 0), measuring)
-      : await grpcLoad(target!, Number(seconds), Number(inflight), Number(warmup ?? 0), measuring);
+  const result = await benchLoad(kind as 'grpc' | 'http', target!, Number(seconds), Number(inflight), Number(warmup ?? 0), measuring);
   console.log(JSON.stringify(result));
   process.exit(0);
 } else {

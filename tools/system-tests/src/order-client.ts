@@ -1,4 +1,5 @@
 import { setTimeout as delay } from 'node:timers/promises';
+import { openLoopSchedule } from '@strata/loadtests';
 
 /** What a client that places orders saw: which keys were acknowledged with which order id. */
 export interface OrderLoadResult {
@@ -36,9 +37,10 @@ async function post(baseUrl: BaseUrl, key: string, body: string) {
 }
 
 /**
- * Places orders at a fixed arrival rate, each with its own Idempotency-Key, and retries a failed attempt
- * (5xx or network error) with the same key, as a well-behaved client does. Bounded: `seconds` of arrivals,
- * at most `maxAttempts` per key.
+ * Places orders at a fixed arrival rate (the load driver's open-loop schedule), each with its own Idempotency-Key,
+ * and retries a failed attempt (5xx or network error) with the same key, as a well-behaved client does — what the
+ * driver's own loop does not do, as it counts every failure. Bounded: `seconds` of arrivals, at most `maxAttempts`
+ * per key.
  */
 export async function placeOrdersUnderLoad(
   /** The gateway, or a function that picks one of its replicas for each attempt (replicas come and go). */
@@ -89,14 +91,8 @@ export async function placeOrdersUnderLoad(
     }
     result.abandoned++;
   };
-  const pending: Promise<void>[] = [];
-  const began = performance.now();
-  for (let i = 0; i < total; i++) {
-    const wait = began + (i * 1000) / options.rate - performance.now();
-    if (wait > 0) await delay(wait);
-    pending.push(placeOne(i));
-  }
-  await Promise.all(pending);
+  // The driver's arrival schedule: an order is placed on time whatever earlier ones are waiting for.
+  await openLoopSchedule(options.rate, options.seconds, placeOne);
   return result;
 }
 

@@ -1,0 +1,136 @@
+import assert from 'node:assert/strict';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { describe, it } from 'node:test';
+import * as grpc from '@grpc/grpc-js';
+import { serviceDefinition } from '@strata/service-kit';
+import { openLoopSchedule, runClosedLoop, runOpenLoop } from './driver.js';
+import type { Scenario } from './scenarios.js';
+
+const CATALOG = 'strata.catalog.v1.CatalogService';
+
+/** A loopback HTTP server: /slow answers after 400 ms, /fail with 500, the rest with 200 at once. */
+async function httpServer() {
+  const server = createServer((request, response) => {
+    const answer = () => response.writeHead(request.url === '/fail' ? 500 : 200).end('{}');
+    if (request.url === '/slow') setTimeout(answer, 400);
+    else answer();
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, close: () => server.close() };
+}
+
+const get = (path: (i: number) => string): Scenario => ({
+  protocol: 'http',
+  layer: 'test',
+  description: 'test',
+  request: (i) => ({ method: 'GET', path: path(i), name: 'test' }),
+});
+
+describe('the load driver (loopback servers)', () => {
+  it('openLoopSchedule: arrivals keep their times whatever earlier ones wait for, and it waits for their work', async () => {
+    const startedAt: number[] = [];
+    let settled = 0;
+    const began = performance.now();
+    const total = await openLoopSchedule(40, 1, (i) => {
+      startedAt[i] = performance.now() - began;
+      if (i % 4 === 3) return undefined; // not sent
+      return new Promise<void>((resolve) => setTimeout(resolve, 300)).then(() => void settled++);
+    });
+    const elapsed = performance.now() - began;
+    assert.equal(total, 40);
+    assert.equal(startedAt.length, 40);
+    assert.equal(settled, 30, 'every sent arrival settled before it resolved');
+    // The 40th arrival is due at 975 ms: a closed loop behind 300 ms of work each would have taken 9 s.
+    assert.ok(startedAt[39]! >= 950 && startedAt[39]! < 1_500, `the last arrival at ${startedAt[39]} ms`);
+    assert.ok(elapsed >= 1_200, `resolved after the last work (due by 1,250 ms) (${elapsed} ms)`);
+  });
+
+  it('runOpenLoop over HTTP: every scheduled arrival is completed, failed (by status) or dropped', async () => {
+    const server = await httpServer();
+    try {
+      const result = await runOpenLoop({
+        scenario: get((i) => (i % 5 === 0 ? '/fail' : '/ok')),
+        context: { runId: 'spec' },
+        baseUrls: [server.url],
+        rate: 50,
+        durationSec: 1,
+      });
+      assert.equal(result.scheduled, 50);
+      assert.deepEqual(result.errors, { '500': 10 });
+      assert.equal(result.completed, 40);
+      assert.equal(result.failed, 10);
+      assert.equal(result.dropped, 0);
+      assert.ok(result.latencyMs.max > 0 && result.latencyMs.p50 <= result.latencyMs.max);
+    } finally {
+      server.close();
+    }
+  });
+
+  it('runOpenLoop drops arrivals beyond maxInFlight outstanding requests, and counts them', async () => {
+    const server = await httpServer();
+    try {
+      const result = await runOpenLoop({
+        scenario: get(() => '/slow'),
+        context: { runId: 'spec' },
+        baseUrls: [server.url],
+        rate: 20,
+        durationSec: 1,
+        maxInFlight: 2,
+      });
+      assert.equal(result.scheduled, 20);
+      assert.equal(result.completed + result.failed + result.dropped, 20);
+      // 400 ms answers, 2 outstanding at most: about 6 of the 20 can be sent in 1 s.
+      assert.ok(result.dropped >= 10, `dropped ${result.dropped}`);
+      assert.ok(result.latencyMs.p50 >= 390, `p50 ${result.latencyMs.p50} ms`);
+      assert.equal(result.failed, 0);
+    } finally {
+      server.close();
+    }
+  });
+
+  it('runClosedLoop over gRPC: keeps the calls outstanding, carries a request id, counts status codes', async () => {
+    const server = new grpc.Server();
+    const ids = new Set<string>();
+    let outstanding = 0;
+    let maxOutstanding = 0;
+    server.addService(serviceDefinition(CATALOG), {
+      GetProduct: (call: grpc.ServerUnaryCall<{ id: string }, unknown>, callback: grpc.sendUnaryData<unknown>) => {
+        ids.add(String(call.metadata.get('x-request-id')[0]));
+        maxOutstanding = Math.max(maxOutstanding, ++outstanding);
+        setTimeout(() => {
+          outstanding--;
+          if (call.request.id === 'missing') callback({ code: grpc.status.NOT_FOUND, details: 'no such product' });
+          else callback(null, { id: call.request.id });
+        }, 5);
+      },
+    });
+    const port = await new Promise<number>((resolve, reject) =>
+      server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))),
+    );
+    try {
+      const result = await runClosedLoop({
+        scenario: {
+          protocol: 'grpc',
+          layer: 'catalog',
+          description: 'test',
+          service: CATALOG,
+          method: 'GetProduct',
+          request: (i) => ({ id: i % 10 === 0 ? 'missing' : `p-${i}` }),
+        },
+        context: { runId: 'spec' },
+        grpcTarget: `127.0.0.1:${port}`,
+        concurrency: 4,
+        durationSec: 0.5,
+      });
+      assert.ok(result.completed >= 20, `completed ${result.completed}`);
+      assert.ok(result.errors['grpc NOT_FOUND']! >= 2, JSON.stringify(result.errors));
+      assert.equal(result.failed, result.errors['grpc NOT_FOUND']);
+      assert.equal(maxOutstanding, 4, 'four calls outstanding, never more');
+      assert.equal(ids.size, result.completed + result.failed, 'one request id per call');
+      assert.ok([...ids].every((id) => id.startsWith('load-spec-')));
+    } finally {
+      server.forceShutdown();
+    }
+  });
+});
