@@ -2,8 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { connect } from 'node:net';
 import { setTimeout as delay } from 'node:timers/promises';
-import { Controller, Module } from '@nestjs/common';
-import { CatalogServiceControllerMethods, type GetProductRequest } from '@strata/contracts/catalog/v1';
+import { CATALOG_SERVICE_NAME, protobufPackage, type CatalogServiceController } from '@strata/contracts/catalog/v1';
 import { notFound, unavailable } from '@strata/domain-errors';
 import type { RunningGrpcService } from '@strata/service-kit';
 import { freePort, startStandInService } from '@strata/test-kit';
@@ -20,32 +19,23 @@ const product = (id: string) => ({
 });
 
 /** A stand-in catalog over real gRPC: "p-000800" answers after 800 ms, "p-000404" is NOT_FOUND, "p-000503" UNAVAILABLE. */
-@Controller()
-@CatalogServiceControllerMethods()
-class StandInCatalog {
-  async getProduct({ id }: GetProductRequest) {
+const standInCatalog: Partial<CatalogServiceController> = {
+  async getProduct({ id }) {
     const ms = Number(id.slice(2));
     if (ms === 404) throw notFound(`product '${id}' does not exist`);
     if (ms === 503) throw unavailable('the catalog data is reloading');
     await delay(ms);
     return { product: product(id) };
-  }
-  batchGetProducts({ ids }: { ids: string[] }) {
-    return { products: ids.map(product), missingIds: [] };
-  }
-  searchProducts(): never {
-    throw new Error('unused');
-  }
-}
-@Module({ controllers: [StandInCatalog] })
-class StandInModule {}
+  },
+  batchGetProducts: ({ ids }) => ({ products: ids.map(product), missingIds: [] }),
+};
 
 describe('gateway over HTTP, with a stand-in catalog over real gRPC', () => {
   let catalog: RunningGrpcService;
   let gateway: RunningGateway;
 
   before(async () => {
-    catalog = await startStandInService(['strata.catalog.v1.CatalogService'], StandInModule);
+    catalog = await startStandInService({ [`${protobufPackage}.${CATALOG_SERVICE_NAME}`]: standInCatalog });
     gateway = await startGateway({
       GATEWAY_PORT: '0',
       LOG_LEVEL: 'silent',

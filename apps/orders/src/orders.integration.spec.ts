@@ -1,20 +1,17 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { status } from '@grpc/grpc-js';
-import { Controller, Module } from '@nestjs/common';
-import { CatalogServiceControllerMethods, type BatchGetProductsRequest, type BatchGetProductsResponse } from '@strata/contracts/catalog/v1';
+import * as catalog from '@strata/contracts/catalog/v1';
 import type { OrdersServiceClient } from '@strata/contracts/orders/v1';
-import { PricingServiceControllerMethods, type QuoteRequest, type QuoteResponse } from '@strata/contracts/pricing/v1';
+import * as pricing from '@strata/contracts/pricing/v1';
 import { checkHealth, createGrpcClient, waitForServing, type PromiseClient, type RunningGrpcService } from '@strata/service-kit';
 import { freePort, startEmbeddedPostgres, startStandInService } from '@strata/test-kit';
 import { ORDERS_SERVICE, startOrders } from './orders-service.js';
 
 // Stand-ins for catalog and pricing: real gRPC servers with the real contracts, so orders is tested
 // alone (an app never imports another app). The system test runs the real ones together.
-@Controller()
-@CatalogServiceControllerMethods()
-class StandInCatalog {
-  batchGetProducts({ ids }: BatchGetProductsRequest): BatchGetProductsResponse {
+const standInCatalog: Partial<catalog.CatalogServiceController> = {
+  batchGetProducts({ ids }) {
     const known = ids.filter((id) => /^p-0000\d\d$/.test(id));
     return {
       products: known.map((id) => ({
@@ -28,18 +25,10 @@ class StandInCatalog {
       })),
       missingIds: ids.filter((id) => !known.includes(id)),
     };
-  }
-  getProduct(): never {
-    throw new Error('unused');
-  }
-  searchProducts(): never {
-    throw new Error('unused');
-  }
-}
-@Controller()
-@PricingServiceControllerMethods()
-class StandInPricing {
-  quote(request: QuoteRequest): QuoteResponse {
+  },
+};
+const standInPricing: pricing.PricingServiceController = {
+  quote(request) {
     const m = (minorUnits: number) => ({ currencyCode: 'EUR', minorUnits });
     const lines = request.lines.map((l) => ({
       productId: l.productId,
@@ -51,10 +40,8 @@ class StandInPricing {
     }));
     const total = lines.reduce((a, l) => a + l.lineTotal.minorUnits, 0);
     return { lines, subtotal: m(total), discount: m(0), tax: m(0), total: m(total), appliedPromotions: [], taxRateBasisPoints: 0 };
-  }
-}
-@Module({ controllers: [StandInCatalog, StandInPricing] })
-class StandInsModule {}
+  },
+};
 
 /** The test database: STRATA_TEST_DATABASE_URL (CI: Debian's PostgreSQL) or an embedded PGlite server. */
 async function testDatabase(): Promise<{ url: string; stop: () => void }> {
@@ -71,7 +58,10 @@ describe('orders over real gRPC on loopback, with a real PostgreSQL', () => {
 
   before(async () => {
     database = await testDatabase();
-    const started = await startStandInService(['strata.catalog.v1.CatalogService', 'strata.pricing.v1.PricingService'], StandInsModule);
+    const started = await startStandInService({
+      [`${catalog.protobufPackage}.${catalog.CATALOG_SERVICE_NAME}`]: standInCatalog,
+      [`${pricing.protobufPackage}.${pricing.PRICING_SERVICE_NAME}`]: standInPricing,
+    });
     standIns = started;
     const standInPort = started.port;
     const ordersPort = await freePort();

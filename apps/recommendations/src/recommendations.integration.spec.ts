@@ -1,13 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { status } from '@grpc/grpc-js';
-import { Controller, Module } from '@nestjs/common';
-import {
-  CatalogServiceControllerMethods,
-  type GetProductRequest,
-  type Product,
-  type SearchProductsRequest,
-} from '@strata/contracts/catalog/v1';
+import { CATALOG_SERVICE_NAME, protobufPackage, type CatalogServiceController, type Product } from '@strata/contracts/catalog/v1';
 import type { RecommendationsServiceClient } from '@strata/contracts/recommendations/v1';
 import { createGrpcClient, type PromiseClient, type RunningGrpcService } from '@strata/service-kit';
 import { freePort, startStandInService } from '@strata/test-kit';
@@ -28,15 +22,13 @@ const products: Product[] = Array.from({ length: 250 }, (_, i) => ({
 let pagesServed = 0;
 
 /** A stand-in catalog over real gRPC, so recommendations is tested alone. */
-@Controller()
-@CatalogServiceControllerMethods()
-class StandInCatalog {
-  getProduct({ id }: GetProductRequest) {
+const standInCatalog: Partial<CatalogServiceController> = {
+  getProduct({ id }) {
     const product = products.find((p) => p.id === id);
     if (!product) throw notFound(`product '${id}' does not exist`);
     return { product };
-  }
-  searchProducts({ pageToken }: SearchProductsRequest) {
+  },
+  searchProducts({ pageToken }) {
     pagesServed++;
     const offset = Number(pageToken || 0);
     const next = offset + 100;
@@ -45,13 +37,8 @@ class StandInCatalog {
       nextPageToken: next < products.length ? String(next) : '',
       totalSize: products.length,
     };
-  }
-  batchGetProducts(): never {
-    throw new Error('unused');
-  }
-}
-@Module({ controllers: [StandInCatalog] })
-class StandInModule {}
+  },
+};
 
 describe('recommendations over real gRPC on loopback', () => {
   let catalog: RunningGrpcService;
@@ -59,7 +46,7 @@ describe('recommendations over real gRPC on loopback', () => {
   let client: PromiseClient<RecommendationsServiceClient>;
 
   before(async () => {
-    const standIn = await startStandInService(['strata.catalog.v1.CatalogService'], StandInModule);
+    const standIn = await startStandInService({ [`${protobufPackage}.${CATALOG_SERVICE_NAME}`]: standInCatalog });
     catalog = standIn;
     const catalogPort = standIn.port;
     const port = await freePort();

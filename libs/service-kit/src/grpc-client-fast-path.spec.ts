@@ -1,30 +1,22 @@
 import assert from 'node:assert/strict';
 import { createServer, connect, type Server } from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { Controller, Module } from '@nestjs/common';
-import { CatalogServiceControllerMethods, type CatalogServiceClient, type GetProductRequest } from '@strata/contracts/catalog/v1';
+import type { CatalogServiceClient } from '@strata/contracts/catalog/v1';
 import { grpcServiceEnv, loadConfig } from './config.js';
 import { createGrpcClient } from './grpc-client.js';
+import { grpcModule } from './grpc-module.js';
 import { startGrpcService, type RunningGrpcService } from './grpc-server.js';
 import { serviceDefinition } from './protos.js';
 
 const CATALOG = 'strata.catalog.v1.CatalogService';
 
-@Controller()
-@CatalogServiceControllerMethods()
-class EchoCatalog {
-  getProduct({ id }: GetProductRequest) {
-    return { product: { id, name: '', description: '', category: '', price: undefined, tags: [], attributes: {} } };
-  }
-  batchGetProducts(): never {
-    throw new Error('unused');
-  }
-  searchProducts(): never {
-    throw new Error('unused');
-  }
-}
-@Module({ controllers: [EchoCatalog] })
-class EchoModule {}
+const EchoModule = grpcModule({
+  [CATALOG]: {
+    getProduct: ({ id }: { id: string }) => ({
+      product: { id, name: '', description: '', category: '', price: undefined, tags: [], attributes: {} },
+    }),
+  },
+});
 
 /** A TCP relay in front of the server that counts the connections clients open. */
 function countingRelay(targetPort: number): Promise<{ server: Server; port: number; connections: () => number }> {

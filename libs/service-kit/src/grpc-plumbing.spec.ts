@@ -6,16 +6,11 @@ import * as grpc from '@grpc/grpc-js';
 import { status } from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import descriptor from 'protobufjs/ext/descriptor/index.js';
-import { Controller, Module } from '@nestjs/common';
-import {
-  CatalogServiceControllerMethods,
-  type CatalogServiceClient,
-  type GetProductRequest,
-  type GetProductResponse,
-} from '@strata/contracts/catalog/v1';
+import type { CatalogServiceClient, CatalogServiceController, GetProductRequest, GetProductResponse } from '@strata/contracts/catalog/v1';
 import { grpcServiceEnv, loadConfig } from './config.js';
 import { notFound } from '@strata/domain-errors';
 import { checkHealth } from './grpc-health.js';
+import { grpcModule } from './grpc-module.js';
 import { clientServiceConfig, createGrpcClient, type PromiseClient } from './grpc-client.js';
 import { startGrpcService, type RunningGrpcService } from './grpc-server.js';
 import { serviceDefinition } from './protos.js';
@@ -25,9 +20,7 @@ const CATALOG = 'strata.catalog.v1.CatalogService';
 const seen: { requestId?: string; deadline?: number }[] = [];
 
 /** A stand-in CatalogService whose product id says how long to take: "p-000300" takes 300 ms. */
-@Controller()
-@CatalogServiceControllerMethods()
-class SlowCatalog {
+const slowCatalog: Partial<CatalogServiceController> = {
   async getProduct(request: GetProductRequest): Promise<GetProductResponse> {
     seen.push({ ...currentRequestContext() });
     const ms = Number(request.id.slice(2));
@@ -45,16 +38,10 @@ class SlowCatalog {
         attributes: {},
       },
     };
-  }
-  batchGetProducts(): never {
-    throw new Error('unused');
-  }
-  searchProducts(): never {
-    throw new Error('unused');
-  }
-}
-@Module({ controllers: [SlowCatalog] })
-class SlowCatalogModule {}
+  },
+};
+/** Served through grpcModule: the rpcs slowCatalog lacks answer UNIMPLEMENTED. */
+const SlowCatalogModule = grpcModule({ [CATALOG]: slowCatalog });
 
 describe('Strata gRPC plumbing (server bootstrap + client factory) over loopback', () => {
   let service: RunningGrpcService;
@@ -95,6 +82,15 @@ describe('Strata gRPC plumbing (server bootstrap + client factory) over loopback
     await assert.rejects(client.getProduct({ id: 'p-000500' }), (e: { code: number; details: string }) => {
       return e.code === status.INTERNAL && !/10\.0\.0\.7|secret|at /.test(e.details) && /request id/.test(e.details);
     });
+  });
+
+  it('an rpc the stand-in object lacks answers UNIMPLEMENTED, naming the rpc', async () => {
+    await assert.rejects(
+      client.searchProducts({ query: 'x', pageSize: 1, pageToken: '', category: '' }),
+      (e: { code: number; details: string }) =>
+        e.code === status.UNIMPLEMENTED && e.details.includes('strata.catalog.v1.CatalogService/SearchProducts'),
+    );
+    assert.throws(() => grpcModule({ [CATALOG]: { getProducts: () => ({}) } }), /CatalogService has no rpc for the handler getProducts/);
   });
 
   it('retries only methods whose contract says repeating is safe', () => {

@@ -6,6 +6,7 @@
 export { grpcServiceEnv, loadConfig, localDefault, upstreamEnv, upstreamTargets, type GrpcServiceEnv } from './config.js';
 export { createGrpcClient, type CallOptions, type GrpcClientOptions, type PromiseClient } from './grpc-client.js';
 export { checkHealth, waitForServing } from './grpc-health.js';
+export { grpcModule } from './grpc-module.js';
 export { startGrpcService, type GrpcServiceSpec, type RunningGrpcService, type ServiceKit } from './grpc-server.js';
 export { statusName } from './grpc-status.js';
 export { KIT_CONFIG, KIT_LOGGER, KIT_METRICS, KIT_UPSTREAMS } from './kit-tokens.js';

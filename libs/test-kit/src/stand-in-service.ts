@@ -1,11 +1,12 @@
-import type { Type } from '@nestjs/common';
-import { grpcServiceEnv, loadConfig, startGrpcService, type RunningGrpcService } from '@strata/service-kit';
+import { grpcModule, grpcServiceEnv, loadConfig, startGrpcService, type RunningGrpcService } from '@strata/service-kit';
 
 /**
- * Serves a module's controllers as `services` on a free loopback port, silently: a stand-in for the
- * services an app calls, so each app's integration tests run over real gRPC without importing another app.
+ * Serves plain objects as gRPC services on a free loopback port, silently, keyed by the service's full name
+ * (`{ 'strata.catalog.v1.CatalogService': { getProduct(…) { … } } }`; an rpc without a handler answers
+ * UNIMPLEMENTED): a stand-in for the services an app calls, so each app's integration tests run over real gRPC,
+ * through the kit's whole pipeline, without importing another app.
  */
-export async function startStandInService(services: readonly string[], module: Type): Promise<RunningGrpcService> {
+export async function startStandInService(services: Readonly<Record<string, object>>): Promise<RunningGrpcService> {
   const config = loadConfig(grpcServiceEnv, { GRPC_PORT: '0', METRICS_PORT: '0', LOG_LEVEL: 'silent' });
-  return startGrpcService({ name: 'stand-in', services, config, module });
+  return startGrpcService({ name: 'stand-in', services: Object.keys(services), config, module: grpcModule(services) });
 }
