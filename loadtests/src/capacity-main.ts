@@ -4,12 +4,12 @@
 // of a control scenario that does not touch the layer. Containers by default; --target local or k8s.
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import { startConsole, type RunningConsole } from '@strata/console';
 import { readClusterState } from '@strata/local-cluster';
 import {
   exitOnMissingPrerequisite,
   MissingPrerequisite,
+  parseCommandLine,
   requireAnswer,
   requireCommand,
   requireDocker,
@@ -26,26 +26,38 @@ import { buildImages } from './images.js';
 import { placeSeedOrder } from './seed-order.js';
 
 exitOnMissingPrerequisite();
-const { values } = parseArgs({
+const { values } = parseCommandLine(import.meta.url, {
   options: {
-    target: { type: 'string', default: 'containers' },
-    driver: { type: 'string' },
-    layers: { type: 'string' },
-    steps: { type: 'string', default: '1,2,4' },
-    repeats: { type: 'string', default: '3' },
-    'probe-seconds': { type: 'string', default: '5' },
-    refinements: { type: 'string', default: '2' },
-    out: { type: 'string', default: 'reports' },
-    tag: { type: 'string', default: process.env.TAG ?? 'dev' },
-    'base-url': { type: 'string' },
-    'console-port': { type: 'string', default: process.env.CONSOLE_PORT ?? '8090' },
-    smoke: { type: 'boolean', default: false },
-    /** Keep the layers of the existing report (reports/capacity.json) that this run does not measure. */
-    merge: { type: 'boolean', default: false },
-    /** Only write the report again from reports/capacity.json (after a change to how it is presented). */
-    render: { type: 'boolean', default: false },
-    /** Containers: use the images built already (CI builds them in a step before) instead of `npm run images` first. */
-    'no-build': { type: 'boolean', default: false },
+    target: {
+      type: 'string',
+      default: 'containers',
+      description: 'containers (the manifests in Docker), local (npm start) or k8s (kubectl)',
+    },
+    driver: {
+      type: 'string',
+      description: 'k6 or node (default: k6 for the HTTP scenarios where one is found, else the Node driver; --smoke: node)',
+    },
+    layers: { type: 'string', description: 'the layers to step, by service name: catalog,pricing (default: every layer)' },
+    steps: { type: 'string', default: '1,2,4', description: 'the replica counts of the stepped layer' },
+    repeats: { type: 'string', default: '3', description: 'measurements per step (the report gives their median and spread)' },
+    'probe-seconds': { type: 'string', default: '5', description: 'seconds of each load probe' },
+    refinements: { type: 'string', default: '2', description: 'bisection steps of the SLO capacity search' },
+    out: { type: 'string', default: 'reports', description: 'where capacity.md, capacity.json and the charts go' },
+    tag: { type: 'string', default: process.env.TAG ?? 'dev', description: 'containers: the image tag ($TAG)' },
+    'base-url': { type: 'string', description: "k8s: the gateway's URL (minikube service gateway --url)" },
+    'console-port': { type: 'string', default: process.env.CONSOLE_PORT ?? '8090', description: 'the live page ($CONSOLE_PORT)' },
+    smoke: {
+      type: 'boolean',
+      default: false,
+      description: "CI's qualitative check: catalog stepped 1 → 2, 4 s probes, one repeat, into <out>/smoke",
+    },
+    merge: { type: 'boolean', default: false, description: 'keep the layers of reports/capacity.json that this run does not measure' },
+    render: { type: 'boolean', default: false, description: 'only write the report again from reports/capacity.json' },
+    'no-build': {
+      type: 'boolean',
+      default: false,
+      description: 'containers: use the images built already instead of npm run images first',
+    },
   },
 });
 

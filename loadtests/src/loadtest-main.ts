@@ -5,22 +5,29 @@
 // --concurrency N for a closed loop), HDR latency percentiles, progress every second, a JSON summary in
 // reports/loadtest-<scenario>.json.
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { parseArgs } from 'node:util';
-import { exitOnMissingPrerequisite, requireAnswer, requireGrpcAnswer } from '@strata/preflight';
+import { exitOnMissingPrerequisite, parseCommandLine, requireAnswer, requireGrpcAnswer } from '@strata/preflight';
 import { progressLine, runClosedLoop, runOpenLoop } from './driver.js';
 import { loadScenarios, loadSlo } from './scenarios.js';
 
 exitOnMissingPrerequisite();
-const { values } = parseArgs({
+const { values } = parseCommandLine(import.meta.url, {
   options: {
-    scenario: { type: 'string', default: 'browse' },
-    rate: { type: 'string', default: '20' },
-    concurrency: { type: 'string' },
-    duration: { type: 'string', default: '30' },
-    'base-url': { type: 'string', default: process.env.BASE_URL ?? 'http://127.0.0.1:8080' },
-    target: { type: 'string', default: process.env.TARGET },
-    'order-id': { type: 'string' },
-    out: { type: 'string', default: 'reports' },
+    scenario: { type: 'string', default: 'browse', description: 'a scenario of loadtests/scenarios/*.js (an unknown name lists them)' },
+    rate: { type: 'string', default: '20', description: 'arrivals per second (open loop)' },
+    concurrency: { type: 'string', description: 'N requests kept outstanding instead (closed loop)' },
+    duration: { type: 'string', default: '30', description: 'seconds' },
+    'base-url': {
+      type: 'string',
+      default: process.env.BASE_URL ?? 'http://127.0.0.1:8080',
+      description: 'HTTP scenarios: the gateway ($BASE_URL)',
+    },
+    target: {
+      type: 'string',
+      default: process.env.TARGET,
+      description: 'gRPC scenarios: host:port, or ipv4:a:p,b:p for several replicas ($TARGET)',
+    },
+    'order-id': { type: 'string', description: 'the order id that the order-reading scenarios ask for (ctx.orderId)' },
+    out: { type: 'string', default: 'reports', description: 'where loadtest-<scenario>.json goes' },
   },
 });
 const scenarios = await loadScenarios();

@@ -9,10 +9,9 @@
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import { DockerCluster, REPO_ROOT, parseImageMap, renderOverlay, type KubeObject } from '@strata/k8s-docker';
 import { startLocalCluster } from '@strata/local-cluster';
-import { exitOnMissingPrerequisite, requireDocker } from '@strata/preflight';
+import { exitOnMissingPrerequisite, parseCommandLine, requireDocker } from '@strata/preflight';
 import { loadServices } from '@strata/service-registry';
 import { freePort } from '@strata/test-kit';
 import { median } from './capacity/statistics.js';
@@ -22,18 +21,23 @@ import { buildImages } from './images.js';
 import { placeSeedOrder } from './seed-order.js';
 
 exitOnMissingPrerequisite();
-const { values } = parseArgs({
+const { values } = parseCommandLine(import.meta.url, {
   options: {
-    runs: { type: 'string', default: '3' },
-    seconds: { type: 'string', default: '180' },
-    tag: { type: 'string', default: 'dev' },
-    /** The share of traces kept (OTEL_TRACES_SAMPLER_ARG): 0.2 as the observability overlay, 1 as `npm start`. */
-    'sampler-arg': { type: 'string', default: '0.2' },
-    out: { type: 'string', default: join(REPO_ROOT, 'reports', 'memory.json') },
-    /** containers (default): the minikube overlay's pods; local: `npm start`'s processes (no Docker needed). */
-    target: { type: 'string', default: 'containers' },
-    /** Use the images built already instead of `npm run images` first. */
-    'no-build': { type: 'boolean', default: false },
+    runs: { type: 'string', default: '3', description: 'runs (the table gives their medians)' },
+    seconds: { type: 'string', default: '180', description: 'seconds of load in each run' },
+    tag: { type: 'string', default: 'dev', description: 'containers: the image tag' },
+    'sampler-arg': {
+      type: 'string',
+      default: '0.2',
+      description: 'the share of traces kept (OTEL_TRACES_SAMPLER_ARG): 0.2 as the observability overlay, 1 as npm start',
+    },
+    out: { type: 'string', default: join(REPO_ROOT, 'reports', 'memory.json'), description: 'the JSON report' },
+    target: {
+      type: 'string',
+      default: 'containers',
+      description: "containers: the minikube overlay's pods; local: npm start's processes (no Docker needed)",
+    },
+    'no-build': { type: 'boolean', default: false, description: 'use the images built already instead of npm run images first' },
   },
 });
 const local = values.target === 'local';

@@ -1,1 +1,2 @@
 export * from './preflight.js';
+export * from './command-line.js';

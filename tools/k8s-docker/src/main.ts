@@ -2,39 +2,46 @@
 // npm run k8s:docker -- up|apply|status|down|logs: an overlay of k8s/, rendered by kustomize, run in Docker as a node
 // would run it. `up` runs the node (the control loop) in the foreground until Ctrl-C, or in the background with
 // --detach; the other commands talk to it through its state folder (.strata/k8s-docker/<name>).
+//
+// usage: npm run k8s:docker -- <command> [options]
+//   up      [--overlay minikube] [--tag dev] [--image-map IMAGE=LOCAL ...] [--detach]   render the overlay and run it
+//   apply   [--overlay minikube] [--tag dev]     render again and reconcile the running node to it (kubectl apply)
+//   status                                       pods, deployments, statefulsets, services, events (kubectl get)
+//   logs    POD [--container C] [--previous]     a container's log
+//   down    [--volumes]                          stop every pod gracefully and remove the node (--volumes: the claims too)
 import { spawn } from 'node:child_process';
 import { closeSync, existsSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
-import { parseArgs } from 'node:util';
-import { exitOnMissingPrerequisite } from '@strata/preflight';
+import { exitOnMissingPrerequisite, parseCommandLine, usageOf } from '@strata/preflight';
 import { ApplyRefused, DockerCluster, REPO_ROOT, type ClusterSnapshot } from './cluster.js';
 import { DockerNode } from './docker-node.js';
 import { parseImageMap, renderOverlay } from './overlay.js';
 import { statusTables } from './status-table.js';
 
-const USAGE = `usage: npm run k8s:docker -- <command> [options]
-  up      [--overlay minikube] [--tag dev] [--image-map IMAGE=LOCAL ...] [--detach]   render the overlay and run it
-  apply   [--overlay minikube] [--tag dev]     render again and reconcile the running node to it (kubectl apply)
-  status                                       pods, deployments, statefulsets, services, events (kubectl get)
-  logs    POD [--container C] [--previous]     a container's log
-  down    [--volumes]                          stop every pod gracefully and remove the node (--volumes: the claims too)
-  every command: [--name NAME] (default: the overlay's name), [--node-image IMAGE] (default $STRATA_BASE_IMAGE)`;
-
 exitOnMissingPrerequisite();
-const { positionals, values } = parseArgs({
+const { positionals, values } = parseCommandLine(import.meta.url, {
   allowPositionals: true,
   options: {
-    overlay: { type: 'string', default: 'minikube' },
-    name: { type: 'string' },
-    tag: { type: 'string' },
-    'image-map': { type: 'string', multiple: true, default: [] },
-    'node-image': { type: 'string' },
-    detach: { type: 'boolean', default: false },
-    volumes: { type: 'boolean', default: false },
-    container: { type: 'string', short: 'c' },
-    previous: { type: 'boolean', default: false },
-    'timeout-seconds': { type: 'string', default: '180' },
+    overlay: { type: 'string', default: 'minikube', description: 'the overlay of k8s/overlays to render' },
+    name: { type: 'string', description: "the node's name (default: the overlay's)" },
+    tag: { type: 'string', description: "run the Strata images with this tag (dev, a content tag) instead of the overlay's" },
+    'image-map': {
+      type: 'string',
+      multiple: true,
+      default: [],
+      description: 'IMAGE=LOCAL: run LOCAL where the manifests say IMAGE (repeatable)',
+    },
+    'node-image': {
+      type: 'string',
+      description:
+        'Node 24 + sleep, for the cluster DNS and the pod sandboxes (default: the first found of $STRATA_BASE_IMAGE, node:24-bookworm-slim, strata/node-base:24)',
+    },
+    detach: { type: 'boolean', default: false, description: 'up: run the node in the background' },
+    volumes: { type: 'boolean', default: false, description: 'down: remove the claims too' },
+    container: { type: 'string', short: 'c', description: "logs: the container's name" },
+    previous: { type: 'boolean', default: false, description: "logs: the container's previous run" },
+    'timeout-seconds': { type: 'string', default: '180', description: 'how long up and apply wait for the rollouts' },
   },
 });
 
@@ -233,6 +240,6 @@ switch (command) {
     await logs();
     break;
   default:
-    console.error(USAGE);
+    console.error(usageOf(import.meta.url));
     process.exit(2);
 }

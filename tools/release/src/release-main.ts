@@ -2,8 +2,7 @@
 // npm run release — build what changed (content-tagged images), then declare it: every service's tag goes into the
 // `images:` of k8s/overlays/minikube and production. Commit the overlays: they say what runs. k8s:deploy applies them.
 //   npm run release -- --overlays minikube --no-build --services catalog
-import { parseArgs } from 'node:util';
-import { exitOnMissingPrerequisite } from '@strata/preflight';
+import { exitOnMissingPrerequisite, parseCommandLine } from '@strata/preflight';
 import { REPO_ROOT } from '@strata/service-registry';
 import { DEFAULT_BASE_IMAGE } from './content-tag.js';
 import { minikubeDockerEnv } from './docker.js';
@@ -11,12 +10,12 @@ import { RELEASED_OVERLAYS } from './overlay-images.js';
 import { release } from './release.js';
 
 exitOnMissingPrerequisite();
-const { values } = parseArgs({
+const { values } = parseCommandLine(import.meta.url, {
   options: {
-    overlays: { type: 'string' },
-    services: { type: 'string' },
-    'no-build': { type: 'boolean', default: false },
-    minikube: { type: 'boolean', default: false },
+    overlays: { type: 'string', description: 'the overlays to declare the tags in, comma-separated (default: minikube,production)' },
+    services: { type: 'string', description: 'only these services, comma-separated (default: every declared service)' },
+    'no-build': { type: 'boolean', default: false, description: 'declare the images built already instead of building what changed' },
+    minikube: { type: 'boolean', default: false, description: "build inside minikube's Docker (minikube docker-env)" },
   },
 });
 const started = performance.now();

@@ -3,17 +3,16 @@
 // back into k8s/overlays/<overlay>, apply the overlay, wait for the services that change. Commit the overlay afterwards:
 // git then says what runs again. --dry-run writes the declaration and shows the rendered images, without applying.
 import { execFileSync } from 'node:child_process';
-import { parseArgs } from 'node:util';
-import { exitOnMissingPrerequisite, KUBECTL_HOW, requireCommand } from '@strata/preflight';
+import { exitOnMissingPrerequisite, KUBECTL_HOW, parseCommandLine, requireCommand } from '@strata/preflight';
 import { REPO_ROOT } from '@strata/service-registry';
 import { imagesMissingInMinikube, minikubeContextProblem, previousRelease, rollBackDeclaration } from './rollback.js';
 
 exitOnMissingPrerequisite();
-const { values } = parseArgs({
+const { values } = parseCommandLine(import.meta.url, {
   options: {
-    overlay: { type: 'string', default: 'minikube' },
-    'dry-run': { type: 'boolean', default: false },
-    namespace: { type: 'string', default: 'strata' },
+    overlay: { type: 'string', default: 'minikube', description: 'the overlay of k8s/overlays to roll back' },
+    'dry-run': { type: 'boolean', default: false, description: 'write the declaration and show the rendered images, without applying' },
+    namespace: { type: 'string', default: 'strata', description: 'the namespace the overlay deploys to' },
   },
 });
 const overlay = values.overlay!;
