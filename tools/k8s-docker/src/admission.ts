@@ -126,6 +126,13 @@ const POD_SPEC: Spec = {
 };
 const POD_TEMPLATE: Spec = { metadata: TEMPLATE_META, spec: POD_SPEC };
 const SELECTOR: Spec = { matchLabels: true, matchExpressions: [{ key: true, operator: true, values: true }] };
+/** What a Deployment and a StatefulSet share: replicas of a pod template, chosen by a selector. */
+const WORKLOAD = {
+  apiVersion: true,
+  kind: true,
+  metadata: META,
+  spec: { replicas: true, selector: SELECTOR, template: POD_TEMPLATE },
+} satisfies Spec;
 
 /** Kinds the runtime acts on, with every field it implements. */
 const KINDS: Record<string, Spec> = {
@@ -147,13 +154,9 @@ const KINDS: Record<string, Spec> = {
   },
   'v1/Pod': { apiVersion: true, kind: true, metadata: META, spec: POD_SPEC },
   'apps/v1/Deployment': {
-    apiVersion: true,
-    kind: true,
-    metadata: META,
+    ...WORKLOAD,
     spec: {
-      replicas: true,
-      selector: SELECTOR,
-      template: POD_TEMPLATE,
+      ...WORKLOAD.spec,
       strategy: { type: oneOf('RollingUpdate', 'Recreate'), rollingUpdate: { maxSurge: true, maxUnavailable: true } },
       minReadySeconds: true,
       revisionHistoryLimit: true,
@@ -161,14 +164,10 @@ const KINDS: Record<string, Spec> = {
     },
   },
   'apps/v1/StatefulSet': {
-    apiVersion: true,
-    kind: true,
-    metadata: META,
+    ...WORKLOAD,
     spec: {
-      replicas: true,
-      selector: SELECTOR,
+      ...WORKLOAD.spec,
       serviceName: true,
-      template: POD_TEMPLATE,
       podManagementPolicy: oneOf('OrderedReady', 'Parallel'),
       updateStrategy: { type: oneOf('RollingUpdate', 'OnDelete'), rollingUpdate: { partition: true } },
       volumeClaimTemplates: [

@@ -80,6 +80,15 @@ export class ApplyRefused extends Error {
 
 const keyOf = (o: KubeObject) => `${o.kind}/${o.metadata.namespace ?? 'default'}/${o.metadata.name}`;
 const stable = (o: unknown) => JSON.stringify(o, Object.keys(o as object).sort());
+/** What `kubectl get` shows of a Deployment or StatefulSet, from its object and its controller's status. */
+const workloadRow = (o: KubeObject, s: { ready: number; rollout: { message: string; done: boolean } }) => ({
+  namespace: o.metadata.namespace ?? 'default',
+  name: o.metadata.name,
+  replicas: o.spec.replicas ?? 1,
+  ready: s.ready,
+  rollout: s.rollout.message,
+  done: s.rollout.done,
+});
 
 /**
  * Kubernetes' node and core controllers on one Docker engine: applied objects (the real render of an overlay) become
@@ -601,28 +610,9 @@ export class DockerCluster extends EventEmitter {
       pods: this.pods().map((p) => structuredClone(p)),
       deployments: this.list('Deployment').map((d) => {
         const s = this.deployments.status(d, this.host);
-        return {
-          namespace: d.metadata.namespace ?? 'default',
-          name: d.metadata.name,
-          replicas: d.spec.replicas ?? 1,
-          ready: s.ready,
-          updated: s.updated,
-          available: s.available,
-          rollout: s.rollout.message,
-          done: s.rollout.done,
-        };
+        return { ...workloadRow(d, s), updated: s.updated, available: s.available };
       }),
-      statefulSets: this.list('StatefulSet').map((s) => {
-        const st = this.statefulSets.status(s, this.host);
-        return {
-          namespace: s.metadata.namespace ?? 'default',
-          name: s.metadata.name,
-          replicas: s.spec.replicas ?? 1,
-          ready: st.ready,
-          rollout: st.rollout.message,
-          done: st.rollout.done,
-        };
-      }),
+      statefulSets: this.list('StatefulSet').map((s) => workloadRow(s, this.statefulSets.status(s, this.host))),
       services: this.list('Service').map((s) => this.serviceView(s)),
       events: this.events(),
     };

@@ -13,6 +13,7 @@ import {
   expand,
   objectData,
   type NamespaceObjects,
+  type PodIdentity,
 } from './pod-plan.js';
 import { httpGet, probeTiming, runProbe, type ProbeResult } from './probes.js';
 
@@ -36,12 +37,7 @@ export interface ContainerStatus {
 export type PodPhase = 'Pending' | 'Running' | 'Succeeded' | 'Failed';
 
 /** A pod as the runtime knows it: its spec and the status the kubelet reports. */
-export interface Pod {
-  namespace: string;
-  name: string;
-  uid: string;
-  labels: Record<string, string>;
-  annotations: Record<string, string>;
+export interface Pod extends Pick<PodIdentity, 'namespace' | 'name' | 'uid' | 'labels' | 'annotations'> {
   owner?: { kind: 'ReplicaSet' | 'StatefulSet'; name: string };
   spec: PodSpec;
   createdAt: number;

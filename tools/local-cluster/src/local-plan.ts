@@ -72,8 +72,23 @@ export function planServices(
     const nodeOptions = (root = options.repoRoot) =>
       `${SERVICE_NODE_OPTIONS} --import=${pathToFileURL(join(root, 'libs', 'service-kit', 'dist', 'local-resolver.js')).href}`;
     if (declared.data.includes('postgres')) env.DATABASE_URL = options.databaseUrl;
-    const script = (root = options.repoRoot) => join(root, 'apps', d.name, 'dist', 'main.js');
     const port = (slot: number) => options.basePort + 100 * i + slot;
+    /** One replica of this service: what every replica shares, and what its kind adds. */
+    const replica = (
+      slot: number,
+      root: string | undefined,
+      own: Pick<ReplicaPlan, 'env' | 'address' | 'probe' | 'metricsUrl'>,
+    ): ReplicaPlan => ({
+      id: `${d.name}-${slot}`,
+      service: d.name,
+      layer: d.layer,
+      script: join(root ?? options.repoRoot, 'apps', d.name, 'dist', 'main.js'),
+      args: [],
+      env: { ...env, NODE_OPTIONS: nodeOptions(root), ...own.env },
+      address: own.address,
+      probe: own.probe,
+      metricsUrl: own.metricsUrl,
+    });
     if (d.ports.grpc !== undefined) {
       return {
         name: d.name,
@@ -81,51 +96,33 @@ export function planServices(
         kind: 'grpc',
         replica: (slot, root) => {
           const address = `127.0.0.1:${port(slot)}`;
-          return {
-            id: `${d.name}-${slot}`,
-            service: d.name,
-            layer: d.layer,
-            script: script(root),
-            args: [],
-            env: {
-              ...env,
-              NODE_OPTIONS: nodeOptions(root),
-              GRPC_HOST: '127.0.0.1',
-              GRPC_PORT: String(port(slot)),
-              METRICS_PORT: String(port(slot) + 50),
-            },
+          return replica(slot, root, {
+            env: { GRPC_HOST: '127.0.0.1', GRPC_PORT: String(port(slot)), METRICS_PORT: String(port(slot) + 50) },
             address,
             probe: { kind: 'grpc', address, service: d.readinessService ?? '' },
             metricsUrl: `http://127.0.0.1:${port(slot) + 50}/metrics`,
-          };
+          });
         },
       };
     }
     // The edge: every replica binds the same port and the kernel spreads connections (SO_REUSEPORT), as a Service
     // spreads them over pods; each replica answers its own probe and scrape on an ops port.
-    const url = `http://127.0.0.1:${options.gatewayPort}`;
     return {
       name: d.name,
       layer: d.layer,
       kind: 'http',
-      replica: (slot, root) => ({
-        id: `${d.name}-${slot}`,
-        service: d.name,
-        layer: d.layer,
-        script: script(root),
-        args: [],
-        env: {
-          ...env,
-          NODE_OPTIONS: nodeOptions(root),
-          GATEWAY_HOST: '127.0.0.1',
-          GATEWAY_PORT: String(options.gatewayPort),
-          GATEWAY_REUSE_PORT: 'true',
-          OPS_PORT: String(port(slot)),
-        },
-        address: url,
-        probe: { kind: 'http', url: `http://127.0.0.1:${port(slot)}/readyz` },
-        metricsUrl: `http://127.0.0.1:${port(slot)}/metrics`,
-      }),
+      replica: (slot, root) =>
+        replica(slot, root, {
+          env: {
+            GATEWAY_HOST: '127.0.0.1',
+            GATEWAY_PORT: String(options.gatewayPort),
+            GATEWAY_REUSE_PORT: 'true',
+            OPS_PORT: String(port(slot)),
+          },
+          address: `http://127.0.0.1:${options.gatewayPort}`,
+          probe: { kind: 'http', url: `http://127.0.0.1:${port(slot)}/readyz` },
+          metricsUrl: `http://127.0.0.1:${port(slot)}/metrics`,
+        }),
     };
   });
   return templates.sort((a, b) => LAYER_ORDER.indexOf(a.layer) - LAYER_ORDER.indexOf(b.layer) || a.name.localeCompare(b.name));

@@ -18,6 +18,7 @@ import { OverlayCluster, overlaySkipReason } from './overlay-cluster.js';
 const skip = overlaySkipReason();
 if (skip) console.log(`SKIPPED: ${skip}`);
 const registry = loadServices();
+const scenarios = await loadScenarios();
 const K6 = findK6();
 const rows: string[] = [];
 
@@ -25,10 +26,8 @@ describe('the minikube overlay, executed in Docker as a node runs it (k8s:docker
   let node: OverlayCluster;
   let gateway: string;
   let orderId: string;
-  let scenarios: Awaited<ReturnType<typeof loadScenarios>>;
 
   before(async () => {
-    scenarios = await loadScenarios();
     node = await OverlayCluster.start('test-minikube');
   });
   after(async () => {

@@ -54,6 +54,18 @@ after(() => {
 });
 
 const mixed = (orderId: string) => mixedScenario(scenarios, orderId);
+/** The order columns of a row whose scenario places no orders. */
+const NO_ORDERS = { acknowledged: '–', stored: '–', duplicates: '–' } as const;
+
+/** Nothing failed: every scheduled request completed (none failed, none dropped by the driver). */
+function assertEveryRequestServed(load: LoadResult, during: string): void {
+  assert.deepEqual(load.errors, {}, `failed requests ${during}`);
+  assert.equal(
+    load.completed,
+    load.scheduled,
+    `${load.completed} of ${load.scheduled} scheduled requests completed (dropped ${load.dropped})`,
+  );
+}
 
 /** Rows stored per acknowledged key: exactly one each, and nothing else under the prefix. */
 async function checkOrdersStored(
@@ -334,14 +346,38 @@ describe('reliability under load (the local cluster)', () => {
       load: 'sequential',
       sent: tried,
       failed: 0,
-      acknowledged: '–',
-      stored: '–',
-      duplicates: '–',
+      ...NO_ORDERS,
     });
     console.log(
       `bad input: ${tried} inputs tried; certainly invalid ones refused with 400 (or 404, 409) naming the field, the rest never a 5xx; every service still SERVING`,
     );
   });
+
+  /**
+   * 40 req/s of the mixed scenario and `ordersPerSec` orders/s through the gateway for `seconds`, with `fault` started
+   * `faultAfterMs` in; then a sample of the acknowledged orders is sent again (same key, same body) and the orders
+   * are counted in the database.
+   */
+  const underLoad = async <T>(
+    prefix: string,
+    load: { seconds: number; ordersPerSec: number },
+    faultAfterMs: number,
+    fault: () => Promise<T>,
+  ) => {
+    const loadRun = runOpenLoop({
+      baseUrls: [base],
+      scenario: mixed(orderId),
+      context: { runId: prefix },
+      rate: 40,
+      durationSec: load.seconds,
+    });
+    const ordersRun = placeOrdersUnderLoad(base, { rate: load.ordersPerSec, seconds: load.seconds, keyPrefix: prefix });
+    await delay(faultAfterMs);
+    const [mixedLoad, orders, outcome] = await Promise.all([loadRun, ordersRun, fault()]);
+    const replayed = await replayAcknowledged(base, orders);
+    const stored = await checkOrdersStored(databaseUrl, prefix, orders);
+    return { load: mixedLoad, orders, outcome, stored, sent: mixedLoad.sent + orders.scheduled + orders.retries + replayed };
+  };
 
   /** The replicas of a service, with their processes. */
   const replicasOf = (service: string) =>
@@ -360,19 +396,15 @@ describe('reliability under load (the local cluster)', () => {
       // machine that runs other projects' tests beside this one.
       const seconds = 4 + 6 * old.length;
       const began = performance.now();
-      const loadRun = runOpenLoop({
-        baseUrls: [base],
-        scenario: mixed(orderId),
-        context: { runId: prefix },
-        rate: 40,
-        durationSec: seconds,
-      });
-      const ordersRun = placeOrdersUnderLoad(base, { rate: 5, seconds, keyPrefix: prefix });
-      await delay(1_000);
-      const restarted = cluster.supervisor.rollingRestart(service).then(() => performance.now() - began);
-      const [load, orders, restartedAtMs] = await Promise.all([loadRun, ordersRun, restarted]);
-      const replayed = await replayAcknowledged(base, orders);
-      const stored = await checkOrdersStored(databaseUrl, prefix, orders);
+      const {
+        load,
+        orders,
+        outcome: restartedAtMs,
+        stored,
+        sent,
+      } = await underLoad(prefix, { seconds, ordersPerSec: 5 }, 1_000, () =>
+        cluster.supervisor.rollingRestart(service).then(() => performance.now() - began),
+      );
       const now = replicasOf(service);
 
       // The restart happened: every old process is gone, as many new ones serve, and it ended while load still flowed.
@@ -386,19 +418,14 @@ describe('reliability under load (the local cluster)', () => {
         `the rolling restart ended ${(restartedAtMs / 1000).toFixed(1)} s into ${seconds} s of load: it must end under load`,
       );
       // Nothing failed: every scheduled request completed, and no order attempt needed a retry.
-      assert.deepEqual(load.errors, {}, `failed requests during the rolling restart of ${service}`);
-      assert.equal(
-        load.completed,
-        load.scheduled,
-        `${load.completed} of ${load.scheduled} scheduled requests completed (dropped ${load.dropped})`,
-      );
+      assertEveryRequestServed(load, `during the rolling restart of ${service}`);
       assert.deepEqual(orders.failures, {}, `order attempts that failed (and were retried) during the rolling restart`);
       assert.deepEqual(orders.anomalies, []);
       assert.equal(orders.acknowledged.size, orders.scheduled);
       rows.push({
         scenario: `rolling restart: ${service}`,
         load: `40 req/s mixed + 5 orders/s for ${seconds} s`,
-        sent: load.sent + orders.scheduled + orders.retries + replayed,
+        sent,
         failed: load.scheduled - load.completed + orders.retries,
         acknowledged: orders.acknowledged.size,
         stored: stored.stored,
@@ -418,46 +445,35 @@ describe('reliability under load (the local cluster)', () => {
       // this one) took 6.7 s: 12 s of load keeps its return under load.
       const seconds = 12;
       const began = performance.now();
-      const loadRun: Promise<LoadResult> = runOpenLoop({
-        baseUrls: [base],
-        scenario: mixed(orderId),
-        context: { runId: prefix },
-        rate: 40,
-        durationSec: seconds,
-      });
-      const ordersRun = placeOrdersUnderLoad(base, { rate: 8, seconds, keyPrefix: prefix });
-      await delay(2_000);
-      process.kill(victim.pid!, 'SIGKILL');
-      // When the supervisor has it back: the same replica, a new process, one restart more, ready.
-      let backAtMs = Number.NaN;
-      const watch = (async () => {
-        for (let i = 0; i < 200 && Number.isNaN(backAtMs); i++) {
+      const {
+        load,
+        orders,
+        outcome: backAtMs,
+        stored,
+        sent,
+      } = await underLoad(prefix, { seconds, ordersPerSec: 8 }, 2_000, async () => {
+        process.kill(victim.pid!, 'SIGKILL');
+        // When the supervisor has it back: the same replica, a new process, one restart more, ready.
+        for (let i = 0; i < 200; i++) {
           const now = replicasOf(service).find((r) => r.id === victim.id);
           if (now && now.state === 'ready' && now.pid !== victim.pid && now.restarts === victim.restarts + 1)
-            backAtMs = performance.now() - began;
-          else await delay(50);
+            return performance.now() - began;
+          await delay(50);
         }
-      })();
-      const [load, orders] = await Promise.all([loadRun, ordersRun, watch]);
-      const replayed = await replayAcknowledged(base, orders);
-      const stored = await checkOrdersStored(databaseUrl, prefix, orders);
+        return Number.NaN;
+      });
       const back = replicasOf(service).find((r) => r.id === victim.id)!;
       assert.notEqual(back.pid, victim.pid, `${victim.id} runs as a new process`);
       assert.equal(back.restarts, victim.restarts + 1, `${victim.id} was restarted once`);
       assert.ok(backAtMs < seconds * 1000, `${victim.id} was back ${(backAtMs / 1000).toFixed(1)} s into ${seconds} s of load`);
-      assert.deepEqual(load.errors, {}, `failed idempotent requests after killing ${victim.id}`);
-      assert.equal(
-        load.completed,
-        load.scheduled,
-        `${load.completed} of ${load.scheduled} scheduled requests completed (dropped ${load.dropped})`,
-      );
+      assertEveryRequestServed(load, `(idempotent) after killing ${victim.id}`);
       assert.deepEqual(orders.anomalies, []);
       assert.equal(orders.abandoned, 0);
       assert.equal(orders.acknowledged.size, orders.scheduled);
       rows.push({
         scenario: `SIGKILL one replica: ${service}`,
         load: `40 req/s mixed + 8 orders/s for ${seconds} s`,
-        sent: load.sent + orders.scheduled + orders.retries + replayed,
+        sent,
         failed: `${load.scheduled - load.completed} (order attempts retried with their key: ${orders.retries}; back after ${((backAtMs - 2_000) / 1000).toFixed(1)} s)`,
         acknowledged: orders.acknowledged.size,
         stored: stored.stored,
@@ -509,18 +525,12 @@ describe('reliability under load (the local cluster)', () => {
 
   it('overload beyond capacity: the edge sheds quickly with 503 + Retry-After, then serves normally', async () => {
     // What fits: the gateway admits GATEWAY_MAX_INFLIGHT (48) at once, so 48 outstanding is its most.
-    const fits = await runClosedLoop({
-      baseUrls: [base],
-      scenario: scenarios.recommendations,
-      context: { runId: 'overload-fits' },
-      concurrency: 48,
-      durationSec: 3,
-    });
+    const recommendations = { baseUrls: [base], scenario: scenarios.recommendations };
+    const fits = await runClosedLoop({ ...recommendations, context: { runId: 'overload-fits' }, concurrency: 48, durationSec: 3 });
     assert.deepEqual(fits.errors, {}, 'the capacity run fails nothing');
     const shed = { count: 0, withRetryAfter: 0, latenciesMs: [] as number[] };
     const load = await runOpenLoop({
-      baseUrls: [base],
-      scenario: scenarios.recommendations,
+      ...recommendations,
       context: { runId: 'overload' },
       rate: 400,
       durationSec: 4,
@@ -560,9 +570,7 @@ describe('reliability under load (the local cluster)', () => {
       load: '400 req/s for 4 s',
       sent: load.sent,
       failed: `${otherFailed} (${shed.count} shed with 503 + Retry-After, p99 ${shedP99.toFixed(0)} ms; ${load.completed} served, ${servedRate.toFixed(0)} req/s against ${fits.achievedRate.toFixed(0)} req/s at capacity; p99 of all ${load.latencyMs.p99.toFixed(0)} ms)`,
-      acknowledged: '–',
-      stored: '–',
-      duplicates: '–',
+      ...NO_ORDERS,
     });
   });
 });
@@ -660,13 +668,9 @@ describe('a slow leaf behind a real network fault', () => {
         await delay(50);
       }
     })();
-    const slow = await runOpenLoop({
-      baseUrls: [gateway],
-      scenario: scenarios.product,
-      context: { runId: 'slow' },
-      rate: 30,
-      durationSec: 4,
-    });
+    const productLoad = (runId: string, durationSec: number) =>
+      runOpenLoop({ baseUrls: [gateway], scenario: scenarios.product, context: { runId }, rate: 30, durationSec });
+    const slow = await productLoad('slow', 4);
     sampling = false;
     await sampler;
     const afterSlow = await outstanding();
@@ -685,24 +689,15 @@ describe('a slow leaf behind a real network fault', () => {
     proxy.setDelay(0);
     // Bytes sent during the slow phase are still held back up to 1.5 s (in order): recovery starts after them.
     await delay(2_000);
-    const recovered = await runOpenLoop({
-      baseUrls: [gateway],
-      scenario: scenarios.product,
-      context: { runId: 'recovered' },
-      rate: 30,
-      durationSec: 2,
-    });
-    assert.deepEqual(recovered.errors, {}, 'serves again once the leaf is fast');
-    assert.equal(recovered.completed, recovered.scheduled, `${recovered.completed} of ${recovered.scheduled} scheduled requests served`);
+    const recovered = await productLoad('recovered', 2);
+    assertEveryRequestServed(recovered, 'once the leaf is fast again');
     proxy.server.close();
     rows.push({
       scenario: 'slow leaf: +1.5 s on the gateway → catalog link (budget 400 ms)',
       load: '30 req/s',
       sent: slow.sent,
       failed: `${slow.scheduled - (slow.errors['504'] ?? 0)} (${slow.errors['504'] ?? 0} answered 504, p99 ${slow.latencyMs.p99.toFixed(0)} ms, max ${slow.latencyMs.max.toFixed(0)} ms; at most ${maxUpstream} calls outstanding at catalog; then recovered)`,
-      acknowledged: '–',
-      stored: '–',
-      duplicates: '–',
+      ...NO_ORDERS,
     });
   });
 });

@@ -16,6 +16,7 @@ import { OverlayCluster, imageId, overlaySkipReason, pinned, releaseB, runningIm
 const skip = overlaySkipReason();
 if (skip) console.log(`SKIPPED: ${skip}`);
 const registry = loadServices();
+const scenarios = await loadScenarios();
 const rows: string[] = [];
 /** A leaf, a composite and the edge: the first declared service of each layer. */
 const ROLLED = (['leaf', 'composite', 'edge'] as const).map((layer) => registry.inLayer(layer)[0]!.name);
@@ -29,10 +30,8 @@ describe(
     let node: OverlayCluster;
     let gateway: string;
     let orderId: string;
-    let scenarios: Awaited<ReturnType<typeof loadScenarios>>;
 
     before(async () => {
-      scenarios = await loadScenarios();
       node = await OverlayCluster.start('test-rollouts');
       node.apply(REPLICAS);
       await node.cluster.waitForRollouts(180_000);
