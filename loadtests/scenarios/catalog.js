@@ -1,6 +1,6 @@
 // Scenarios catalog limits.
 
-import { CATEGORIES, QUERIES, productId } from './common.js';
+import { CATEGORIES, QUERIES, get, productId } from './common.js';
 
 export const browse = {
   protocol: 'http',
@@ -8,19 +8,15 @@ export const browse = {
   description: 'search a category (1 in 4) or get one product',
   request: (i) =>
     i % 4 === 0
-      ? { method: 'GET', path: `/api/products?category=${CATEGORIES[i % CATEGORIES.length]}&pageSize=20`, name: 'GET /api/products' }
-      : { method: 'GET', path: `/api/products/${productId(i)}`, name: 'GET /api/products/:id' },
+      ? get(`/api/products?category=${CATEGORIES[i % CATEGORIES.length]}&pageSize=20`, 'GET /api/products')
+      : get(`/api/products/${productId(i)}`, 'GET /api/products/:id'),
 };
 
 export const search = {
   protocol: 'http',
   layer: 'catalog',
   description: 'full-text search over the whole catalog (10,000 products)',
-  request: (i) => ({
-    method: 'GET',
-    path: `/api/products?query=${encodeURIComponent(QUERIES[i % QUERIES.length])}&pageSize=20`,
-    name: 'GET /api/products?query',
-  }),
+  request: (i) => get(`/api/products?query=${encodeURIComponent(QUERIES[i % QUERIES.length])}&pageSize=20`, 'GET /api/products?query'),
 };
 
 export const grpcGetProduct = {

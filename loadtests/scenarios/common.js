@@ -40,5 +40,15 @@ export const QUERIES = [
 
 export const JSON_HEADERS = { 'content-type': 'application/json' };
 
+/** One GET of `path`, reported under `name` (the route: k6 and the reports group the answers by it). */
+export function get(path, name) {
+  return { method: 'GET', path, name };
+}
+
+/** One POST of `body` as JSON to `path`, reported under `name`; `headers` beside the content type. */
+export function postJson(path, name, body, headers = {}) {
+  return { method: 'POST', path, name, headers: { ...JSON_HEADERS, ...headers }, body: JSON.stringify(body) };
+}
+
 /** Default service-level objective of the load tests. */
 export const SLO = { p95Ms: 250, p99Ms: 500, maxErrorRate: 0 };

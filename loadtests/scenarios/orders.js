@@ -1,26 +1,26 @@
 // Scenarios orders (and its database) limits. ctx.runId makes idempotency keys unique per run; ctx.orderId names an
 // order to read back.
 
-import { JSON_HEADERS, productId } from './common.js';
+import { get, postJson, productId } from './common.js';
 
 export const order = {
   protocol: 'http',
   layer: 'orders',
   description: 'place an order with a fresh Idempotency-Key',
-  request: (i, ctx) => ({
-    method: 'POST',
-    path: '/api/orders',
-    name: 'POST /api/orders',
-    headers: { ...JSON_HEADERS, 'idempotency-key': `load-${ctx.runId}-${i}` },
-    body: JSON.stringify({ lines: [{ productId: productId(i), quantity: 1 + (i % 3) }], country: 'DE' }),
-  }),
+  request: (i, ctx) =>
+    postJson(
+      '/api/orders',
+      'POST /api/orders',
+      { lines: [{ productId: productId(i), quantity: 1 + (i % 3) }], country: 'DE' },
+      { 'idempotency-key': `load-${ctx.runId}-${i}` },
+    ),
 };
 
 export const orderRead = {
   protocol: 'http',
   layer: 'orders',
   description: 'read one order back',
-  request: (_i, ctx) => ({ method: 'GET', path: `/api/orders/${ctx.orderId}`, name: 'GET /api/orders/:id' }),
+  request: (_i, ctx) => get(`/api/orders/${ctx.orderId}`, 'GET /api/orders/:id'),
 };
 
 export const grpcPlaceOrder = {

@@ -1,23 +1,18 @@
 // Scenarios pricing limits.
 
-import { CATEGORIES, JSON_HEADERS, productId } from './common.js';
+import { CATEGORIES, postJson, productId } from './common.js';
 
 export const quote = {
   protocol: 'http',
   layer: 'pricing',
   description: 'quote three lines with a promotion, in USD (through the gateway, which also asks catalog for the prices)',
-  request: (i) => ({
-    method: 'POST',
-    path: '/api/quotes',
-    name: 'POST /api/quotes',
-    headers: JSON_HEADERS,
-    body: JSON.stringify({
+  request: (i) =>
+    postJson('/api/quotes', 'POST /api/quotes', {
       lines: [0, 1, 2].map((k) => ({ productId: productId(i * 3 + k), quantity: 1 + ((i + k) % 5) })),
       currency: 'USD',
       country: 'FR',
       promotionCode: 'SAVE10',
     }),
-  }),
 };
 
 export const grpcQuote = {

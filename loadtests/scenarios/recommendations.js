@@ -1,16 +1,12 @@
 // Scenarios recommendations limits.
 
-import { productId } from './common.js';
+import { get, productId } from './common.js';
 
 export const recommendations = {
   protocol: 'http',
   layer: 'recommendations',
   description: 'top 10 similar products',
-  request: (i) => ({
-    method: 'GET',
-    path: `/api/products/${productId(i)}/recommendations?limit=10`,
-    name: 'GET /api/products/:id/recommendations',
-  }),
+  request: (i) => get(`/api/products/${productId(i)}/recommendations?limit=10`, 'GET /api/products/:id/recommendations'),
 };
 
 export const grpcRecommendations = {

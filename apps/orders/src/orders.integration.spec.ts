@@ -10,36 +10,44 @@ import { ORDERS_SERVICE, startOrders } from './orders-service.js';
 
 // Stand-ins for catalog and pricing: real gRPC servers with the real contracts, so orders is tested
 // alone (an app never imports another app). The system test runs the real ones together.
+/** Every product the stand-in catalog knows (p-000000 … p-000099) costs 19.99. */
+const BOOK: catalog.Product = {
+  id: '',
+  name: '',
+  description: '',
+  category: 'books',
+  price: { currencyCode: 'EUR', minorUnits: 1999 },
+  tags: [],
+  attributes: {},
+};
 const standInCatalog: Partial<catalog.CatalogServiceController> = {
   batchGetProducts({ ids }) {
     const known = ids.filter((id) => /^p-0000\d\d$/.test(id));
-    return {
-      products: known.map((id) => ({
-        id,
-        name: `Product ${id}`,
-        description: '',
-        category: 'books',
-        price: { currencyCode: 'EUR', minorUnits: 1999 },
-        tags: [],
-        attributes: {},
-      })),
-      missingIds: ids.filter((id) => !known.includes(id)),
-    };
+    return { products: known.map((id) => ({ ...BOOK, id, name: `Product ${id}` })), missingIds: ids.filter((id) => !known.includes(id)) };
   },
 };
+/**
+ * Pricing over real gRPC, taxing every line at 19 %: the stored total (2 × 19.99 + 7.60 tax = 47.58) is then what
+ * pricing answered over the wire, not a sum orders could have made itself.
+ */
 const standInPricing: pricing.PricingServiceController = {
-  quote(request) {
-    const m = (minorUnits: number) => ({ currencyCode: 'EUR', minorUnits });
-    const lines = request.lines.map((l) => ({
-      productId: l.productId,
-      quantity: l.quantity,
-      unitPrice: l.unitPrice,
-      lineTotal: m(l.unitPrice!.minorUnits * l.quantity),
-      discount: m(0),
-      tax: m(0),
-    }));
-    const total = lines.reduce((a, l) => a + l.lineTotal.minorUnits, 0);
-    return { lines, subtotal: m(total), discount: m(0), tax: m(0), total: m(total), appliedPromotions: [], taxRateBasisPoints: 0 };
+  quote({ lines }) {
+    const eur = (minorUnits: number) => ({ currencyCode: 'EUR', minorUnits });
+    const priced = lines.map(({ productId, quantity, unitPrice }) => {
+      const net = unitPrice!.minorUnits * quantity;
+      return { productId, quantity, unitPrice, lineTotal: eur(net), discount: eur(0), tax: eur(Math.round(net * 0.19)) };
+    });
+    const net = priced.reduce((a, l) => a + l.lineTotal.minorUnits, 0);
+    const tax = priced.reduce((a, l) => a + l.tax.minorUnits, 0);
+    return {
+      lines: priced,
+      subtotal: eur(net),
+      discount: eur(0),
+      tax: eur(tax),
+      total: eur(net + tax),
+      appliedPromotions: [],
+      taxRateBasisPoints: 1900,
+    };
   },
 };
 
@@ -107,7 +115,9 @@ describe('orders over real gRPC on loopback, with a real PostgreSQL', () => {
   it('places an order, stores it and reads it back', async () => {
     const { order, replayed } = await place(`k-${runKey}-1`);
     assert.equal(replayed, false);
-    assert.equal(order?.total?.minorUnits, 3998);
+    assert.equal(order?.subtotal?.minorUnits, 3998);
+    assert.equal(order?.tax?.minorUnits, 760);
+    assert.equal(order?.total?.minorUnits, 4758, 'the total pricing answered, stored');
     const { order: read } = await client.getOrder({ id: order!.id });
     assert.deepEqual(read, order);
   });

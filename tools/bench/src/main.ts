@@ -213,83 +213,44 @@ async function orchestrate(): Promise<void> {
 
   const sections = (process.env.BENCH_SECTIONS ?? '1,2,3,4').split(',');
   const none = new Map();
+  /** A gRPC subject: GetProduct at `port`, the CPU of `watched` read. */
+  const grpcAt = (name: string, port: number, watched: Record<string, number>) =>
+    ({ name, kind: 'grpc', target: `127.0.0.1:${port}`, watched }) as const;
+  /** An HTTP subject: GET /api/products/p-000042 at an edge's `port`, its CPU and the catalog's behind it read. */
+  const productAt = (name: string, port: number, edge: number, catalog = catalogPid) =>
+    ({ name, kind: 'http', target: `http://127.0.0.1:${port}/api/products/p-000042`, watched: { edge, catalog } }) as const;
   console.error('1/4 server plumbing: the same handler behind three servers');
   const servers = !sections.includes('1')
     ? none
     : await alternate([
-        { name: 'bare grpc-js', kind: 'grpc', target: `127.0.0.1:${ports.bare}`, watched: { server: pids.bare } },
-        { name: 'stock Nest Transport.GRPC', kind: 'grpc', target: `127.0.0.1:${ports.nest}`, watched: { server: pids.nest } },
-        { name: 'Strata startGrpcService', kind: 'grpc', target: `127.0.0.1:${ports.strata}`, watched: { server: pids.strata } },
+        grpcAt('bare grpc-js', ports.bare, { server: pids.bare }),
+        grpcAt('stock Nest Transport.GRPC', ports.nest, { server: pids.nest }),
+        grpcAt('Strata startGrpcService', ports.strata, { server: pids.strata }),
       ]);
   console.error('2/4 one hop: a front service forwarding every call to a Strata backend');
   const hops = !sections.includes('2')
     ? none
     : await alternate([
-        {
-          name: 'bare grpc-js server + client',
-          kind: 'grpc',
-          target: `127.0.0.1:${ports.hopBare}`,
-          watched: { caller: pids.hopBare, callee: pids.backend },
-        },
-        {
-          name: 'Strata server + client',
-          kind: 'grpc',
-          target: `127.0.0.1:${ports.hopStrata}`,
-          watched: { caller: pids.hopStrata, callee: pids.backend },
-        },
+        grpcAt('bare grpc-js server + client', ports.hopBare, { caller: pids.hopBare, callee: pids.backend }),
+        grpcAt('Strata server + client', ports.hopStrata, { caller: pids.hopStrata, callee: pids.backend }),
       ]);
   console.error('3/4 GET /api/products/:id → catalog GetProduct: the gateway against a bare Fastify edge');
   const edge = !sections.includes('3')
     ? none
     : await alternate([
-        {
-          name: 'catalog directly (gRPC)',
-          kind: 'grpc',
-          target: `127.0.0.1:${catalogPort}`,
-          watched: { edge: gatewayPid, catalog: catalogPid },
-        },
-        {
-          name: 'bare edge: Fastify + the same validation + grpc-js (HTTP)',
-          kind: 'http',
-          target: `http://127.0.0.1:${edgeBarePort}/api/products/p-000042`,
-          watched: { edge: edgeBarePid, catalog: catalogPid },
-        },
-        {
-          name: 'stock Nest on its Fastify adapter + the same validation + grpc-js (HTTP)',
-          kind: 'http',
-          target: `http://127.0.0.1:${edgeNestPort}/api/products/p-000042`,
-          watched: { edge: edgeNestPid, catalog: catalogPid },
-        },
-        {
-          name: 'the gateway (HTTP)',
-          kind: 'http',
-          target: `http://127.0.0.1:${gatewayPort}/api/products/p-000042`,
-          watched: { edge: gatewayPid, catalog: catalogPid },
-        },
+        grpcAt('catalog directly (gRPC)', catalogPort, { edge: gatewayPid, catalog: catalogPid }),
+        productAt('bare edge: Fastify + the same validation + grpc-js (HTTP)', edgeBarePort, edgeBarePid),
+        productAt('stock Nest on its Fastify adapter + the same validation + grpc-js (HTTP)', edgeNestPort, edgeNestPid),
+        productAt('the gateway (HTTP)', gatewayPort, gatewayPid),
       ]);
 
   console.error('4/4 tracing: GET /api/products/:id through the gateway to catalog, tracing off, every request, one in ten');
   const tracing = !sections.includes('4')
     ? none
     : await alternate([
-        {
-          name: 'tracing off (no OTLP endpoint)',
-          kind: 'http',
-          target: `http://127.0.0.1:${gatewayPort}/api/products/p-000042`,
-          watched: { edge: gatewayPid, catalog: catalogPid },
-        },
-        {
-          name: 'tracing on, every request sampled',
-          kind: 'http',
-          target: `http://127.0.0.1:${tracedAll.gateway.port}/api/products/p-000042`,
-          watched: { edge: tracedAll.gateway.pid, catalog: tracedAll.catalog.pid },
-        },
-        {
-          name: 'tracing on, one request in ten sampled',
-          kind: 'http',
-          target: `http://127.0.0.1:${tracedTenth.gateway.port}/api/products/p-000042`,
-          watched: { edge: tracedTenth.gateway.pid, catalog: tracedTenth.catalog.pid },
-        },
+        productAt('tracing off (no OTLP endpoint)', gatewayPort, gatewayPid),
+        productAt('tracing on, every request sampled', tracedAll.gateway.port, tracedAll.gateway.pid, tracedAll.catalog.pid),
+        productAt('tracing on, one request in ten sampled', tracedTenth.gateway.port, tracedTenth.gateway.pid, tracedTenth.catalog.pid),
       ]);
   const spansReceived = collector.traces.list(1_000).length;
   await collector.close();
