@@ -3,6 +3,7 @@ import { execFileSync } from 'node:child_process';
 import { describe, it } from 'node:test';
 import { serviceDeclaration, type ServiceDeclaration } from './declaration.js';
 import { REPO_ROOT, loadServices, registryProblems } from './registry.js';
+import { shipsAtRunTime } from './runtime.js';
 
 const registry = loadServices();
 const with_ = (name: string, change: Partial<ServiceDeclaration>): ServiceDeclaration => ({ ...registry.get(name), ...change });
@@ -52,5 +53,27 @@ describe('service declarations (apps/<name>/service.json)', () => {
     const paths = bad.error!.issues.map((i) => i.path.join('.') || i.message);
     assert.ok(paths.includes('name'), paths.join(', '));
     assert.ok(bad.error!.issues.some((i) => /Unrecognized key/.test(i.message)));
+  });
+});
+
+describe('shipsAtRunTime: what of a build a service runs (images and local revisions)', () => {
+  it('keeps JavaScript and assets, leaves out tests, type declarations, source maps and build info', () => {
+    const ships = [
+      'dist/main.js',
+      'dist/index.mjs',
+      'dist/strata/catalog/v1/catalog.proto',
+      'dist/strata.binpb',
+      'dist/data/products.json',
+    ];
+    const not = [
+      'dist/main.spec.js',
+      'dist/main.d.ts',
+      'dist/main.d.ts.map',
+      'dist/main.js.map',
+      'tsconfig.tsbuildinfo',
+      'dist/x.spec.mjs',
+    ];
+    assert.deepEqual(ships.filter(shipsAtRunTime), ships);
+    assert.deepEqual(not.filter(shipsAtRunTime), []);
   });
 });

@@ -9,3 +9,13 @@
  * after start-up, lowered idle RSS further but made every call after an idle spell cost up to 60 % more CPU.
  */
 export const SERVICE_NODE_OPTIONS = '--max-semi-space-size=8';
+
+/**
+ * Whether a file of a workspace project's build (`dist/`) is part of what a service runs: its JavaScript and assets
+ * (the contracts' .proto copies and descriptor set), not its tests, type declarations, source maps (no service runs
+ * with --enable-source-maps) or build info. The one answer for the images (`npm run images` stages only these) and
+ * for the local cluster's revisions (a save that changes none of them rolls nothing).
+ */
+export function shipsAtRunTime(file: string): boolean {
+  return !/\.spec\.[cm]?js$|\.d\.[cm]?ts$|\.map$|\.tsbuildinfo$/.test(file);
+}

@@ -47,12 +47,13 @@ describe('revisions: immutable builds of a service', () => {
     assert.equal(run(second.revision), 'two\n');
   });
 
-  it('same shipped bytes, same revision: tests and type declarations do not make one; undoing a change finds the old one', () => {
+  it('same shipped bytes, same revision: tests, type declarations and source maps do not make one; undoing a change finds the old one', () => {
     const { root, write, workspace } = tinyWorkspace();
     const store = new RevisionStore(root, join(root, '.state', 'revisions'), workspace);
     const first = store.snapshot('app', '@t/app').revision;
     write('apps/app/dist/main.spec.js', 'another test\n');
     write('apps/app/dist/main.d.ts', 'export declare const x: number;\n');
+    write('apps/app/dist/main.js.map', '{"version":3}\n');
     assert.deepEqual(store.snapshot('app', '@t/app'), { revision: first, fresh: false });
     const original = readFileSync(join(root, 'apps/app/dist/main.js'), 'utf8');
     write('apps/app/dist/main.js', `${original}console.log('changed');\n`);

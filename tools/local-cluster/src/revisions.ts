@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, symlinkSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { createProjectGraphAsync, type ProjectGraph } from '@nx/devkit';
+import { shipsAtRunTime } from '@strata/service-registry';
 import type { Revision } from './supervisor.js';
 
 /** One workspace project as the change loop needs it: where it lives and what it ships with at run time. */
@@ -65,9 +66,6 @@ export class Workspace {
   }
 }
 
-/** What a revision holds of a project's build: its JavaScript and assets, not its tests and not its type declarations. */
-const shipped = (file: string) => !/\.spec\.[cm]?js(\.map)?$|\.d\.[cm]?ts(\.map)?$|\.tsbuildinfo$/.test(file);
-
 /**
  * Immutable builds of the services, as images are for a cluster's pods. A snapshot copies a service's built app and
  * the workspace libraries it imports at run time (package.json and dist of each) into a folder that mirrors the
@@ -107,7 +105,7 @@ export class RevisionStore {
       if (!existsSync(join(from, 'dist'))) throw new Error(`${p.name} has no build (${p.root}/dist): build it first`);
       const to = join(staging, p.root);
       cpSync(join(from, 'package.json'), join(to, 'package.json'));
-      cpSync(join(from, 'dist'), join(to, 'dist'), { recursive: true, filter: (source) => shipped(source) });
+      cpSync(join(from, 'dist'), join(to, 'dist'), { recursive: true, filter: (source) => shipsAtRunTime(source) });
       if (p.name !== project) {
         const link = join(staging, 'node_modules', p.name);
         mkdirSync(join(link, '..'), { recursive: true });

@@ -1,18 +1,16 @@
 import { cpSync, existsSync, mkdirSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { shipsAtRunTime } from '@strata/service-registry';
 import { imageProjects, projectGraph } from './content-tag.js';
 
 /** The one Dockerfile of every service image (its header says what the staged context holds). */
 export const DOCKERFILE = 'tools/release/image/Dockerfile';
 
-/** What a workspace folder's compiled output holds that no image needs. */
-const NOT_SHIPPED = /\.(spec\.js|spec\.d\.ts|map|tsbuildinfo)$/;
-
 /**
  * Stages the build context of `service`'s image in a new temporary folder: `manifests/` (root package.json, lockfile,
  * the package.json of the app and of each library Nx's graph says it depends on in production) and `built/` (their
- * dist/, tests and maps left out). The Dockerfile copies the two folders whole, so which libraries ship is decided here,
+ * dist/, only what ships at run time: `shipsAtRunTime`). The Dockerfile copies the two folders whole, so which libraries ship is decided here,
  * from the graph, and never listed by hand. Returns the folder; the caller removes it.
  */
 export async function stageImageContext(service: string, repoRoot: string): Promise<string> {
@@ -25,7 +23,7 @@ export async function stageImageContext(service: string, repoRoot: string): Prom
     const dist = join(repoRoot, root, 'dist');
     if (!existsSync(dist)) throw new Error(`${root}/dist does not exist: build ${project} first (npm run images compiles it)`);
     mkdirSync(join(dir, 'built', root), { recursive: true });
-    cpSync(dist, join(dir, 'built', root, 'dist'), { recursive: true, filter: (src) => !NOT_SHIPPED.test(src) });
+    cpSync(dist, join(dir, 'built', root, 'dist'), { recursive: true, filter: (src) => shipsAtRunTime(src) });
   }
   return dir;
 }
