@@ -47,7 +47,7 @@ const RUNTIME_IMPORTS = [
   '@grpc/*',
   '@strata/service-kit',
   '@strata/service-kit/*',
-  '@strata/test-kit',
+  '@strata/dev-kit',
   'pg',
   'pino',
   'prom-client',
@@ -103,13 +103,13 @@ export default [
   },
   ...contractBoundaries,
   {
-    // Test helpers stay out of production code: only specs may use the test kit.
+    // Development helpers stay out of production code: only specs (and tools) may use the dev kit.
     files: ['apps/*/src/**/*.ts', 'libs/service-kit/src/**/*.ts', 'libs/domain-errors/src/**/*.ts'],
     ignores: ['**/*.spec.ts'],
     rules: {
       '@typescript-eslint/no-restricted-imports': [
         'error',
-        { paths: [{ name: '@strata/test-kit', message: 'The test kit is for specs and tools; production code never ships it.' }] },
+        { paths: [{ name: '@strata/dev-kit', message: 'The dev kit is for specs and tools; production code never ships it.' }] },
       ],
     },
   },
@@ -124,7 +124,7 @@ export default [
             {
               group: RUNTIME_IMPORTS,
               message:
-                'Domain code (src/domain) imports no Nest, gRPC, runtime kit, driver or test kit: throw errors from @strata/domain-errors and let the handlers translate.',
+                'Domain code (src/domain) imports no Nest, gRPC, runtime kit, driver or dev kit: throw errors from @strata/domain-errors and let the handlers translate.',
             },
             {
               group: ['@strata/contracts/*'],

@@ -13,7 +13,7 @@ import { DockerCluster, REPO_ROOT, parseImageMap, renderOverlay, type KubeObject
 import { startLocalCluster } from '@strata/local-cluster';
 import { exitOnMissingPrerequisite, parseCommandLine, requireDocker } from '@strata/preflight';
 import { loadServices } from '@strata/service-registry';
-import { freePort } from '@strata/test-kit';
+import { freePort } from '@strata/dev-kit';
 import { median } from './capacity/statistics.js';
 import { runOpenLoop } from './driver.js';
 import { loadScenarios, type HttpScenario } from './scenarios.js';

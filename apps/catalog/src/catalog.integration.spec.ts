@@ -3,7 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import { status } from '@grpc/grpc-js';
 import type { CatalogServiceClient } from '@strata/contracts/catalog/v1';
 import { checkHealth, createGrpcClient, type PromiseClient, type RunningGrpcService } from '@strata/service-kit';
-import { freePort } from '@strata/test-kit';
+import { freePort } from '@strata/dev-kit';
 import { CATALOG_SERVICE, startCatalog } from './catalog-service.js';
 
 describe('catalog over real gRPC on loopback', () => {

@@ -5,7 +5,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { CATALOG_SERVICE_NAME, protobufPackage, type CatalogServiceController } from '@strata/contracts/catalog/v1';
 import { notFound, unavailable } from '@strata/domain-errors';
 import type { RunningGrpcService } from '@strata/service-kit';
-import { freePort, startStandInService } from '@strata/test-kit';
+import { freePort, startStandInService } from '@strata/dev-kit';
 import { startGateway, type RunningGateway } from './gateway-app.js';
 
 const product = (id: string) => ({

@@ -5,7 +5,7 @@ import * as catalog from '@strata/contracts/catalog/v1';
 import type { OrdersServiceClient } from '@strata/contracts/orders/v1';
 import * as pricing from '@strata/contracts/pricing/v1';
 import { checkHealth, createGrpcClient, waitForServing, type PromiseClient, type RunningGrpcService } from '@strata/service-kit';
-import { freePort, startEmbeddedPostgres, startStandInService } from '@strata/test-kit';
+import { freePort, startEmbeddedPostgres, startStandInService } from '@strata/dev-kit';
 import { ORDERS_SERVICE, startOrders } from './orders-service.js';
 
 // Stand-ins for catalog and pricing: real gRPC servers with the real contracts, so orders is tested

@@ -3,7 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import { status } from '@grpc/grpc-js';
 import type { PricingServiceClient } from '@strata/contracts/pricing/v1';
 import { checkHealth, createGrpcClient, type PromiseClient, type RunningGrpcService } from '@strata/service-kit';
-import { freePort } from '@strata/test-kit';
+import { freePort } from '@strata/dev-kit';
 import { PRICING_SERVICE, startPricing } from './pricing-service.js';
 
 describe('pricing over real gRPC on loopback', () => {

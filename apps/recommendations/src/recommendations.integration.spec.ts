@@ -4,7 +4,7 @@ import { status } from '@grpc/grpc-js';
 import { CATALOG_SERVICE_NAME, protobufPackage, type CatalogServiceController, type Product } from '@strata/contracts/catalog/v1';
 import type { RecommendationsServiceClient } from '@strata/contracts/recommendations/v1';
 import { createGrpcClient, type PromiseClient, type RunningGrpcService } from '@strata/service-kit';
-import { freePort, startStandInService } from '@strata/test-kit';
+import { freePort, startStandInService } from '@strata/dev-kit';
 import { notFound } from '@strata/domain-errors';
 import { RECOMMENDATIONS_SERVICE, startRecommendations } from './recommendations-service.js';
 

@@ -2,7 +2,7 @@
 // edge lives at `@strata/service-kit/http-edge` (it loads Fastify, which gRPC services do not need), tracing at
 // `@strata/service-kit/tracing`, the local cluster's name resolver at `@strata/service-kit/local-resolver` (loaded
 // only where `npm start` runs a replica, never in an image); domain errors at `@strata/domain-errors`; test helpers
-// at `@strata/test-kit`, which no production image contains.
+// at `@strata/dev-kit`, which no production image contains.
 export { grpcServiceEnv, loadConfig, localDefault, upstreamEnv, upstreamTargets, type GrpcServiceEnv } from './config.js';
 export { createGrpcClient, type CallOptions, type GrpcClientOptions, type PromiseClient } from './grpc-client.js';
 export { checkHealth, waitForServing } from './grpc-health.js';

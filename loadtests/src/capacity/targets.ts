@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import type { TopologyView } from '@strata/console';
 import { setOverlayReplicas, startLocalCluster, type LocalCluster } from '@strata/local-cluster';
 import { loadServices } from '@strata/service-registry';
-import { freePort } from '@strata/test-kit';
+import { freePort } from '@strata/dev-kit';
 import { requestsServed } from './accounting.js';
 import type { LoadEndpoints } from './drivers.js';
 import { processCpuSeconds } from './drivers.js';

@@ -10,7 +10,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { startConsole } from '@strata/console';
 import { checkHealth } from '@strata/service-kit';
 import { SERVICE_NODE_OPTIONS } from '@strata/service-registry';
-import { freePort } from '@strata/test-kit';
+import { freePort } from '@strata/dev-kit';
 import { benchLoad, type LoadResult } from './bench-load.js';
 import { startVariant } from './bench-servers.js';
 

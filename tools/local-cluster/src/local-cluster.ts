@@ -3,7 +3,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startConsole, type RunningConsole, type TopologyView } from '@strata/console';
 import { loadServices } from '@strata/service-registry';
-import { embeddedDatabaseUrl, pgliteServerArgs } from '@strata/test-kit';
+import { embeddedDatabaseUrl, pgliteServerArgs } from '@strata/dev-kit';
 import { parseDocument, type YAMLMap, type YAMLSeq } from 'yaml';
 import { prepareChangeLoop, type ChangeLoop } from './change-loop.js';
 import { supervisorView } from './console-view.js';

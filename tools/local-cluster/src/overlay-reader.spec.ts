@@ -10,7 +10,7 @@ import { planServices } from './local-plan.js';
 import { readDesiredReplicas } from './overlay-reader.js';
 import { kustomizeMissing } from '@strata/preflight';
 import { loadServices, readOverlayDeployments } from '@strata/service-registry';
-import { reservePortRegion } from '@strata/test-kit';
+import { reservePortRegion } from '@strata/dev-kit';
 
 const overlay = join(REPO_ROOT, 'k8s', 'overlays', 'local');
 const noKustomize = kustomizeMissing();

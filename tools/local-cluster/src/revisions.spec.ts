@@ -76,7 +76,7 @@ describe('revisions: immutable builds of a service', () => {
     assert.equal(workspace.projectOf('libs/library/src/index.ts'), undefined);
   });
 
-  it("reads this repository's Nx project graph: pricing ships its contracts, their rules, errors and kit, not its test kit", async () => {
+  it("reads this repository's Nx project graph: pricing ships its contracts, their rules, errors and kit, not its dev kit", async () => {
     const workspace = await Workspace.load(REPO_ROOT);
     const closure = workspace
       .runtimeClosure('@strata/pricing')
@@ -92,6 +92,6 @@ describe('revisions: immutable builds of a service', () => {
     const apps = new Map(['catalog', 'gateway', 'orders', 'pricing', 'recommendations'].map((s) => [`@strata/${s}`, s]));
     assert.deepEqual(workspace.affected(new Set(['@strata/contracts']), apps).sort(), [...apps.values()].sort());
     assert.deepEqual(workspace.affected(new Set(['@strata/pricing']), apps), ['pricing']);
-    assert.deepEqual(workspace.affected(new Set(['@strata/test-kit']), apps), []);
+    assert.deepEqual(workspace.affected(new Set(['@strata/dev-kit']), apps), []);
   });
 });

@@ -26,7 +26,7 @@ export class Workspace {
   /**
    * Reads Nx's project graph (the same graph `nx affected` and `^build` follow). An edge counts at run time when the
    * importing project's package.json lists the target under `dependencies`: the graph also has the edges of its
-   * tests (devDependencies: test-kit, fast-check), which no image and no revision ships.
+   * tests (devDependencies: dev-kit, fast-check), which no image and no revision ships.
    */
   static async load(repoRoot: string): Promise<Workspace> {
     const graph: ProjectGraph = await createProjectGraphAsync({ exitOnError: false });

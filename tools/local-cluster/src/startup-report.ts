@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { setTimeout as delay } from 'node:timers/promises';
 import { checkHealth } from '@strata/service-kit';
 import { SERVICE_NODE_OPTIONS, loadServices } from '@strata/service-registry';
-import { freePort, startEmbeddedPostgres } from '@strata/test-kit';
+import { freePort, startEmbeddedPostgres } from '@strata/dev-kit';
 import { REPO_ROOT } from './local-cluster.js';
 
 const ROUNDS = Number(process.env.ROUNDS ?? 3);

@@ -5,7 +5,7 @@ import { dirname, join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { checkHealth } from '@strata/service-kit';
 import type { EndpointsDocument } from '@strata/service-kit/local-resolver';
-import { scrapeCounter, waitForPostgres } from '@strata/test-kit';
+import { scrapeCounter, waitForPostgres } from '@strata/dev-kit';
 import { LAYER_ORDER, MAX_SLOTS, type ReplicaPlan, type ServiceTemplate } from './local-plan.js';
 
 export type ReplicaState = 'starting' | 'ready' | 'backoff' | 'terminating' | 'stopped';

@@ -64,7 +64,7 @@ export function projectGraph(): Promise<ProjectGraph> {
 
 /**
  * The project of `service` and every workspace library its image holds: Nx's project graph, followed along production
- * dependencies only (`dependencies` of each package.json; the image is installed with --omit=dev, so the test kit and
+ * dependencies only (`dependencies` of each package.json; the image is installed with --omit=dev, so the dev kit and
  * other dev dependencies that Nx's graph also links are not in it).
  */
 export async function imageProjects(service: string, repoRoot: string): Promise<string[]> {

@@ -25,8 +25,8 @@ describe('content tags', () => {
       assert.ok(inputs.includes(file), `${file} is an input of pricing's image`);
     assert.ok(!inputs.some((f) => f.startsWith('apps/catalog/')), "another app's files are not");
     assert.ok(
-      !inputs.some((f) => (f.startsWith('tools/') && f !== 'tools/release/image/Dockerfile') || f.startsWith('libs/test-kit/')),
-      'neither are tools (but the one Dockerfile) nor the test kit',
+      !inputs.some((f) => (f.startsWith('tools/') && f !== 'tools/release/image/Dockerfile') || f.startsWith('libs/dev-kit/')),
+      'neither are tools (but the one Dockerfile) nor the dev kit',
     );
     assert.ok(!inputs.some((f) => f.endsWith('.spec.ts') || f.includes('/dist/')), 'nor tests, nor build output');
     assert.ok(!inputs.some((f) => f.startsWith('libs/contracts/src/')), 'nor generated code (its .proto files are the input)');
@@ -59,7 +59,7 @@ describe('the build context of an image', () => {
       'libs/contracts',
       'libs/domain-errors',
       'libs/service-kit',
-      'libs/test-kit',
+      'libs/dev-kit',
       'apps/catalog',
     ];
     for (const root of roots) {

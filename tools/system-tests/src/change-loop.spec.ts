@@ -7,7 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
 import { loadScenarios, runOpenLoop } from '@strata/loadtests';
 import { CHANGE_LOOP, REPO_ROOT, setOverlayReplicas, type LocalCluster } from '@strata/local-cluster';
-import { scrapeCounter } from '@strata/test-kit';
+import { scrapeCounter } from '@strata/dev-kit';
 import { chromium } from 'playwright-core';
 import { CHROMIUM_ARGS, findChromium } from './browser.js';
 import { editableOverlay, mixedScenario, postJson, startTestCluster } from './cluster-fixture.js';

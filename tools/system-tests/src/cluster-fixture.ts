@@ -1,4 +1,4 @@
-import { freePort, reservePortRegion } from '@strata/test-kit';
+import { freePort, reservePortRegion } from '@strata/dev-kit';
 import { REPO_ROOT, startLocalCluster, type LocalCluster } from '@strata/local-cluster';
 import type { HttpScenario, Scenario } from '@strata/loadtests';
 import { cpSync, mkdtempSync } from 'node:fs';

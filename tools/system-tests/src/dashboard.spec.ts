@@ -7,7 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import { REPO_ROOT, type LocalCluster } from '@strata/local-cluster';
 import { loadScenarios, placeSeedOrder, runOpenLoop, type HttpScenario } from '@strata/loadtests';
 import { loadServices } from '@strata/service-registry';
-import { freePort } from '@strata/test-kit';
+import { freePort } from '@strata/dev-kit';
 import { startTestCluster } from './cluster-fixture.js';
 
 /**

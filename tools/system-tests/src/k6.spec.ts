@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { REPO_ROOT, type LocalCluster } from '@strata/local-cluster';
 import { loadServices } from '@strata/service-registry';
-import { freePort } from '@strata/test-kit';
+import { freePort } from '@strata/dev-kit';
 import { postJson, startTestCluster } from './cluster-fixture.js';
 import { K6_SCRIPTS, NO_K6, assertK6Run, findK6, runScript, warmUp } from './k6-runner.js';
 

@@ -5,7 +5,7 @@ import { after, before, describe, it } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
 import { loadScenarios, runOpenLoop } from '@strata/loadtests';
 import { setOverlayReplicas, type LocalCluster } from '@strata/local-cluster';
-import { scrapeCounter } from '@strata/test-kit';
+import { scrapeCounter } from '@strata/dev-kit';
 import { editableOverlay, mixedScenario, postJson, startTestCluster } from './cluster-fixture.js';
 
 const served = (metricsUrl: string) => scrapeCounter(metricsUrl, 'grpc_server_handled_total', { grpc_code: 'OK' }, 1_000);

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { REPO_ROOT } from '@strata/local-cluster';
-import { freePort, reservePortRegion } from '@strata/test-kit';
+import { freePort, reservePortRegion } from '@strata/dev-kit';
 
 /**
  * Every command, run where what it needs is missing, stops with exit 1 and one line on stderr that names the missing

@@ -11,7 +11,7 @@ import { loadScenarios, runClosedLoop, runOpenLoop, type LoadResult } from '@str
 import { loadServices } from '@strata/service-registry';
 import { REPO_ROOT, type LocalCluster } from '@strata/local-cluster';
 import { checkHealth, waitForServing } from '@strata/service-kit';
-import { freePort, sumSamples } from '@strata/test-kit';
+import { freePort, sumSamples } from '@strata/dev-kit';
 import { call, mixedScenario, postJson, startTestCluster } from './cluster-fixture.js';
 import { placeOrdersUnderLoad, replayAcknowledged, type OrderLoadResult } from './order-client.js';
 

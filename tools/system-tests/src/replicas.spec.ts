@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { LocalCluster } from '@strata/local-cluster';
-import { scrapeCounter } from '@strata/test-kit';
+import { scrapeCounter } from '@strata/dev-kit';
 import { call, startTestCluster } from './cluster-fixture.js';
 
 const getProductServed = (metricsUrl: string) =>

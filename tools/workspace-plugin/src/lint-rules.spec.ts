@@ -58,9 +58,9 @@ describe('the architecture as lint rules (eslint.config.js, from the service dec
     assert.match(composite[0] ?? '', /recommendations \(composite\) does not call orders \(composite\)/);
   });
 
-  it('production code may not use the test kit; specs may', async () => {
-    const code = "import { freePort } from '@strata/test-kit';\nexport const f = freePort;\n";
-    assert.match((await violations('apps/pricing/src/probe.ts', code))[0] ?? '', /test kit is for specs and tools/);
+  it('production code may not use the dev kit; specs may', async () => {
+    const code = "import { freePort } from '@strata/dev-kit';\nexport const f = freePort;\n";
+    assert.match((await violations('apps/pricing/src/probe.ts', code))[0] ?? '', /dev kit is for specs and tools/);
     assert.deepEqual(await violations('apps/pricing/src/probe.spec.ts', code), []);
   });
 });

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
-import { freePort, reservePortRegion } from '@strata/test-kit';
+import { freePort, reservePortRegion } from '@strata/dev-kit';
 import { REPO_ROOT } from '../../workspace.js';
 
 /**

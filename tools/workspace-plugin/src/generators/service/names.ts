@@ -1,7 +1,7 @@
 import { SERVICE_NAME } from '@strata/service-registry';
 
 /** Words that may not name a service: the data layer, the shared contract folder, and the project's own name. */
-const RESERVED = new Set(['postgres', 'common', 'strata', 'contracts', 'service-kit', 'test-kit', 'domain-errors', 'service-registry']);
+const RESERVED = new Set(['postgres', 'common', 'strata', 'contracts', 'service-kit', 'dev-kit', 'domain-errors', 'service-registry']);
 
 /** The spellings of one service name: kebab (folders, DNS), Pascal (types), camel, CONSTANT, and the proto package. */
 export interface ServiceNames {
