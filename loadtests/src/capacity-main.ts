@@ -21,7 +21,9 @@ import { runLayer, type LayerPlan } from './capacity/experiment.js';
 import type { LayerReport } from './capacity/experiment.js';
 import { layerSection, writeReports } from './capacity/report.js';
 import { ManifestsTarget } from './capacity/manifests-target.js';
-import { KubernetesTarget, LocalTarget, type ExperimentTarget } from './capacity/targets.js';
+import { KubernetesTarget } from './capacity/kubernetes-target.js';
+import { LocalTarget } from './capacity/local-target.js';
+import type { ExperimentTarget } from './capacity/targets.js';
 import { buildImages } from './images.js';
 import { placeSeedOrder } from './seed-order.js';
 
