@@ -12,23 +12,22 @@ import {
 } from '@nestjs/common';
 import { APP_FILTER, NestFactory } from '@nestjs/core';
 import { FastifyAdapter } from '@nestjs/platform-fastify';
-import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest, HTTPMethods, RouteOptions } from 'fastify';
-import FindMyWay from 'find-my-way';
-import { Counter, Histogram } from 'prom-client';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { millisVar, portVar, serviceEnv } from './config.js';
-import { errorCodeFor, toHttpError, type HttpError } from './http-status.js';
+import { answerHooks, opsRoutes, RouteTable, routeContext, sendError } from './http-edge-hooks.js';
+import { toHttpError, type HttpError } from './http-status.js';
 import { serviceRootModule } from './kit-module.js';
 import { NestPinoLogger, createLogger, type Logger } from './logger.js';
 import { ServiceMetrics, startMetricsServer } from './metrics.js';
-import { REQUEST_ID_HEADER, acceptRequestId, runWithRequestContext } from './request-context.js';
+import { REQUEST_ID_HEADER, acceptRequestId } from './request-context.js';
 import { stopSequence } from './stop-sequence.js';
-import { nameRequestSpan, tagRequestSpan } from './trace-context.js';
 import type { ServiceKit } from './grpc-server.js';
 import { connectUpstreams, type UpstreamRefs } from './upstreams.js';
 
 export { errorCodeFor, httpStatusFor, toHttpError, type HttpError } from './http-status.js';
 export type { FastifyReply, FastifyRequest } from 'fastify';
+export type { ErrorBody } from './http-edge-hooks.js';
 
 /** The settings of an HTTP edge service (the gateway); the names are the gateway's, the only edge so far. */
 export const httpEdgeEnv = serviceEnv.extend({
@@ -55,11 +54,6 @@ export const httpEdgeEnv = serviceEnv.extend({
 });
 export type HttpEdgeEnv = z.infer<typeof httpEdgeEnv>;
 
-/** The JSON body of every error the edge answers. */
-export interface ErrorBody {
-  error: { status: number; code: string; message: string; requestId: string };
-}
-
 export interface HttpEdgeSpec<U extends UpstreamRefs> {
   readonly name: string;
   readonly config: HttpEdgeEnv & Record<string, unknown>;
@@ -79,41 +73,6 @@ export interface RunningHttpEdge<U extends UpstreamRefs> extends ServiceKit<U> {
   readonly url: string;
   /** Graceful stop (`app.close()`): readiness 503, wait SHUTDOWN_DELAY_MS, finish in-flight requests, close channels. */
   stop(): Promise<void>;
-}
-
-const OPS_PATHS = new Set(['/healthz', '/readyz', '/metrics']);
-
-/** Sends the edge's error body (`ErrorBody`); 429 and 503 carry `Retry-After`. */
-function sendError(reply: FastifyReply, requestId: string, error: HttpError, headers: Record<string, string> = {}) {
-  if (error.status === 503 || error.status === 429) reply.header('retry-after', '1');
-  for (const [name, value] of Object.entries(headers)) reply.header(name, value);
-  const body: ErrorBody = { error: { status: error.status, code: errorCodeFor(error.status), message: error.message, requestId } };
-  return reply.status(error.status).header('content-type', 'application/json; charset=utf-8').send(body);
-}
-
-/** The API's routes as Fastify registered them, to answer a wrong method on a known path with 405 (RFC 9110). */
-class RouteTable {
-  readonly #router = FindMyWay();
-  readonly #methods = new Map<string, HTTPMethods[]>();
-
-  add(method: HTTPMethods, url: string): void {
-    const known = this.#methods.get(url);
-    if (known) known.push(method);
-    else {
-      const methods = [method];
-      this.#methods.set(url, methods);
-      // One entry per path: the store says which methods the path has.
-      this.#router.on('GET', url, () => undefined, { url, methods });
-    }
-  }
-
-  /** The route a path belongs to and its methods (HEAD with GET), or undefined if no route has it. */
-  allowed(path: string): { url: string; methods: string[] } | undefined {
-    const found = this.#router.find('GET', path.split('?')[0] ?? path);
-    if (!found) return undefined;
-    const { url, methods } = found.store as { url: string; methods: HTTPMethods[] };
-    return { url, methods: [...methods, ...(methods.includes('GET') && !methods.includes('HEAD') ? ['HEAD'] : [])] };
-  }
 }
 
 /**
@@ -199,24 +158,6 @@ export async function startHttpEdge<U extends UpstreamRefs = Record<never, never
   let ops: Server | undefined;
   try {
     let ready = false;
-    const requests = new Counter({
-      name: 'http_requests_total',
-      help: 'HTTP requests answered, by route and status.',
-      labelNames: ['method', 'route', 'status'],
-      registers: [metrics.registry],
-    });
-    const latency = new Histogram({
-      name: 'http_request_duration_seconds',
-      help: 'Time to answer an HTTP request.',
-      labelNames: ['method', 'route'],
-      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
-      registers: [metrics.registry],
-    });
-    const shed = new Counter({
-      name: 'http_requests_shed_total',
-      help: 'API requests refused because the edge was at capacity.',
-      registers: [metrics.registry],
-    });
 
     const adapter = new StrataFastifyAdapter({
       bodyLimit: config.MAX_BODY_BYTES,
@@ -233,79 +174,10 @@ export async function startHttpEdge<U extends UpstreamRefs = Record<never, never
     // JSON only: a text/plain body is refused with 415 rather than parsed as a string.
     fastify.removeContentTypeParser(['text/plain']);
 
-    // Load shedding: past GATEWAY_MAX_INFLIGHT concurrent API requests, answer 503 at once instead of queueing work
-    // that would miss its deadline anyway; the edge stays responsive and recovers as soon as load drops.
-    let inflight = 0;
-    const counted = new WeakSet<object>();
-    const release = (request: object) => {
-      if (counted.delete(request)) inflight--;
-    };
-    fastify.addHook('onRequest', (request, reply, done) => {
-      reply.header(REQUEST_ID_HEADER, request.id);
-      // Once readiness is off, every answer closes its connection: a keep-alive client (through a NodePort or a
-      // ClusterIP, which balance per connection) reconnects to a ready replica instead of meeting the final close.
-      if (!ready) reply.header('connection', 'close');
-      tagRequestSpan(request.raw, String(request.id));
-      if (!OPS_PATHS.has(request.url)) {
-        if (inflight >= config.GATEWAY_MAX_INFLIGHT) {
-          shed.inc();
-          void sendError(reply, String(request.id), {
-            status: 503,
-            message: `the edge is at capacity (${inflight} requests in progress); retry after 1 s`,
-          });
-          return;
-        }
-        inflight++;
-        counted.add(request);
-      }
-      done();
-    });
-    fastify.addHook('onRequestAbort', (request, done) => {
-      release(request);
-      done();
-    });
-    // Label children looked up once per (method, route, status), not per request (prom-client hashes the labels).
-    const answered = new Map<string, { inc(): void }>();
-    const timed = new Map<string, { observe(value: number): void }>();
-    fastify.addHook('onResponse', (request, reply, done) => {
-      release(request);
-      const route = request.routeOptions.url ?? 'unmatched';
-      const key = `${request.method} ${route}`;
-      const statusKey = `${key} ${reply.statusCode}`;
-      let count = answered.get(statusKey);
-      if (!count) answered.set(statusKey, (count = requests.labels({ method: request.method, route, status: String(reply.statusCode) })));
-      count.inc();
-      let time = timed.get(key);
-      if (!time) timed.set(key, (time = latency.labels({ method: request.method, route })));
-      time.observe(reply.elapsedTime / 1000);
-      done();
-    });
-
-    // Every API route Nest registers: into the route table (405), and its handler run inside the request context
-    // (id and budget, which logs and outgoing calls read) with the trace span named after the route.
+    answerHooks(fastify, { registry: metrics.registry, maxInflight: config.GATEWAY_MAX_INFLIGHT, isReady: () => ready });
     const routes = new RouteTable();
-    const budget = config.REQUEST_TIMEOUT_MS;
-    fastify.addHook('onRoute', (route: RouteOptions) => {
-      if (OPS_PATHS.has(route.url) || route.url.includes('*')) return;
-      const methods = (Array.isArray(route.method) ? route.method : [route.method]) as HTTPMethods[];
-      for (const method of methods) if (method !== 'HEAD') routes.add(method, route.url);
-      const handler = route.handler;
-      const name = `${methods[0]} ${route.url}`;
-      route.handler = function (this: FastifyInstance, request, reply) {
-        nameRequestSpan(request.raw, request.method, route.url);
-        return runWithRequestContext({ requestId: String(request.id), deadline: Date.now() + budget }, () =>
-          handler.call(this, request, reply),
-        );
-      };
-      Object.defineProperty(route.handler, 'name', { value: name });
-    });
-    fastify.get('/healthz', async () => ({ status: 'ok' }));
-    fastify.get('/readyz', async (request, reply) =>
-      ready ? { status: 'ready' } : sendError(reply, String(request.id), { status: 503, message: 'shutting down or starting' }),
-    );
-    fastify.get('/metrics', async (_request, reply) =>
-      reply.header('content-type', metrics.registry.contentType).send(await metrics.registry.metrics()),
-    );
+    routeContext(fastify, routes, config.REQUEST_TIMEOUT_MS);
+    opsRoutes(fastify, metrics.registry, () => ready);
 
     const root = serviceRootModule(
       { serviceName: spec.name, logger, metrics, config, upstreams: upstreams.clients },
