@@ -1,0 +1,106 @@
+import { dirname, join, resolve } from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
+import { startConsole } from '@strata/console';
+import { freePort } from '@strata/dev-kit';
+import { BENCH_MAIN, startProcess, waitGrpc } from './rounds.js';
+
+const REPO_ROOT = resolve(dirname(BENCH_MAIN), '..', '..', '..');
+const here = BENCH_MAIN;
+
+/**
+ * Starts every subject of the bench, each in a process of its own, and waits until each answers: the server variants
+ * (bare grpc-js, stock Nest, Strata), the two forwarding hops and their Strata backend, the real catalog and gateway,
+ * the bare and stock-Nest edges, and a gateway → catalog pair tracing every request and one tracing one in ten.
+ */
+export async function startSubjects() {
+  const ports = {
+    bare: await freePort(),
+    nest: await freePort(),
+    strata: await freePort(),
+    backend: await freePort(),
+    hopStrata: await freePort(),
+    hopBare: await freePort(),
+  };
+  const pids = {
+    bare: await startProcess([here, 'server', 'bare', String(ports.bare)]),
+    nest: await startProcess([here, 'server', 'nest', String(ports.nest)]),
+    strata: await startProcess([here, 'server', 'strata', String(ports.strata)]),
+    backend: await startProcess([here, 'server', 'strata', String(ports.backend)]),
+    hopStrata: await startProcess([here, 'server', 'hop-strata', String(ports.hopStrata), String(ports.backend)]),
+    hopBare: await startProcess([here, 'server', 'hop-bare', String(ports.hopBare), String(ports.backend)]),
+  };
+  const catalogPort = await freePort();
+  const gatewayPort = await freePort();
+  const edgeBarePort = await freePort();
+  const catalogPid = await startProcess([join(REPO_ROOT, 'apps/catalog/dist/main.js')], {
+    GRPC_PORT: String(catalogPort),
+    METRICS_PORT: String(await freePort()),
+  });
+  const gatewayPid = await startProcess([join(REPO_ROOT, 'apps/gateway/dist/main.js')], {
+    GATEWAY_PORT: String(gatewayPort),
+    CATALOG_TARGET: `ipv4:127.0.0.1:${catalogPort}`,
+  });
+  const edgeBarePid = await startProcess([here, 'server', 'edge-bare', String(edgeBarePort), String(catalogPort)]);
+  const edgeNestPort = await freePort();
+  const edgeNestPid = await startProcess([here, 'server', 'edge-nest', String(edgeNestPort), String(catalogPort)]);
+  // Tracing: the same gateway → catalog pair exporting every trace, and one trace in ten, to a real OTLP receiver (the
+  // local cluster's console, whose CPU is not counted: in a cluster the collector runs elsewhere).
+  const collector = await startConsole({ source: () => ({ title: 'bench', services: [], replicas: [], events: [] }) });
+  const traced = async (sampleRatio: string) => {
+    const env = {
+      OTEL_EXPORTER_OTLP_ENDPOINT: collector.otlpEndpoint,
+      OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
+      OTEL_TRACES_SAMPLER: 'parentbased_traceidratio',
+      OTEL_TRACES_SAMPLER_ARG: sampleRatio,
+    };
+    const catalog = { port: await freePort(), pid: 0 };
+    catalog.pid = await startProcess([join(REPO_ROOT, 'apps/catalog/dist/main.js')], {
+      ...env,
+      GRPC_PORT: String(catalog.port),
+      METRICS_PORT: String(await freePort()),
+    });
+    const gateway = { port: await freePort(), pid: 0 };
+    gateway.pid = await startProcess([join(REPO_ROOT, 'apps/gateway/dist/main.js')], {
+      ...env,
+      GATEWAY_PORT: String(gateway.port),
+      CATALOG_TARGET: `ipv4:127.0.0.1:${catalog.port}`,
+    });
+    return { catalog, gateway };
+  };
+  const tracedAll = await traced('1');
+  const tracedTenth = await traced('0.1');
+  for (const port of [...Object.values(ports), catalogPort, tracedAll.catalog.port, tracedTenth.catalog.port]) await waitGrpc(port);
+  for (const url of [
+    `http://127.0.0.1:${gatewayPort}/readyz`,
+    `http://127.0.0.1:${tracedAll.gateway.port}/readyz`,
+    `http://127.0.0.1:${tracedTenth.gateway.port}/readyz`,
+    `http://127.0.0.1:${edgeBarePort}/api/products/p-000001`,
+    `http://127.0.0.1:${edgeNestPort}/api/products/p-000001`,
+  ]) {
+    for (
+      let i = 0;
+      i < 200 &&
+      !(await fetch(url).then(
+        (r) => r.ok,
+        () => false,
+      ));
+      i++
+    )
+      await delay(50);
+  }
+  return {
+    ports,
+    pids,
+    catalogPort,
+    catalogPid,
+    gatewayPort,
+    gatewayPid,
+    edgeBarePort,
+    edgeBarePid,
+    edgeNestPort,
+    edgeNestPid,
+    tracedAll,
+    tracedTenth,
+    collector,
+  };
+}
