@@ -229,6 +229,19 @@ describe('k8s overlays', { skip }, () => {
     );
   });
 
+  it('network policies name the ports they open, and each name is a container port of the pods the rule is about', () => {
+    const objects = structuredClone(validateOverlay('minikube').objects);
+    const orders = find(objects, 'NetworkPolicy', 'orders').spec;
+    assert.equal(orders.ingress[0].ports[0].port, 'grpc', 'named, so the number lives in the container ports only');
+    orders.ingress[0].ports[0].port = 'grcp';
+    orders.egress.find((e: { to: { podSelector: { matchLabels: Record<string, string> } }[] }) =>
+      e.to.some((t) => t.podSelector.matchLabels['app.kubernetes.io/name'] === 'postgres'),
+    ).ports[0].port = 'http';
+    const problems = checkObjects(objects, true);
+    assert.ok(problems.includes('NetworkPolicy/orders: ingress names port grcp, which orders does not have'), problems.join('\n'));
+    assert.ok(problems.includes('NetworkPolicy/orders: egress names port http, which postgres does not have'), problems.join('\n'));
+  });
+
   it('production spreads every layer over nodes and runs at least two replicas of each', () => {
     const objects = structuredClone(validateOverlay('production').objects);
     delete find(objects, 'Deployment', 'pricing').spec.template.spec.topologySpreadConstraints;

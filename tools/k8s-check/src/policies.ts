@@ -229,5 +229,47 @@ export function policyViolations(
         problems.push(`NetworkPolicy: none for ${w.metadata.name}`);
     }
   }
+  problems.push(...namedPortProblems(policies, allWorkloads));
+  return problems;
+}
+
+/**
+ * A policy names the destination's ports (`port: grpc`), so the number has one home, the container's ports: each name
+ * must be a container port of the pods it applies to — for ingress the policy's own pods, for egress the pods a rule
+ * goes to. A name no such pod has would match nothing, and the path would be closed without a word.
+ */
+function namedPortProblems(policies: readonly K8sObject[], workloads: readonly K8sObject[]): string[] {
+  type Selector = { matchLabels?: Record<string, string> } | undefined;
+  type Rule = { ports?: { port?: number | string }[]; to?: { podSelector?: Selector }[] };
+  const portNames = (selector: Selector) => {
+    const name = selector?.matchLabels?.['app.kubernetes.io/name'];
+    const w = workloads.find((o) => o.metadata.name === name);
+    return w
+      ? new Set<string>(
+          (w.spec?.template?.spec?.containers ?? []).flatMap((c: K8sObject) => (c.ports ?? []).map((p: { name?: string }) => p.name)),
+        )
+      : undefined;
+  };
+  const problems: string[] = [];
+  for (const policy of policies) {
+    const id = `NetworkPolicy/${policy.metadata.name}`;
+    const check = (rule: Rule, selectors: Selector[], direction: string) => {
+      for (const { port } of rule.ports ?? []) {
+        if (typeof port !== 'string') continue;
+        for (const selector of selectors) {
+          const names = portNames(selector);
+          const who = selector?.matchLabels?.['app.kubernetes.io/name'] ?? 'its pods';
+          if (names && !names.has(port)) problems.push(`${id}: ${direction} names port ${port}, which ${who} does not have`);
+        }
+      }
+    };
+    for (const rule of (policy.spec?.ingress ?? []) as Rule[]) check(rule, [policy.spec?.podSelector], 'ingress');
+    for (const rule of (policy.spec?.egress ?? []) as Rule[])
+      check(
+        rule,
+        (rule.to ?? []).map((t) => t.podSelector),
+        'egress',
+      );
+  }
   return problems;
 }

@@ -154,7 +154,7 @@ export default async function serviceGenerator(tree: Tree, options: ServiceGener
     const ingress = policy.getIn(['spec', 'ingress']) as YAMLSeq | undefined;
     const rule = ingress?.items[0] as YAMLMap | undefined;
     if (rule && rule.get('from')) (rule.get('from') as YAMLSeq).add(policy.createNode(from));
-    else policy.setIn(['spec', 'ingress'], policy.createNode([{ from: [from], ports: [{ protocol: 'TCP', port: 50051 }] }]));
+    else policy.setIn(['spec', 'ingress'], policy.createNode([{ from: [from], ports: [{ protocol: 'TCP', port: 'grpc' }] }]));
     tree.write(path, policy.toString({ flowCollectionPadding: false }));
   }
   tree.write('CODEOWNERS', renderCodeowners([...existing, declaration]));
