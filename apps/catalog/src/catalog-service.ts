@@ -1,6 +1,6 @@
 import { Module } from '@nestjs/common';
 import { CATALOG_SERVICE_NAME, protobufPackage } from '@strata/contracts/catalog/v1';
-import { KIT_CONFIG, grpcServiceEnv, loadConfig, startGrpcService, type RunningGrpcService } from '@strata/service-kit';
+import { KIT_CONFIG, grpcServiceEnv, loadConfig, ownPorts, startGrpcService, type RunningGrpcService } from '@strata/service-kit';
 import { z } from 'zod';
 import { CatalogController } from './catalog.controller.js';
 import { generateCatalog } from './domain/catalog-data.js';
@@ -9,8 +9,7 @@ import { ProductCatalog } from './domain/product-catalog.js';
 export const CATALOG_SERVICE = `${protobufPackage}.${CATALOG_SERVICE_NAME}`;
 
 export const catalogEnv = grpcServiceEnv.extend({
-  GRPC_PORT: grpcServiceEnv.shape.GRPC_PORT.default(50061),
-  METRICS_PORT: grpcServiceEnv.shape.METRICS_PORT.default(9461),
+  ...ownPorts('catalog'),
   CATALOG_SIZE: z.coerce.number().int().min(1).max(1_000_000).default(10_000),
   CATALOG_SEED: z.coerce.number().int().default(42),
 });

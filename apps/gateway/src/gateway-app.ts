@@ -5,13 +5,8 @@ import { z } from 'zod';
 import { ApiController, GATEWAY_UPSTREAMS } from './api.controller.js';
 
 export const gatewayEnv = httpEdgeEnv.extend({
-  // What a standalone local run dials: each service on its own default port.
-  ...upstreamTargets({
-    catalog: 'dns:///127.0.0.1:50061',
-    pricing: 'dns:///127.0.0.1:50062',
-    orders: 'dns:///127.0.0.1:50063',
-    recommendations: 'dns:///127.0.0.1:50064',
-  }),
+  // What a standalone local run dials: each service on its standalone port (its service.json).
+  ...upstreamTargets(['catalog', 'pricing', 'orders', 'recommendations']),
 });
 export type GatewayConfig = z.infer<typeof gatewayEnv>;
 

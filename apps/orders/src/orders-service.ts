@@ -7,6 +7,7 @@ import {
   grpcServiceEnv,
   loadConfig,
   localDefault,
+  ownPorts,
   startGrpcService,
   upstream,
   upstreamEnv,
@@ -25,12 +26,11 @@ const UPSTREAMS = {
 };
 
 export const ordersEnv = grpcServiceEnv.extend({
-  GRPC_PORT: grpcServiceEnv.shape.GRPC_PORT.default(50063),
-  METRICS_PORT: grpcServiceEnv.shape.METRICS_PORT.default(9463),
+  ...ownPorts('orders'),
   /** The embedded PGlite server that `npm start` runs listens here. */
   DATABASE_URL: localDefault(z.string().url(), 'postgres://postgres:postgres@127.0.0.1:55432/postgres'),
   DATABASE_POOL_SIZE: z.coerce.number().int().min(1).max(100).default(4),
-  ...upstreamEnv({ catalog: 'dns:///127.0.0.1:50061', pricing: 'dns:///127.0.0.1:50062' }),
+  ...upstreamEnv(['catalog', 'pricing']),
 });
 export type OrdersConfig = z.infer<typeof ordersEnv>;
 

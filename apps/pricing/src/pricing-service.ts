@@ -1,14 +1,11 @@
 import { Module } from '@nestjs/common';
 import { PRICING_SERVICE_NAME, protobufPackage } from '@strata/contracts/pricing/v1';
-import { grpcServiceEnv, loadConfig, startGrpcService, type RunningGrpcService } from '@strata/service-kit';
+import { grpcServiceEnv, loadConfig, ownPorts, startGrpcService, type RunningGrpcService } from '@strata/service-kit';
 import { PricingController } from './pricing.controller.js';
 
 export const PRICING_SERVICE = `${protobufPackage}.${PRICING_SERVICE_NAME}`;
 
-export const pricingEnv = grpcServiceEnv.extend({
-  GRPC_PORT: grpcServiceEnv.shape.GRPC_PORT.default(50062),
-  METRICS_PORT: grpcServiceEnv.shape.METRICS_PORT.default(9462),
-});
+export const pricingEnv = grpcServiceEnv.extend(ownPorts('pricing'));
 
 @Module({ controllers: [PricingController] })
 class PricingModule {}

@@ -6,6 +6,7 @@ import {
   KIT_UPSTREAMS,
   grpcServiceEnv,
   loadConfig,
+  ownPorts,
   startGrpcService,
   upstream,
   upstreamEnv,
@@ -20,9 +21,8 @@ export const RECOMMENDATIONS_SERVICE = `${protobufPackage}.${RECOMMENDATIONS_SER
 const UPSTREAMS = { catalog: upstream<CatalogServiceClient>(`${catalogPackage}.${CATALOG_SERVICE_NAME}`) };
 
 export const recommendationsEnv = grpcServiceEnv.extend({
-  GRPC_PORT: grpcServiceEnv.shape.GRPC_PORT.default(50064),
-  METRICS_PORT: grpcServiceEnv.shape.METRICS_PORT.default(9464),
-  ...upstreamEnv({ catalog: 'dns:///127.0.0.1:50061' }),
+  ...ownPorts('recommendations'),
+  ...upstreamEnv(['catalog']),
   RECOMMENDATIONS_CANDIDATES: z.coerce.number().int().min(1).max(5_000).default(400),
   RECOMMENDATIONS_DIMENSIONS: z.coerce.number().int().min(8).max(4_096).default(256),
 });

@@ -1,10 +1,11 @@
 import { z } from 'zod';
+import { STANDALONE_PORTS } from './standalone-ports.js';
 
 /** Marks a default that only makes sense on this machine (an address on 127.0.0.1): see `localDefault`. */
 const LOCAL_DEFAULT = 'strata:local-default';
 
 /**
- * An address whose default is what a standalone local run dials (`dns:///127.0.0.1:50061`, the embedded PostgreSQL).
+ * An address whose default is what a standalone local run dials (a callee's standalone port, the embedded PostgreSQL).
  * Inside a Kubernetes pod (the kubelet sets KUBERNETES_SERVICE_HOST in every container) it has no default: a variable
  * dropped from a Deployment would otherwise send every call to a localhost where nothing listens, and the pod would
  * look healthy while each call fails.
@@ -61,10 +62,23 @@ export type GrpcServiceEnv = z.infer<typeof grpcServiceEnv>;
 /** The env var that holds the target of an upstream service: catalog → CATALOG_TARGET. */
 export const targetVariable = (service: string) => `${service.toUpperCase().replace(/-/g, '_')}_TARGET`;
 
-/** `<SERVICE>_TARGET` per upstream, each defaulting to what a standalone local run dials. */
-export function upstreamTargets<K extends string>(defaults: Record<K, string>) {
+/** The services declared in apps/*\/service.json, and those of them that serve gRPC. */
+export type DeclaredService = keyof typeof STANDALONE_PORTS;
+export type GrpcService = { [S in DeclaredService]: (typeof STANDALONE_PORTS)[S] extends { grpc: number } ? S : never }[DeclaredService];
+
+/** A gRPC service's own GRPC_PORT and METRICS_PORT, defaulting to its standalone ports (its service.json). */
+export function ownPorts(service: GrpcService) {
+  const ports = STANDALONE_PORTS[service];
+  return { GRPC_PORT: portVar(ports.grpc), METRICS_PORT: portVar(ports.metrics) };
+}
+
+/** `<SERVICE>_TARGET` per upstream, each defaulting to what a standalone local run dials: the callee's standalone port. */
+export function upstreamTargets<const K extends GrpcService>(services: readonly K[]) {
   return Object.fromEntries(
-    Object.entries(defaults).map(([service, target]) => [targetVariable(service), localDefault(z.string().min(1), target as string)]),
+    services.map((service) => [
+      targetVariable(service),
+      localDefault(z.string().min(1), `dns:///127.0.0.1:${STANDALONE_PORTS[service].grpc}`),
+    ]),
   ) as {
     [P in Uppercase<K> as `${P}_TARGET`]: z.ZodDefault<z.ZodString>;
   };
@@ -74,6 +88,6 @@ export function upstreamTargets<K extends string>(defaults: Record<K, string>) {
  * The env entries of a gRPC service that calls others: the targets, and `UPSTREAM_TIMEOUT_MS`, the default deadline of
  * every outgoing call (the deadline of the call being served still caps it).
  */
-export function upstreamEnv<K extends string>(defaults: Record<K, string>, timeoutMs = 2_000) {
-  return { ...upstreamTargets(defaults), UPSTREAM_TIMEOUT_MS: millisVar(timeoutMs) };
+export function upstreamEnv<const K extends GrpcService>(services: readonly K[], timeoutMs = 2_000) {
+  return { ...upstreamTargets(services), UPSTREAM_TIMEOUT_MS: millisVar(timeoutMs) };
 }

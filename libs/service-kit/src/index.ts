@@ -3,7 +3,18 @@
 // `@strata/service-kit/tracing`, the local cluster's name resolver at `@strata/service-kit/local-resolver` (loaded
 // only where `npm start` runs a replica, never in an image); domain errors at `@strata/domain-errors`; test helpers
 // at `@strata/dev-kit`, which no production image contains.
-export { grpcServiceEnv, loadConfig, localDefault, upstreamEnv, upstreamTargets, type GrpcServiceEnv } from './config.js';
+export {
+  grpcServiceEnv,
+  loadConfig,
+  localDefault,
+  ownPorts,
+  upstreamEnv,
+  upstreamTargets,
+  type DeclaredService,
+  type GrpcService,
+  type GrpcServiceEnv,
+} from './config.js';
+export { STANDALONE_PORTS } from './standalone-ports.js';
 export { createGrpcClient, type CallOptions, type GrpcClientOptions, type PromiseClient } from './grpc-client.js';
 export { checkHealth, waitForServing } from './grpc-health.js';
 export { grpcModule } from './grpc-module.js';

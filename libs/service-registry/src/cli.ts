@@ -1,8 +1,10 @@
 #!/usr/bin/env node
 // For shell scripts: `strata-services names [--grpc] [--data postgres] [--layer edge]` prints the declared services, one per line,
-// in start order; `strata-services contract NAME` the gRPC service its readiness asks for; `strata-services json` every declaration.
+// in start order; `strata-services contract NAME` the gRPC service its readiness asks for; `strata-services json` every declaration;
+// `strata-services standalone-ports` writes the kit's standalone ports from the declarations (npm run generate:standalone-ports).
 import { parseArgs } from 'node:util';
 import { loadServices } from './registry.js';
+import { writeStandalonePorts } from './standalone-ports.js';
 
 const { positionals, values } = parseArgs({
   allowPositionals: true,
@@ -23,7 +25,11 @@ if (command === 'names') {
   console.log(registry.get(positionals[1] ?? '').contract?.services[0] ?? '');
 } else if (command === 'json') {
   console.log(JSON.stringify(registry.services, null, 2));
+} else if (command === 'standalone-ports') {
+  console.log(`wrote ${writeStandalonePorts(registry)}`);
 } else {
-  console.error('usage: strata-services names [--grpc] [--data postgres] [--layer leaf|composite|edge] | contract NAME | json');
+  console.error(
+    'usage: strata-services names [--grpc] [--data postgres] [--layer leaf|composite|edge] | contract NAME | json | standalone-ports',
+  );
   process.exitCode = 2;
 }

@@ -1,9 +1,12 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { serviceDeclaration, type ServiceDeclaration } from './declaration.js';
-import { REPO_ROOT, loadServices, registryProblems } from './registry.js';
+import { REPO_ROOT, ServiceRegistry, loadServices, registryProblems } from './registry.js';
 import { shipsAtRunTime } from './runtime.js';
+import { STANDALONE_PORTS_FILE, standalonePortsModule } from './standalone-ports.js';
 
 const registry = loadServices();
 const with_ = (name: string, change: Partial<ServiceDeclaration>): ServiceDeclaration => ({ ...registry.get(name), ...change });
@@ -75,5 +78,21 @@ describe('shipsAtRunTime: what of a build a service runs (images and local revis
     ];
     assert.deepEqual(ships.filter(shipsAtRunTime), ships);
     assert.deepEqual(not.filter(shipsAtRunTime), []);
+  });
+});
+
+describe('the standalone ports: one home (service.json), carried into the kit by generation', () => {
+  it('libs/service-kit/src/standalone-ports.ts is what the declarations say (else: npm run generate:standalone-ports)', () => {
+    const committed = readFileSync(join(REPO_ROOT, STANDALONE_PORTS_FILE), 'utf8');
+    assert.equal(committed, standalonePortsModule(registry), `${STANDALONE_PORTS_FILE} is stale: run npm run generate:standalone-ports`);
+  });
+
+  it('a port edited in a declaration changes the module (the test above can fail)', () => {
+    const edited = new ServiceRegistry(
+      registry.services.map((s) => (s.name === 'catalog' ? with_('catalog', { standalonePorts: { grpc: 50099, metrics: 9461 } }) : s)),
+      REPO_ROOT,
+    );
+    assert.match(standalonePortsModule(edited), /catalog: \{ grpc: 50099, metrics: 9461 \}/);
+    assert.notEqual(standalonePortsModule(edited), standalonePortsModule(registry));
   });
 });

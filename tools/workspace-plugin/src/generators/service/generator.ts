@@ -2,7 +2,16 @@ import { execFileSync } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { formatFiles, generateFiles, type Tree } from '@nx/devkit';
-import { DECLARATION_FILE, MAY_CALL, serviceDeclaration, type ServiceDeclaration } from '@strata/service-registry';
+import {
+  DECLARATION_FILE,
+  MAY_CALL,
+  START_ORDER,
+  STANDALONE_PORTS_FILE,
+  ServiceRegistry,
+  serviceDeclaration,
+  standalonePortsModule,
+  type ServiceDeclaration,
+} from '@strata/service-registry';
 import { parseDocument, type Document, type YAMLMap, type YAMLSeq } from 'yaml';
 import { renderCodeowners } from '../../codeowners.js';
 import { invalidName, serviceNames } from './names.js';
@@ -118,6 +127,10 @@ export default async function serviceGenerator(tree: Tree, options: ServiceGener
     tmpl: '',
   });
   tree.write(`apps/${n.name}/${DECLARATION_FILE}`, `${JSON.stringify(declaration, null, 2)}\n`);
+  // Its standalone ports reach the kit's env defaults (ownPorts, upstreamEnv) the one way they do: generated.
+  const rank = (s: ServiceDeclaration) => START_ORDER.indexOf(s.layer);
+  const all = [...existing, declaration].sort((a, b) => rank(a) - rank(b) || a.name.localeCompare(b.name));
+  tree.write(STANDALONE_PORTS_FILE, standalonePortsModule(new ServiceRegistry(all, tree.root)));
 
   // k8s: the base lists the service; every overlay that declares replicas declares its replicas too (an overlay built on
   // another, such as minikube-observability, inherits them). Its image's content tag is declared after generation.
