@@ -72,6 +72,9 @@ export function ownPorts(service: GrpcService) {
   return { GRPC_PORT: portVar(ports.grpc), METRICS_PORT: portVar(ports.metrics) };
 }
 
+/** The edge's own HTTP port, defaulting to its standalone port (its service.json). */
+export const ownHttpPort = (service: 'gateway') => portVar(STANDALONE_PORTS[service].http);
+
 /** `<SERVICE>_TARGET` per upstream, each defaulting to what a standalone local run dials: the callee's standalone port. */
 export function upstreamTargets<const K extends GrpcService>(services: readonly K[]) {
   return Object.fromEntries(

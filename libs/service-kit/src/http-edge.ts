@@ -14,8 +14,7 @@ import { APP_FILTER, NestFactory } from '@nestjs/core';
 import { FastifyAdapter } from '@nestjs/platform-fastify';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import { millisVar, portVar, serviceEnv } from './config.js';
-import { STANDALONE_PORTS } from './standalone-ports.js';
+import { millisVar, ownHttpPort, portVar, serviceEnv } from './config.js';
 import { answerHooks, opsRoutes, RouteTable, routeContext, sendError } from './http-edge-hooks.js';
 import { toHttpError, type HttpError } from './http-status.js';
 import { serviceRootModule } from './kit-module.js';
@@ -34,7 +33,7 @@ export type { ErrorBody } from './http-edge-hooks.js';
 export const httpEdgeEnv = serviceEnv.extend({
   GATEWAY_HOST: z.string().default('127.0.0.1'),
   /** Its standalone port (apps/gateway/service.json); in a pod, the manifest's. */
-  GATEWAY_PORT: portVar(STANDALONE_PORTS.gateway.http),
+  GATEWAY_PORT: ownHttpPort('gateway'),
   /** The whole budget of one API request; every gRPC call below inherits what is left of it. */
   REQUEST_TIMEOUT_MS: millisVar(5_000),
   /** Bodies above this are refused with 413 before they are parsed. */

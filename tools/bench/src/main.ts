@@ -12,21 +12,7 @@ async function orchestrate(): Promise<void> {
   console.log(
     `Strata bench — Node ${process.version} ${SERVICE_NODE_OPTIONS}, ${ROUNDS} alternating rounds of ${SECONDS} s, ${INFLIGHT} calls in flight, one channel\n`,
   );
-  const {
-    ports,
-    pids,
-    catalogPort,
-    catalogPid,
-    gatewayPort,
-    gatewayPid,
-    edgeBarePort,
-    edgeBarePid,
-    edgeNestPort,
-    edgeNestPid,
-    tracedAll,
-    tracedTenth,
-    collector,
-  } = await startSubjects();
+  const { ports, pids, plain, tracedAll, tracedTenth, collector } = await startSubjects();
 
   const sections = (process.env.BENCH_SECTIONS ?? '1,2,3,4').split(',');
   const none = new Map();
@@ -34,7 +20,7 @@ async function orchestrate(): Promise<void> {
   const grpcAt = (name: string, port: number, watched: Record<string, number>) =>
     ({ name, kind: 'grpc', target: `127.0.0.1:${port}`, watched }) as const;
   /** An HTTP subject: GET /api/products/p-000042 at an edge's `port`, its CPU and the catalog's behind it read. */
-  const productAt = (name: string, port: number, edge: number, catalog = catalogPid) =>
+  const productAt = (name: string, port: number, edge: number, catalog = plain.catalog.pid) =>
     ({ name, kind: 'http', target: `http://127.0.0.1:${port}/api/products/p-000042`, watched: { edge, catalog } }) as const;
   console.error('1/4 server plumbing: the same handler behind three servers');
   const servers = !sections.includes('1')
@@ -55,17 +41,17 @@ async function orchestrate(): Promise<void> {
   const edge = !sections.includes('3')
     ? none
     : await alternate([
-        grpcAt('catalog directly (gRPC)', catalogPort, { edge: gatewayPid, catalog: catalogPid }),
-        productAt('bare edge: Fastify + the same validation + grpc-js (HTTP)', edgeBarePort, edgeBarePid),
-        productAt('stock Nest on its Fastify adapter + the same validation + grpc-js (HTTP)', edgeNestPort, edgeNestPid),
-        productAt('the gateway (HTTP)', gatewayPort, gatewayPid),
+        grpcAt('catalog directly (gRPC)', plain.catalog.port, { edge: plain.gateway.pid, catalog: plain.catalog.pid }),
+        productAt('bare edge: Fastify + the same validation + grpc-js (HTTP)', plain.edgeBare.port, plain.edgeBare.pid),
+        productAt('stock Nest on its Fastify adapter + the same validation + grpc-js (HTTP)', plain.edgeNest.port, plain.edgeNest.pid),
+        productAt('the gateway (HTTP)', plain.gateway.port, plain.gateway.pid),
       ]);
 
   console.error('4/4 tracing: GET /api/products/:id through the gateway to catalog, tracing off, every request, one in ten');
   const tracing = !sections.includes('4')
     ? none
     : await alternate([
-        productAt('tracing off (no OTLP endpoint)', gatewayPort, gatewayPid),
+        productAt('tracing off (no OTLP endpoint)', plain.gateway.port, plain.gateway.pid),
         productAt('tracing on, every request sampled', tracedAll.gateway.port, tracedAll.gateway.pid, tracedAll.catalog.pid),
         productAt('tracing on, one request in ten sampled', tracedTenth.gateway.port, tracedTenth.gateway.pid, tracedTenth.catalog.pid),
       ]);

@@ -29,20 +29,22 @@ export async function startSubjects() {
     hopStrata: await startProcess([here, 'server', 'hop-strata', String(ports.hopStrata), String(ports.backend)]),
     hopBare: await startProcess([here, 'server', 'hop-bare', String(ports.hopBare), String(ports.backend)]),
   };
-  const catalogPort = await freePort();
-  const gatewayPort = await freePort();
-  const edgeBarePort = await freePort();
-  const catalogPid = await startProcess([join(REPO_ROOT, 'apps/catalog/dist/main.js')], {
-    GRPC_PORT: String(catalogPort),
+  // The real catalog and gateway, and the two edges that do the gateway's work over the same catalog.
+  const catalog = { port: await freePort(), pid: 0 };
+  catalog.pid = await startProcess([join(REPO_ROOT, 'apps/catalog/dist/main.js')], {
+    GRPC_PORT: String(catalog.port),
     METRICS_PORT: String(await freePort()),
   });
-  const gatewayPid = await startProcess([join(REPO_ROOT, 'apps/gateway/dist/main.js')], {
-    GATEWAY_PORT: String(gatewayPort),
-    CATALOG_TARGET: `ipv4:127.0.0.1:${catalogPort}`,
+  const gateway = { port: await freePort(), pid: 0 };
+  gateway.pid = await startProcess([join(REPO_ROOT, 'apps/gateway/dist/main.js')], {
+    GATEWAY_PORT: String(gateway.port),
+    CATALOG_TARGET: `ipv4:127.0.0.1:${catalog.port}`,
   });
-  const edgeBarePid = await startProcess([here, 'server', 'edge-bare', String(edgeBarePort), String(catalogPort)]);
-  const edgeNestPort = await freePort();
-  const edgeNestPid = await startProcess([here, 'server', 'edge-nest', String(edgeNestPort), String(catalogPort)]);
+  const edge = async (variant: 'edge-bare' | 'edge-nest') => {
+    const port = await freePort();
+    return { port, pid: await startProcess([here, 'server', variant, String(port), String(catalog.port)]) };
+  };
+  const plain = { catalog, gateway, edgeBare: await edge('edge-bare'), edgeNest: await edge('edge-nest') };
   // Tracing: the same gateway → catalog pair exporting every trace, and one trace in ten, to a real OTLP receiver (the
   // local cluster's console, whose CPU is not counted: in a cluster the collector runs elsewhere).
   const collector = await startConsole({ source: () => ({ title: 'bench', services: [], replicas: [], events: [] }) });
@@ -53,29 +55,29 @@ export async function startSubjects() {
       OTEL_TRACES_SAMPLER: 'parentbased_traceidratio',
       OTEL_TRACES_SAMPLER_ARG: sampleRatio,
     };
-    const catalog = { port: await freePort(), pid: 0 };
-    catalog.pid = await startProcess([join(REPO_ROOT, 'apps/catalog/dist/main.js')], {
+    const tracedCatalog = { port: await freePort(), pid: 0 };
+    tracedCatalog.pid = await startProcess([join(REPO_ROOT, 'apps/catalog/dist/main.js')], {
       ...env,
-      GRPC_PORT: String(catalog.port),
+      GRPC_PORT: String(tracedCatalog.port),
       METRICS_PORT: String(await freePort()),
     });
-    const gateway = { port: await freePort(), pid: 0 };
-    gateway.pid = await startProcess([join(REPO_ROOT, 'apps/gateway/dist/main.js')], {
+    const tracedGateway = { port: await freePort(), pid: 0 };
+    tracedGateway.pid = await startProcess([join(REPO_ROOT, 'apps/gateway/dist/main.js')], {
       ...env,
-      GATEWAY_PORT: String(gateway.port),
-      CATALOG_TARGET: `ipv4:127.0.0.1:${catalog.port}`,
+      GATEWAY_PORT: String(tracedGateway.port),
+      CATALOG_TARGET: `ipv4:127.0.0.1:${tracedCatalog.port}`,
     });
-    return { catalog, gateway };
+    return { catalog: tracedCatalog, gateway: tracedGateway };
   };
   const tracedAll = await traced('1');
   const tracedTenth = await traced('0.1');
-  for (const port of [...Object.values(ports), catalogPort, tracedAll.catalog.port, tracedTenth.catalog.port]) await waitGrpc(port);
+  for (const port of [...Object.values(ports), catalog.port, tracedAll.catalog.port, tracedTenth.catalog.port]) await waitGrpc(port);
   for (const url of [
-    `http://127.0.0.1:${gatewayPort}/readyz`,
+    `http://127.0.0.1:${gateway.port}/readyz`,
     `http://127.0.0.1:${tracedAll.gateway.port}/readyz`,
     `http://127.0.0.1:${tracedTenth.gateway.port}/readyz`,
-    `http://127.0.0.1:${edgeBarePort}/api/products/p-000001`,
-    `http://127.0.0.1:${edgeNestPort}/api/products/p-000001`,
+    `http://127.0.0.1:${plain.edgeBare.port}/api/products/p-000001`,
+    `http://127.0.0.1:${plain.edgeNest.port}/api/products/p-000001`,
   ]) {
     for (
       let i = 0;
@@ -88,19 +90,5 @@ export async function startSubjects() {
     )
       await delay(50);
   }
-  return {
-    ports,
-    pids,
-    catalogPort,
-    catalogPid,
-    gatewayPort,
-    gatewayPid,
-    edgeBarePort,
-    edgeBarePid,
-    edgeNestPort,
-    edgeNestPid,
-    tracedAll,
-    tracedTenth,
-    collector,
-  };
+  return { ports, pids, plain, tracedAll, tracedTenth, collector };
 }
