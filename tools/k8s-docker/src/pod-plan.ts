@@ -13,16 +13,17 @@ export interface NamespaceObjects {
   linkedServices(): { name: string; clusterIP: string; ports: { name?: string; port: number }[] }[];
 }
 
+/** What the downward API (`fieldRef` in a container's env) can tell a pod about itself. */
 export interface PodIdentity {
-  name: string;
   namespace: string;
+  name: string;
   uid: string;
-  labels: Record<string, string>;
-  annotations: Record<string, string>;
   ip: string;
   hostIp: string;
   nodeName: string;
   serviceAccountName: string;
+  labels: Record<string, string>;
+  annotations: Record<string, string>;
 }
 
 /** The kubernetes Service every pod is told about, though nothing answers there (no API server). */
