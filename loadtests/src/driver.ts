@@ -259,7 +259,9 @@ export async function openLoopSchedule(
     const work = arrive(i);
     if (!work) continue;
     pending.add(work);
-    void work.finally(() => pending.delete(work));
+    // Settled either way (a rejection is the caller's to report; allSettled below waits for it without throwing).
+    const settled = () => void pending.delete(work);
+    work.then(settled, settled);
   }
   await Promise.allSettled(pending);
   return total;

@@ -24,9 +24,12 @@ export function usageOf(entryUrl: string): string {
   return header.join('\n');
 }
 
+/** The option every command gets: what parseArgs is given, and what the help lists. */
+const HELP = { type: 'boolean', short: 'h', description: 'print this help and exit' } as const satisfies CommandOption;
+
 /** The options, one line each: `  --name <value>  description (default: x)`. */
 export function optionsHelp(options: Record<string, CommandOption>): string {
-  const all: Record<string, CommandOption> = { ...options, help: { type: 'boolean', short: 'h', description: 'print this help and exit' } };
+  const all: Record<string, CommandOption> = { ...options, help: HELP };
   const rows = Object.entries(all).map(([name, o]) => {
     const flag = `${o.short ? `-${o.short}, ` : ''}--${name}${o.type === 'string' ? ' <value>' : ''}`;
     const shown = o.default === undefined || o.default === false ? '' : ` (default: ${String(o.default)})`;
@@ -45,12 +48,14 @@ export function parseCommandLine<const T extends CommandLineConfig>(
   entryUrl: string,
   config: T,
 ): ReturnType<typeof parseArgs<{ options: T['options']; allowPositionals: T['allowPositionals']; strict: true }>> {
-  const options = Object.fromEntries(Object.entries(config.options).map(([name, { description: _, ...option }]) => [name, option]));
+  const options = Object.fromEntries(
+    Object.entries({ ...config.options, help: HELP }).map(([name, { description: _, ...option }]) => [name, option]),
+  );
   const usage = () => `${usageOf(entryUrl)}\n\n${optionsHelp(config.options)}`;
   let parsed: ReturnType<typeof parseArgs>;
   try {
     parsed = parseArgs({
-      options: { ...options, help: { type: 'boolean', short: 'h' } },
+      options,
       allowPositionals: config.allowPositionals ?? false,
       strict: true,
     });
