@@ -76,8 +76,6 @@ export default [
         'error',
         {
           allow: [],
-          // A service's main.ts imports the kit dynamically, after tracing has hooked the modules it instruments.
-          checkDynamicDependenciesExceptions: ['@strata/service-kit'],
           depConstraints: [
             { sourceTag: 'type:app', onlyDependOnLibsWithTags: ['type:lib'], notDependOnLibsWithTags: ['scope:tooling'] },
             { sourceTag: 'scope:shared', onlyDependOnLibsWithTags: ['scope:shared'] },

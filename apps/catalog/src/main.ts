@@ -1,9 +1,6 @@
 import 'reflect-metadata';
-import { startTracing } from '@strata/service-kit/tracing';
+import { stopOnSignals } from '@strata/service-kit';
+import { startCatalog } from './catalog-service.js';
 
-// Tracing patches grpc-js, pg and Fastify as they are imported, so it starts before the service's own modules load.
-const tracing = await startTracing('catalog');
-const { stopOnSignals } = await import('@strata/service-kit');
-const { startCatalog } = await import('./catalog-service.js');
-
-stopOnSignals(await startCatalog(), tracing.shutdown);
+// Tracing, where asked for, was started by the preload Node runs first (`--import`, SERVICE_NODE_OPTIONS).
+stopOnSignals(await startCatalog());

@@ -1,9 +1,6 @@
 import 'reflect-metadata';
-import { startTracing } from '@strata/service-kit/tracing';
+import { stopOnSignals } from '@strata/service-kit';
+import { startOrders } from './orders-service.js';
 
-// Tracing patches grpc-js, pg and Fastify as they are imported, so it starts before the service's own modules load.
-const tracing = await startTracing('orders');
-const { stopOnSignals } = await import('@strata/service-kit');
-const { startOrders } = await import('./orders-service.js');
-
-stopOnSignals(await startOrders(), tracing.shutdown);
+// Tracing, where asked for, was started by the preload Node runs first (`--import`, SERVICE_NODE_OPTIONS).
+stopOnSignals(await startOrders());

@@ -6,6 +6,7 @@ import { RpcRecorder, type ServiceMetrics } from './metrics.js';
 import { serviceDefinition } from './protos.js';
 import { REQUEST_ID_HEADER, currentRequestContext } from './request-context.js';
 import { statusName } from './grpc-status.js';
+import { endSpan, rpcAttributes, startCallTrace } from './trace-context.js';
 
 /** Per-call options. */
 export interface CallOptions {
@@ -72,7 +73,7 @@ export function clientServiceConfig(serviceName: string, definition: ServiceDefi
 /**
  * Creates the one channel a process keeps per target, and a promise-returning client over it. Every call
  * gets a deadline (the client default, capped by the deadline of the request being served), the
- * request id of the request being served, and client metrics.
+ * request id and the trace of the request being served (a client span where it is sampled), and client metrics.
  */
 export function createGrpcClient<T>(serviceName: string, options: GrpcClientOptions): PromiseClient<T> {
   const definition = serviceDefinition(serviceName);
@@ -111,6 +112,8 @@ export function createGrpcClient<T>(serviceName: string, options: GrpcClientOpti
         statusName,
         options.metrics.clientStarted,
       );
+    const spanName = `grpc.${method.path.slice(1)}`;
+    const spanAttributes = () => rpcAttributes(method.path);
     facade[method.originalName ?? method.path] = (request: unknown, callOptions?: CallOptions) =>
       new Promise((resolve, reject) => {
         const context = currentRequestContext();
@@ -118,6 +121,7 @@ export function createGrpcClient<T>(serviceName: string, options: GrpcClientOpti
         metadata.set(REQUEST_ID_HEADER, context?.requestId ?? randomUUID());
         let deadline = Date.now() + (callOptions?.timeoutMs ?? options.timeoutMs);
         if (context?.deadline !== undefined && context.deadline < deadline) deadline = context.deadline;
+        const span = startCallTrace(context?.trace, spanName, metadata, spanAttributes);
         const started = performance.now();
         recorder?.start();
         client.makeUnaryRequest(
@@ -128,7 +132,9 @@ export function createGrpcClient<T>(serviceName: string, options: GrpcClientOpti
           metadata,
           { deadline },
           (error, response) => {
-            recorder?.record(error?.code ?? grpc.status.OK, (performance.now() - started) / 1000);
+            const code = error?.code ?? grpc.status.OK;
+            recorder?.record(code, (performance.now() - started) / 1000);
+            endSpan(span, { 'rpc.grpc.status_code': code }, code !== grpc.status.OK, error?.details);
             if (error) reject(error);
             else resolve(response);
           },

@@ -9,7 +9,7 @@ import { RpcRecorder, type ServiceMetrics } from './metrics.js';
 import { loadStrataProtos } from './protos.js';
 import { strataReflection } from './reflection.js';
 import { REQUEST_ID_HEADER, acceptRequestId, runWithRequestContext } from './request-context.js';
-import { tagActiveSpan } from './trace-context.js';
+import { SpanKind, endSpan, isServerError, kitTracer, rpcAttributes, startRequestTrace, withRequestTrace } from './trace-context.js';
 
 /** Largest request a Strata server accepts; larger ones fail with RESOURCE_EXHAUSTED. */
 export const MAX_RECEIVE_MESSAGE_BYTES = 1024 * 1024;
@@ -117,21 +117,30 @@ export class StrataGrpcTransport extends ServerGrpc implements CustomTransportSt
     // Label children looked up once per (method, code), not per call; the method is known at the first call.
     let recorder: RpcRecorder | undefined;
     let method = '';
+    let path = '';
+    let spanName = '';
     return (call: grpc.ServerUnaryCall<unknown, unknown>, callback: grpc.sendUnaryData<unknown>) => {
       const started = performance.now();
       if (!recorder) {
         method = methodOf(call);
+        path = call.getPath();
+        spanName = `grpc.${path.slice(1)}`;
         recorder = new RpcRecorder(this.strata.metrics.serverHandled, this.strata.metrics.serverLatency, serviceName, method, statusName);
       }
       const recording = recorder;
       // Nest's whole pipeline (guards and exception filters too) runs inside the context below, so it reads this id.
       const requestId = acceptRequestId(call.metadata.get(REQUEST_ID_HEADER)[0]);
-      tagActiveSpan(requestId);
+      // With tracing off (no kit tracer) nothing of the trace is looked at: no metadata read, no closure.
+      const requestTrace = kitTracer()
+        ? startRequestTrace(spanName, SpanKind.SERVER, traceHeaders(call.metadata), () => rpcAttributes(path, requestId))
+        : undefined;
       const raw = call.getDeadline();
       const deadline = raw instanceof Date ? raw.getTime() : Number.isFinite(raw) ? raw : undefined;
       const answer = (error: grpc.ServiceError | null, response?: unknown) => {
         const seconds = (performance.now() - started) / 1000;
-        recording.record(error ? (error.code ?? grpc.status.UNKNOWN) : grpc.status.OK, seconds);
+        const code = error ? (error.code ?? grpc.status.UNKNOWN) : grpc.status.OK;
+        recording.record(code, seconds);
+        endSpan(requestTrace?.span, { 'rpc.grpc.status_code': code }, isServerError(code), error?.details);
         if (debug && !error) logger.debug({ requestId, method, ms: seconds * 1000 }, 'call served');
         callback(error, response);
       };
@@ -162,22 +171,24 @@ export class StrataGrpcTransport extends ServerGrpc implements CustomTransportSt
           },
         });
       };
-      runWithRequestContext({ requestId, deadline }, () => {
-        // Nest's processing hooks (`setOnProcessingStartHook`, for instrumentation) as ServerGrpc runs them, when
-        // someone set them; without, the handler is called straight (ServerGrpc would copy the call object and make
-        // two more async frames per call for the no-op default: measured ≈ 1/10 of a bare call, docs/performance.md).
-        if (this.onProcessingStartHook === this.#noStartHook && !this.onProcessingEndHook) {
-          handler(call.request, call.metadata, call).then((result) => settle(result), fail);
-          return;
-        }
-        const running = this.runWithProcessingHooks(
-          { ...call, operationId: method } as never,
-          async (runEndHook) => settle(await handler(call.request, call.metadata, call), runEndHook),
-          call.request as never,
-        ) as unknown as Promise<void> | undefined;
-        // Nest's pipeline turns a handler's error into a failed observable; this catches what escapes it.
-        running?.catch?.(fail);
-      });
+      withRequestTrace(requestTrace, () =>
+        runWithRequestContext({ requestId, deadline, trace: requestTrace }, () => {
+          // Nest's processing hooks (`setOnProcessingStartHook`, for instrumentation) as ServerGrpc runs them, when
+          // someone set them; without, the handler is called straight (ServerGrpc would copy the call object and make
+          // two more async frames per call for the no-op default: measured ≈ 1/10 of a bare call, docs/performance.md).
+          if (this.onProcessingStartHook === this.#noStartHook && !this.onProcessingEndHook) {
+            handler(call.request, call.metadata, call).then((result) => settle(result), fail);
+            return;
+          }
+          const running = this.runWithProcessingHooks(
+            { ...call, operationId: method } as never,
+            async (runEndHook) => settle(await handler(call.request, call.metadata, call), runEndHook),
+            call.request as never,
+          ) as unknown as Promise<void> | undefined;
+          // Nest's pipeline turns a handler's error into a failed observable; this catches what escapes it.
+          running?.catch?.(fail);
+        }),
+      );
     };
   }
 
@@ -191,6 +202,14 @@ export class StrataGrpcTransport extends ServerGrpc implements CustomTransportSt
       () => server.forceShutdown(),
     );
   }
+}
+
+/** The W3C trace headers of a call's metadata (strings; grpc-js keeps `-bin` keys as buffers, these are not). */
+function traceHeaders(metadata: grpc.Metadata): { traceparent?: string; tracestate?: string } {
+  const traceparent = metadata.get('traceparent')[0];
+  if (traceparent === undefined) return {};
+  const tracestate = metadata.get('tracestate')[0];
+  return { traceparent: String(traceparent), tracestate: tracestate === undefined ? undefined : String(tracestate) };
 }
 
 const isThenable = (value: unknown): value is PromiseLike<unknown> => typeof (value as PromiseLike<unknown>)?.then === 'function';

@@ -3,7 +3,16 @@ import FindMyWay from 'find-my-way';
 import { Counter, Histogram, type Registry } from 'prom-client';
 import { errorCodeFor, type HttpError } from './http-status.js';
 import { REQUEST_ID_HEADER, runWithRequestContext } from './request-context.js';
-import { nameRequestSpan, tagRequestSpan } from './trace-context.js';
+import {
+  REQUEST_ID_ATTRIBUTE,
+  SpanKind,
+  endSpan,
+  kitTracer,
+  startRequestTrace,
+  withRequestTrace,
+  type RequestTrace,
+  type TraceHeaders,
+} from './trace-context.js';
 
 // What the HTTP edge adds through Fastify's own hooks (startHttpEdge, http-edge.ts): each concern its own function.
 
@@ -82,7 +91,6 @@ export function answerHooks(fastify: FastifyInstance, options: { registry: Regis
   fastify.addHook('onRequest', (request, reply, done) => {
     reply.header(REQUEST_ID_HEADER, request.id);
     if (!isReady()) reply.header('connection', 'close');
-    tagRequestSpan(request.raw, String(request.id));
     if (!OPS_PATHS.has(request.url)) {
       if (inflight >= maxInflight) {
         shed.inc();
@@ -119,9 +127,51 @@ export function answerHooks(fastify: FastifyInstance, options: { registry: Regis
   });
 }
 
+const REQUEST_TRACE = Symbol('strata.request-trace');
+type Traced = { [REQUEST_TRACE]?: RequestTrace };
+
+/**
+ * The span of every API request (not of probes and scrapes, which would bury the requests people look for): started
+ * as the request arrives, named after its route ("GET /api/products/:id") with OpenTelemetry's HTTP server attributes
+ * and the request id, a child of the caller's `traceparent`; ended with the status it was answered with (an error from
+ * 500 up) or when the client goes away. The kit makes it with the OpenTelemetry API rather than the http
+ * instrumentation, which wrapped every request and response whether sampled or not (docs/performance.md, "Tracing").
+ * Registered first, so a request the edge sheds has its span too.
+ */
+export function traceHooks(fastify: FastifyInstance): void {
+  fastify.addHook('onRequest', (request, _reply, done) => {
+    if (kitTracer() && !OPS_PATHS.has(request.url)) {
+      const route = request.routeOptions.url;
+      const requestTrace = startRequestTrace(
+        () => (route ? `${request.method} ${route}` : request.method),
+        SpanKind.SERVER,
+        request.headers as TraceHeaders,
+        () => ({
+          'http.request.method': request.method,
+          ...(route ? { 'http.route': route } : {}),
+          'url.path': request.url.split('?')[0],
+          'url.scheme': request.protocol,
+          [REQUEST_ID_ATTRIBUTE]: String(request.id),
+        }),
+      );
+      if (requestTrace) (request as Traced)[REQUEST_TRACE] = requestTrace;
+    }
+    done();
+  });
+  fastify.addHook('onResponse', (request, reply, done) => {
+    const status = reply.statusCode;
+    endSpan((request as Traced)[REQUEST_TRACE]?.span, { 'http.response.status_code': status }, status >= 500);
+    done();
+  });
+  fastify.addHook('onRequestAbort', (request, done) => {
+    endSpan((request as Traced)[REQUEST_TRACE]?.span, {}, true, 'the client closed the connection before the answer');
+    done();
+  });
+}
+
 /**
  * Every API route Nest registers: into the route table (for 405), and its handler run inside the request context (id
- * and a budget of `budgetMs`, which logs and outgoing calls read) with the trace span named after the route — wrapped
+ * and a budget of `budgetMs`, which logs and outgoing calls read) with the request's trace (`traceHooks`) — wrapped
  * as Fastify registers it (`onRoute`): cheaper than an interceptor, docs/architecture.md §18.
  */
 export function routeContext(fastify: FastifyInstance, routes: RouteTable, budgetMs: number): void {
@@ -132,9 +182,11 @@ export function routeContext(fastify: FastifyInstance, routes: RouteTable, budge
     const handler = route.handler;
     const name = `${methods[0]} ${route.url}`;
     route.handler = function (this: FastifyInstance, request, reply) {
-      nameRequestSpan(request.raw, request.method, route.url);
-      return runWithRequestContext({ requestId: String(request.id), deadline: Date.now() + budgetMs }, () =>
-        handler.call(this, request, reply),
+      const requestTrace = (request as Traced)[REQUEST_TRACE];
+      return withRequestTrace(requestTrace, () =>
+        runWithRequestContext({ requestId: String(request.id), deadline: Date.now() + budgetMs, trace: requestTrace }, () =>
+          handler.call(this, request, reply),
+        ),
       );
     };
     Object.defineProperty(route.handler, 'name', { value: name });

@@ -15,7 +15,7 @@ import { FastifyAdapter } from '@nestjs/platform-fastify';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { millisVar, ownHttpPort, portVar, serviceEnv } from './config.js';
-import { answerHooks, opsRoutes, RouteTable, routeContext, sendError } from './http-edge-hooks.js';
+import { answerHooks, opsRoutes, RouteTable, routeContext, sendError, traceHooks } from './http-edge-hooks.js';
 import { toHttpError, type HttpError } from './http-status.js';
 import { serviceRootModule } from './kit-module.js';
 import { NestPinoLogger, createLogger, type Logger } from './logger.js';
@@ -175,6 +175,7 @@ export async function startHttpEdge<U extends UpstreamRefs = Record<never, never
     // JSON only: a text/plain body is refused with 415 rather than parsed as a string.
     fastify.removeContentTypeParser(['text/plain']);
 
+    traceHooks(fastify);
     answerHooks(fastify, { registry: metrics.registry, maxInflight: config.GATEWAY_MAX_INFLIGHT, isReady: () => ready });
     const routes = new RouteTable();
     routeContext(fastify, routes, config.REQUEST_TIMEOUT_MS);

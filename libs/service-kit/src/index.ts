@@ -1,6 +1,6 @@
 // The runtime kit of a Strata gRPC service: what apps and tools use, and no more (the rest is the kit's own). The HTTP
-// edge lives at `@strata/service-kit/http-edge` (it loads Fastify, which gRPC services do not need), tracing at
-// `@strata/service-kit/tracing`, the local cluster's name resolver at `@strata/service-kit/local-resolver` (loaded
+// edge lives at `@strata/service-kit/http-edge` (it loads Fastify, which gRPC services do not need), tracing's start at
+// `@strata/service-kit/tracing-preload` (Node's `--import`, SERVICE_NODE_OPTIONS), the local cluster's name resolver at `@strata/service-kit/local-resolver` (loaded
 // only where `npm start` runs a replica, never in an image); domain errors at `@strata/domain-errors`; test helpers
 // at `@strata/dev-kit`, which no production image contains.
 export {

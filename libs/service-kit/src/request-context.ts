@@ -1,14 +1,17 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { randomUUID } from 'node:crypto';
+import type { RequestTrace } from './trace-context.js';
 
 /** Metadata / HTTP header that carries the request id across every hop. */
 export const REQUEST_ID_HEADER = 'x-request-id';
 
-/** What one request carries through a service: its id (for logs) and its deadline (for outgoing calls). */
+/** What one request carries through a service: its id (for logs), its deadline and its trace (for outgoing calls). */
 export interface RequestContext {
   readonly requestId: string;
   /** Epoch milliseconds after which nobody is waiting for the answer any more; undefined = none. */
   readonly deadline?: number;
+  /** Its span, or the traceparent to pass on; undefined with tracing off. */
+  readonly trace?: RequestTrace;
 }
 
 const storage = new AsyncLocalStorage<RequestContext>();

@@ -1,5 +1,6 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import type { Logger } from './logger.js';
+import { shutdownTracing } from './trace-context.js';
 
 /** What one server does at each step of its graceful stop. */
 export interface StopSteps {
@@ -42,10 +43,10 @@ export function stopSequence(steps: StopSteps): () => Promise<void> {
 }
 
 /**
- * Stops the service gracefully on SIGTERM or SIGINT, then runs `afterStop` (tracing's flush of its last spans) and
+ * Stops the service gracefully on SIGTERM or SIGINT, then exports the spans tracing still buffers (when it is on) and
  * exits; a second signal exits at once.
  */
-export function stopOnSignals(service: { stop(): Promise<void>; readonly logger: Logger }, afterStop?: () => Promise<unknown>): void {
+export function stopOnSignals(service: { stop(): Promise<void>; readonly logger: Logger }): void {
   let received = false;
   const onSignal = (signal: NodeJS.Signals) => {
     if (received) process.exit(1);
@@ -53,7 +54,7 @@ export function stopOnSignals(service: { stop(): Promise<void>; readonly logger:
     service.logger.info({ signal }, 'signal received');
     service
       .stop()
-      .then(() => afterStop?.())
+      .then(() => shutdownTracing())
       .then(
         () => process.exit(0),
         (error: unknown) => {

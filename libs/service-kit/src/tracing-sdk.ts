@@ -1,11 +1,9 @@
 import { register } from 'node:module';
-import { context, propagation, trace } from '@opentelemetry/api';
+import { ROOT_CONTEXT, SpanKind, context, propagation, trace } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { registerInstrumentations } from '@opentelemetry/instrumentation';
-import { GrpcInstrumentation } from '@opentelemetry/instrumentation-grpc';
-import { HttpInstrumentation } from '@opentelemetry/instrumentation-http';
 import { PgInstrumentation } from '@opentelemetry/instrumentation-pg';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import {
@@ -13,24 +11,19 @@ import {
   AlwaysOnSampler,
   BatchSpanProcessor,
   ParentBasedSampler,
+  RandomIdGenerator,
+  SamplingDecision,
   TraceIdRatioBasedSampler,
   TracerProvider,
   type Sampler,
+  type SpanProcessor,
 } from '@opentelemetry/sdk-trace';
 import { createAddHookMessageChannel } from 'import-in-the-middle';
-import { HTTP_SERVER_SPAN } from './trace-context.js';
+import { installKitTracer, type KitTracer } from './trace-context.js';
 
-export interface Tracing {
-  /** Whether spans are recorded and exported (an OTLP endpoint was configured). */
-  readonly enabled: boolean;
-  /** Exports what is buffered and stops; part of the stop sequence. */
-  shutdown(): Promise<void>;
-}
-
-/** Paths whose requests are never traced: probes and scrapes would bury the requests people look for. */
-const UNTRACED_PATHS = new Set(['/healthz', '/readyz', '/metrics']);
-/** Health checks and reflection (method names: the instrumentation matches on the last part of the path). */
-const UNTRACED_RPCS = ['Check', 'Watch', 'ServerReflectionInfo'];
+// For the bench's tracing variants (tools/bench), which assemble the same parts in other combinations.
+export { installKitTracer };
+export { serviceNameOf } from './tracing.js';
 
 /**
  * The sampler of the standard variables `OTEL_TRACES_SAMPLER` and `OTEL_TRACES_SAMPLER_ARG` (the OpenTelemetry spec's
@@ -56,33 +49,71 @@ export function samplerFromEnv(env: NodeJS.ProcessEnv = process.env): Sampler {
   return parentBased ? new ParentBasedSampler({ root: make() }) : make();
 }
 
-/** The SDK side of `startTracing` (tracing.ts), loaded only when tracing is asked for. */
-export async function startTracingSdk(serviceName: string, env: NodeJS.ProcessEnv): Promise<Tracing> {
+/**
+ * Starts OpenTelemetry's trace SDK for one service (the tracing preload's work, tracing-preload.ts): spans go to the
+ * OTLP/HTTP endpoint of `OTEL_EXPORTER_OTLP_ENDPOINT` in batches, W3C `traceparent` is the propagator, the context
+ * manager is AsyncLocalStorage's. The kit's choke points make the gRPC and HTTP spans themselves (trace-context.ts) and
+ * decide sampling before any span exists, with the sampler of `OTEL_TRACES_SAMPLER`; so the SDK records every span the
+ * kit starts, and the trace id of a root span is the one the decision was made for. pg's queries come from
+ * OpenTelemetry's pg instrumentation (only under a request's span: `requireParentSpan`), which patches `pg` as it is
+ * imported through import-in-the-middle's loader hook, limited to the instrumented package.
+ */
+export async function startTracingSdk(serviceName: string, env: NodeJS.ProcessEnv): Promise<void> {
   const { registerOptions, waitForAllMessagesAcknowledged } = createAddHookMessageChannel();
   register('import-in-the-middle/hook.mjs', import.meta.url, registerOptions);
-
-  const provider = new TracerProvider({
-    resource: resourceFromAttributes({ 'service.name': serviceName, 'service.instance.id': `${serviceName}-${process.pid}` }),
+  context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
+  propagation.setGlobalPropagator(new W3CTraceContextPropagator());
+  const { provider, kit } = createKitTracer({
+    serviceName,
     sampler: samplerFromEnv(env),
     spanProcessors: [new BatchSpanProcessor({ exporter: new OTLPTraceExporter(), scheduledDelayMillis: 500, maxExportBatchSize: 256 })],
   });
-  context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
-  propagation.setGlobalPropagator(new W3CTraceContextPropagator());
   trace.setGlobalTracerProvider(provider);
-  registerInstrumentations({
-    tracerProvider: provider,
-    instrumentations: [
-      new HttpInstrumentation({
-        ignoreIncomingRequestHook: (request) => UNTRACED_PATHS.has((request.url ?? '').split('?')[0]!),
-        // Kept on the request, so that the edge tags it with the request id it accepts or makes (tagRequestSpan).
-        requestHook: (span, request) => Object.assign(request, { [HTTP_SERVER_SPAN]: span }),
-        // The exporter's own requests to the collector would trace themselves.
-        ignoreOutgoingRequestHook: () => true,
-      }),
-      new GrpcInstrumentation({ ignoreGrpcMethods: UNTRACED_RPCS }),
-      new PgInstrumentation({ requireParentSpan: true }),
-    ],
-  });
+  registerInstrumentations({ tracerProvider: provider, instrumentations: [new PgInstrumentation({ requireParentSpan: true })] });
   await waitForAllMessagesAcknowledged();
-  return { enabled: true, shutdown: () => provider.shutdown() };
+  installKitTracer(kit);
+}
+
+/**
+ * The trace SDK's provider and the kit's tracer over it: `sampler` decides per request (the kit asks it before any
+ * span exists), the provider records every span the kit starts (AlwaysOn), and a root span takes the trace id its
+ * decision was made for (the provider's id generator hands it over).
+ */
+export function createKitTracer(options: { serviceName: string; sampler: Sampler; spanProcessors: SpanProcessor[] }): {
+  provider: TracerProvider;
+  kit: KitTracer;
+} {
+  const { serviceName, sampler, spanProcessors } = options;
+  const ids = new RandomIdGenerator();
+  let rootTraceId: string | undefined;
+  const provider = new TracerProvider({
+    resource: resourceFromAttributes({ 'service.name': serviceName, 'service.instance.id': `${serviceName}-${process.pid}` }),
+    sampler: new AlwaysOnSampler(),
+    idGenerator: {
+      generateTraceId: () => rootTraceId ?? ids.generateTraceId(),
+      generateSpanId: () => ids.generateSpanId(),
+    },
+    spanProcessors,
+  });
+  const parentBased = sampler instanceof ParentBasedSampler;
+  const tracer = provider.getTracer('@strata/service-kit');
+  const kit: KitTracer = {
+    tracer,
+    sampled: (traceId, parentSampled) =>
+      parentBased && parentSampled !== undefined
+        ? parentSampled
+        : sampler.shouldSample(ROOT_CONTEXT, traceId, '', SpanKind.SERVER, {}, []).decision === SamplingDecision.RECORD_AND_SAMPLED,
+    newTraceId: () => ids.generateTraceId(),
+    newSpanId: () => ids.generateSpanId(),
+    startRootSpan: (name, kind, attributes, traceId) => {
+      rootTraceId = traceId;
+      try {
+        return tracer.startSpan(name, { kind, attributes, root: true }, ROOT_CONTEXT);
+      } finally {
+        rootTraceId = undefined;
+      }
+    },
+    shutdown: () => provider.shutdown(),
+  };
+  return { provider, kit };
 }

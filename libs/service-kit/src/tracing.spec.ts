@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import { samplerFromEnv } from './tracing-sdk.js';
-import { tracingRequested } from './tracing.js';
+import { serviceNameOf, tracingRequested } from './tracing.js';
 
 describe('tracing configuration (the OpenTelemetry variables)', () => {
   it('is on only where an OTLP endpoint is set and the SDK is not disabled', () => {
@@ -20,5 +21,11 @@ describe('tracing configuration (the OpenTelemetry variables)', () => {
     );
     assert.match(samplerFromEnv({ OTEL_TRACES_SAMPLER: 'always_off' }).toString(), /AlwaysOffSampler/);
     assert.throws(() => samplerFromEnv({ OTEL_TRACES_SAMPLER: 'sometimes' }), /OTEL_TRACES_SAMPLER=sometimes is not one of/);
+  });
+
+  it('names the service as OTEL_SERVICE_NAME says, or after the package of the entry script', () => {
+    assert.equal(serviceNameOf({ OTEL_SERVICE_NAME: 'checkout' }, '/anywhere/main.js'), 'checkout');
+    // This file's own package: libs/service-kit/dist/tracing.spec.js → @strata/service-kit.
+    assert.equal(serviceNameOf({}, fileURLToPath(import.meta.url)), 'service-kit');
   });
 });

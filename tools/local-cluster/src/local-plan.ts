@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { SERVICE_NODE_OPTIONS, START_ORDER, type ServiceRegistry } from '@strata/service-registry';
+import { START_ORDER, serviceNodeOptions, type ServiceRegistry } from '@strata/service-registry';
 import { LOCAL_SCHEME } from '@strata/service-kit/local-resolver';
 import type { DeploymentSpec } from '@strata/service-registry';
 
@@ -68,9 +68,11 @@ export function planServices(
     const env = Object.fromEntries(Object.entries(d.env).map(([k, v]) => [k, rewriteTarget(v)]));
     Object.assign(env, { STRATA_ENDPOINTS_FILE: options.endpointsFile }, options.extraEnv);
     // The strata-local:/// resolver is loaded into the replica by the local cluster, the only runtime that uses it:
-    // the app's code (and its image) does not import it. From the replica's own build, so its grpc-js registers it.
+    // the app's code (and its image) does not import it. It and the tracing preload come from the replica's own build
+    // (its revision under --watch), so its grpc-js registers the resolver and its kit finds the tracer.
+    const kitFile = (root: string, file: string) => pathToFileURL(join(root, 'libs', 'service-kit', 'dist', file)).href;
     const nodeOptions = (root = options.repoRoot) =>
-      `${SERVICE_NODE_OPTIONS} --import=${pathToFileURL(join(root, 'libs', 'service-kit', 'dist', 'local-resolver.js')).href}`;
+      `${serviceNodeOptions(kitFile(root, 'tracing-preload.js'))} --import=${kitFile(root, 'local-resolver.js')}`;
     if (declared.data.includes('postgres')) env.DATABASE_URL = options.databaseUrl;
     const port = (slot: number) => options.basePort + 100 * i + slot;
     /** One replica of this service: what every replica shares, and what its kind adds. */
