@@ -1,20 +1,39 @@
 #!/usr/bin/env node
-// `npm run bench` — a benchmark that reports; it asserts nothing. Every server and the load generator run in
-// processes of their own; CPU per call comes from /proc/<pid>/stat (user + system) over each measured run.
+// `npm run bench [-- --runs 3]` — a benchmark that reports; it asserts nothing. Every server and the load generator
+// run in processes of their own; CPU per call comes from /proc/<pid>/stat (user + system) over each measured run.
+// With --runs N, N whole runs one after the other, each with subjects of its own, and then each goal's ratio in every
+// run with its spread. BENCH_SECTIONS (1,2,3,4,5), BENCH_ROUNDS (5), BENCH_SECONDS (4), BENCH_INFLIGHT (64) and
+// BENCH_WARMUP_SECONDS (1) shape a run (docs/performance.md, "Method").
 import 'reflect-metadata';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseCommandLine } from '@strata/preflight';
 import { SERVICE_NODE_OPTIONS } from '@strata/service-registry';
 import { benchLoad } from './bench-load.js';
 import { startVariant } from './bench-servers.js';
-import { alternate, fmt, INFLIGHT, ROUNDS, SECONDS } from './rounds.js';
+import { alternate, BENCH_MAIN, fmt, INFLIGHT, ROUNDS, SECONDS } from './rounds.js';
 import { startSubjects } from './subjects.js';
 
-async function orchestrate(): Promise<void> {
+/** The ratios a run reports, against their goals (undefined = reported, no goal). */
+const GOALS: Record<string, number | undefined> = {
+  'server CPU per call × bare grpc-js': 1.1,
+  'caller CPU of a hop × a bare grpc-js forwarder': 1.1,
+  'gateway CPU per request × a bare Fastify edge': 1.2,
+  'tracing on, every request sampled (gateway + catalog CPU × off)': 1.4,
+  'tracing on, one request in ten sampled (× off)': 1.15,
+};
+type Ratios = Record<keyof typeof GOALS, number>;
+
+/** One whole run: subjects started, every section measured, the tables printed; its ratios. */
+async function benchRun(): Promise<Ratios> {
   console.log(
     `Strata bench — Node ${process.version} ${SERVICE_NODE_OPTIONS}, ${ROUNDS} alternating rounds of ${SECONDS} s, ${INFLIGHT} calls in flight, one channel\n`,
   );
-  const { ports, pids, plain, tracedAll, tracedTenth, collector } = await startSubjects();
+  const sections = (process.env.BENCH_SECTIONS ?? '1,2,3,4,5').split(',');
+  const { ports, pids, plain, tracedAll, tracedTenth, parts, collector } = await startSubjects(sections.includes('5'));
 
-  const sections = (process.env.BENCH_SECTIONS ?? '1,2,3,4').split(',');
   const none = new Map();
   /** A gRPC subject: GetProduct at `port`, the CPU of `watched` read. */
   const grpcAt = (name: string, port: number, watched: Record<string, number>) =>
@@ -22,7 +41,7 @@ async function orchestrate(): Promise<void> {
   /** An HTTP subject: GET /api/products/p-000042 at an edge's `port`, its CPU and the catalog's behind it read. */
   const productAt = (name: string, port: number, edge: number, catalog = plain.catalog.pid) =>
     ({ name, kind: 'http', target: `http://127.0.0.1:${port}/api/products/p-000042`, watched: { edge, catalog } }) as const;
-  console.error('1/4 server plumbing: the same handler behind three servers');
+  console.error('1/5 server plumbing: the same handler behind three servers');
   const servers = !sections.includes('1')
     ? none
     : await alternate([
@@ -30,14 +49,14 @@ async function orchestrate(): Promise<void> {
         grpcAt('stock Nest Transport.GRPC', ports.nest, { server: pids.nest }),
         grpcAt('Strata startGrpcService', ports.strata, { server: pids.strata }),
       ]);
-  console.error('2/4 one hop: a front service forwarding every call to a Strata backend');
+  console.error('2/5 one hop: a front service forwarding every call to a Strata backend');
   const hops = !sections.includes('2')
     ? none
     : await alternate([
         grpcAt('bare grpc-js server + client', ports.hopBare, { caller: pids.hopBare, callee: pids.backend }),
         grpcAt('Strata server + client', ports.hopStrata, { caller: pids.hopStrata, callee: pids.backend }),
       ]);
-  console.error('3/4 GET /api/products/:id → catalog GetProduct: the gateway against a bare Fastify edge');
+  console.error('3/5 GET /api/products/:id → catalog GetProduct: the gateway against a bare Fastify edge');
   const edge = !sections.includes('3')
     ? none
     : await alternate([
@@ -47,13 +66,20 @@ async function orchestrate(): Promise<void> {
         productAt('the gateway (HTTP)', plain.gateway.port, plain.gateway.pid),
       ]);
 
-  console.error('4/4 tracing: GET /api/products/:id through the gateway to catalog, tracing off, every request, one in ten');
+  console.error('4/5 tracing: GET /api/products/:id through the gateway to catalog, tracing off, every request, one in ten');
   const tracing = !sections.includes('4')
     ? none
     : await alternate([
         productAt('tracing off (no OTLP endpoint)', plain.gateway.port, plain.gateway.pid),
         productAt('tracing on, every request sampled', tracedAll.gateway.port, tracedAll.gateway.pid, tracedAll.catalog.pid),
         productAt('tracing on, one request in ten sampled', tracedTenth.gateway.port, tracedTenth.gateway.pid, tracedTenth.catalog.pid),
+      ]);
+  console.error('5/5 what each part of tracing costs, on the same path (one request in ten sampled but where it says)');
+  const tracingParts = !sections.includes('5')
+    ? none
+    : await alternate([
+        productAt('tracing off (no OTLP endpoint)', plain.gateway.port, plain.gateway.pid),
+        ...Object.entries(parts).map(([name, pair]) => productAt(name, pair.gateway.port, pair.gateway.pid, pair.catalog.pid)),
       ]);
   const spansReceived = collector.traces.list(1_000).length;
   await collector.close();
@@ -98,16 +124,68 @@ async function orchestrate(): Promise<void> {
     );
   }
   if (tracing.size > 0) console.log(`\nTraces received by the OTLP receiver (the newest kept): ${spansReceived}.`);
-  const ratio = (value: number, goal: number) => `${fmt(value, 2)} ${value <= goal ? '(met)' : '(not met)'}`;
-  const strataRatio = (servers.get('Strata startGrpcService')?.cpu.server ?? NaN) / bareCpu;
-  const hopRatio = (hops.get('Strata server + client')?.cpu.caller ?? NaN) / bareCaller;
-  const edgeRatio = (edge.get('the gateway (HTTP)')?.cpu.edge ?? NaN) / bareEdge;
-  const errors = [...servers.values(), ...hops.values(), ...edge.values(), ...tracing.values()].reduce((a, r) => a + r.errors, 0);
-  console.log(
-    `\nGoals: server CPU ≤ 1.10 × bare grpc-js → ${ratio(strataRatio, 1.1)}; caller CPU of a hop ≤ 1.10 × a bare grpc-js caller → ${ratio(hopRatio, 1.1)}; ` +
-      `gateway CPU ≤ 1.20 × the bare edge → ${ratio(edgeRatio, 1.2)}. Errors: ${errors}.`,
+  if (tracingParts.size > 0) {
+    console.log('\n### 5. What each part of tracing costs (one request in ten sampled but where it says)\n');
+    console.log(
+      '| tracing with | calls/s | p99 ms | gateway CPU µs/request (min–max) | catalog CPU µs/call (min–max) | both | × off |\n|---|---|---|---|---|---|---|',
+    );
+    const partsOff = tracingParts.get('tracing off (no OTLP endpoint)');
+    const partsOffBoth = partsOff ? partsOff.cpu.edge! + partsOff.cpu.catalog! : NaN;
+    for (const [name, r] of tracingParts) {
+      const both = r.cpu.edge! + r.cpu.catalog!;
+      console.log(
+        `| ${name} | ${fmt(r.rate)} | ${fmt(r.p99, 2)} | ${fmt(r.cpu.edge!)} (${r.spread.edge}) | ${fmt(r.cpu.catalog!)} (${r.spread.catalog}) | ${fmt(both)} | ${fmt(both / partsOffBoth, 2)} |`,
+      );
+    }
+  }
+  const tracedRatio = (name: string) => {
+    const r = tracing.get(name);
+    return r ? (r.cpu.edge! + r.cpu.catalog!) / offBoth : NaN;
+  };
+  const ratios: Ratios = {
+    'server CPU per call × bare grpc-js': (servers.get('Strata startGrpcService')?.cpu.server ?? NaN) / bareCpu,
+    'caller CPU of a hop × a bare grpc-js forwarder': (hops.get('Strata server + client')?.cpu.caller ?? NaN) / bareCaller,
+    'gateway CPU per request × a bare Fastify edge': (edge.get('the gateway (HTTP)')?.cpu.edge ?? NaN) / bareEdge,
+    'tracing on, every request sampled (gateway + catalog CPU × off)': tracedRatio('tracing on, every request sampled'),
+    'tracing on, one request in ten sampled (× off)': tracedRatio('tracing on, one request in ten sampled'),
+  };
+  const errors = [...servers.values(), ...hops.values(), ...edge.values(), ...tracing.values(), ...tracingParts.values()].reduce(
+    (a, r) => a + r.errors,
+    0,
   );
-  process.exit(0);
+  console.log(
+    `\nGoals: ${Object.entries(ratios)
+      .map(([name, value]) => `${name} ≤ ${GOALS[name]} → ${fmt(value, 2)} ${value <= GOALS[name]! ? '(met)' : '(not met)'}`)
+      .join('; ')}. Errors: ${errors}.`,
+  );
+  return ratios;
+}
+
+/** `--runs N`: N whole runs one after the other, each a process of its own; then every goal's ratio in each run. */
+async function consecutiveRuns(runs: number): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'strata-bench-'));
+  const all: Ratios[] = [];
+  for (let run = 1; run <= runs; run++) {
+    console.error(`run ${run}/${runs}`);
+    console.log(`\n## Run ${run} of ${runs}\n`);
+    const file = join(dir, `run-${run}.json`);
+    const child = spawn(process.execPath, [BENCH_MAIN, 'run', file], { stdio: 'inherit' });
+    const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+    if (code !== 0) throw new Error(`bench run ${run} exited with ${code}`);
+    all.push(JSON.parse(readFileSync(file, 'utf8')) as Ratios);
+  }
+  console.log(`\n## The goals in ${runs} consecutive runs\n`);
+  console.log(`| ratio | goal | ${all.map((_, i) => `run ${i + 1}`).join(' | ')} | spread (max − min) | held in every run |`);
+  console.log(`|---|---|${all.map(() => '---|').join('')}---|---|`);
+  for (const name of Object.keys(GOALS)) {
+    const values = all.map((r) => r[name]!);
+    const finite = values.filter(Number.isFinite);
+    const spread = finite.length > 1 ? Math.max(...finite) - Math.min(...finite) : NaN;
+    const held = finite.length === values.length && values.every((v) => v <= GOALS[name]!);
+    console.log(
+      `| ${name} | ≤ ${GOALS[name]} | ${values.map((v) => fmt(v, 2)).join(' | ')} | ${fmt(spread, 2)} | ${held ? 'yes' : 'no'} |`,
+    );
+  }
 }
 
 const [mode, ...args] = process.argv.slice(2);
@@ -122,6 +200,20 @@ if (mode === 'server') {
   const result = await benchLoad(kind as 'grpc' | 'http', target!, Number(seconds), Number(inflight), Number(warmup ?? 0), measuring);
   console.log(JSON.stringify(result));
   process.exit(0);
+} else if (mode === 'run') {
+  // One of --runs' runs: its tables on stdout, its ratios in the file it was given.
+  writeFileSync(args[0]!, JSON.stringify(await benchRun()));
+  process.exit(0);
 } else {
-  await orchestrate();
+  const { values } = parseCommandLine(import.meta.url, {
+    options: { runs: { type: 'string', default: '1', description: 'whole runs, one after the other, each with subjects of its own' } },
+  });
+  const runs = Number(values.runs);
+  if (!Number.isInteger(runs) || runs < 1) {
+    console.error(`error: --runs must be a whole number from 1, not ${values.runs}`);
+    process.exit(2);
+  }
+  if (runs === 1) await benchRun();
+  else await consecutiveRuns(runs);
+  process.exit(0);
 }

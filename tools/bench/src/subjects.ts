@@ -1,18 +1,33 @@
 import { dirname, join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { setTimeout as delay } from 'node:timers/promises';
 import { startConsole } from '@strata/console';
 import { freePort } from '@strata/dev-kit';
+import { serviceNodeOptions } from '@strata/service-registry';
 import { BENCH_MAIN, startProcess, waitGrpc } from './rounds.js';
 
 const REPO_ROOT = resolve(dirname(BENCH_MAIN), '..', '..', '..');
 const here = BENCH_MAIN;
+const TRACING_VARIANT = pathToFileURL(join(dirname(BENCH_MAIN), 'tracing-variant.js')).href;
+
+/** Section 5: what each part of tracing costs, as [sampled ratio, the parts tracing-variant.ts starts]. */
+export const TRACING_PARTS: Record<string, [string, string]> = {
+  'SDK, context manager, propagator, exporter; no spans': ['0.1', 'sdk'],
+  '+ the kit’s spans (gRPC server and client, HTTP edge)': ['0.1', 'sdk,kit'],
+  '+ the kit’s spans + the pg instrumentation and its loader hook (what services run)': ['0.1', 'sdk,kit,pg'],
+  '+ the stock grpc-js instrumentation alone': ['0.1', 'sdk,stock-grpc'],
+  '+ the stock http instrumentation alone': ['0.1', 'sdk,stock-http'],
+  'stock grpc-js + http + pg instrumentations (before issue 23)': ['0.1', 'sdk,stock-grpc,stock-http,stock-pg'],
+  'stock grpc-js + http + pg instrumentations, every request sampled (before)': ['1', 'sdk,stock-grpc,stock-http,stock-pg'],
+};
 
 /**
  * Starts every subject of the bench, each in a process of its own, and waits until each answers: the server variants
  * (bare grpc-js, stock Nest, Strata), the two forwarding hops and their Strata backend, the real catalog and gateway,
- * the bare and stock-Nest edges, and a gateway → catalog pair tracing every request and one tracing one in ten.
+ * the bare and stock-Nest edges, and a gateway → catalog pair tracing every request and one tracing one in ten; with
+ * `withParts`, a pair more for each of section 5's variants (`TRACING_PARTS`).
  */
-export async function startSubjects() {
+export async function startSubjects(withParts: boolean) {
   const ports = {
     bare: await freePort(),
     nest: await freePort(),
@@ -48,12 +63,14 @@ export async function startSubjects() {
   // Tracing: the same gateway → catalog pair exporting every trace, and one trace in ten, to a real OTLP receiver (the
   // local cluster's console, whose CPU is not counted: in a cluster the collector runs elsewhere).
   const collector = await startConsole({ source: () => ({ title: 'bench', services: [], replicas: [], events: [] }) });
-  const traced = async (sampleRatio: string) => {
-    const env = {
+  // `parts`: section 5's variants, started by the bench's own preload (tracing-variant.ts) in place of the kit's.
+  const traced = async (sampleRatio: string, parts?: string) => {
+    const env: Record<string, string> = {
       OTEL_EXPORTER_OTLP_ENDPOINT: collector.otlpEndpoint,
       OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
       OTEL_TRACES_SAMPLER: 'parentbased_traceidratio',
       OTEL_TRACES_SAMPLER_ARG: sampleRatio,
+      ...(parts ? { BENCH_TRACING_PARTS: parts, NODE_OPTIONS: serviceNodeOptions(TRACING_VARIANT) } : {}),
     };
     const tracedCatalog = { port: await freePort(), pid: 0 };
     tracedCatalog.pid = await startProcess([join(REPO_ROOT, 'apps/catalog/dist/main.js')], {
@@ -71,11 +88,13 @@ export async function startSubjects() {
   };
   const tracedAll = await traced('1');
   const tracedTenth = await traced('0.1');
-  for (const port of [...Object.values(ports), catalog.port, tracedAll.catalog.port, tracedTenth.catalog.port]) await waitGrpc(port);
+  const parts: Record<string, Awaited<ReturnType<typeof traced>>> = {};
+  if (withParts) for (const [name, [ratio, list]] of Object.entries(TRACING_PARTS)) parts[name] = await traced(ratio, list);
+  const pairs = [tracedAll, tracedTenth, ...Object.values(parts)];
+  for (const port of [...Object.values(ports), catalog.port, ...pairs.map((pair) => pair.catalog.port)]) await waitGrpc(port);
   for (const url of [
     `http://127.0.0.1:${gateway.port}/readyz`,
-    `http://127.0.0.1:${tracedAll.gateway.port}/readyz`,
-    `http://127.0.0.1:${tracedTenth.gateway.port}/readyz`,
+    ...pairs.map((pair) => `http://127.0.0.1:${pair.gateway.port}/readyz`),
     `http://127.0.0.1:${plain.edgeBare.port}/api/products/p-000001`,
     `http://127.0.0.1:${plain.edgeNest.port}/api/products/p-000001`,
   ]) {
@@ -90,5 +109,5 @@ export async function startSubjects() {
     )
       await delay(50);
   }
-  return { ports, pids, plain, tracedAll, tracedTenth, collector };
+  return { ports, pids, plain, tracedAll, tracedTenth, parts, collector };
 }
