@@ -14,6 +14,7 @@ import {
 import {
   KIT_METRICS,
   createGrpcClient,
+  grpcModule,
   type PromiseClient,
   type ServiceMetrics,
   grpcServiceEnv,
@@ -88,6 +89,23 @@ export async function startVariant(variant: string, port: number, backendPort?: 
     case 'strata':
       await startGrpcService({ name: 'bench', services: [CATALOG], config: config(), module: ConstantCatalogModule });
       return;
+    case 'pg-query': {
+      // A Strata service whose handler reads PostgreSQL once per call (the shape of orders' reads), to price the pg
+      // instrumentation per query. pg is imported here, after the tracing preload has hooked it, as orders imports it.
+      const { default: pg } = await import('pg');
+      const pool = new pg.Pool({ connectionString: process.env.DATABASE_URL, max: 8 });
+      pool.on('error', () => undefined); // the bench stops the database before it stops its subjects
+      const module = grpcModule({
+        [CATALOG]: {
+          async getProduct(request: GetProductRequest): Promise<GetProductResponse> {
+            await pool.query('SELECT $1::text AS id', [request.id]);
+            return PRODUCT;
+          },
+        },
+      });
+      await startGrpcService({ name: 'bench-pg', services: [CATALOG], config: config(), module });
+      return;
+    }
     case 'hop-strata': {
       // A Strata service whose handler forwards through Strata's client plumbing, made as services make it.
       const BACKEND = Symbol('backend');

@@ -2,7 +2,7 @@
 // `npm run bench [-- --runs 3]` — a benchmark that reports; it asserts nothing. Every server and the load generator
 // run in processes of their own; CPU per call comes from /proc/<pid>/stat (user + system) over each measured run.
 // With --runs N, N whole runs one after the other, each with subjects of its own, and then each goal's ratio in every
-// run with its spread. BENCH_SECTIONS (1,2,3,4,5), BENCH_ROUNDS (5), BENCH_SECONDS (4), BENCH_INFLIGHT (64) and
+// run with its spread. BENCH_SECTIONS (1,2,3,4,5,6), BENCH_ROUNDS (5), BENCH_SECONDS (4), BENCH_INFLIGHT (64) and
 // BENCH_WARMUP_SECONDS (1) shape a run (docs/performance.md, "Method").
 import 'reflect-metadata';
 import { spawn } from 'node:child_process';
@@ -31,8 +31,11 @@ async function benchRun(): Promise<Ratios> {
   console.log(
     `Strata bench — Node ${process.version} ${SERVICE_NODE_OPTIONS}, ${ROUNDS} alternating rounds of ${SECONDS} s, ${INFLIGHT} calls in flight, one channel\n`,
   );
-  const sections = (process.env.BENCH_SECTIONS ?? '1,2,3,4,5').split(',');
-  const { ports, pids, plain, tracedAll, tracedTenth, parts, collector } = await startSubjects(sections.includes('5'));
+  const sections = (process.env.BENCH_SECTIONS ?? '1,2,3,4,5,6').split(',');
+  const { ports, pids, plain, tracedAll, tracedTenth, parts, pgSubjects, database, collector } = await startSubjects(
+    sections.includes('5'),
+    sections.includes('6'),
+  );
 
   const none = new Map();
   /** A gRPC subject: GetProduct at `port`, the CPU of `watched` read. */
@@ -41,7 +44,7 @@ async function benchRun(): Promise<Ratios> {
   /** An HTTP subject: GET /api/products/p-000042 at an edge's `port`, its CPU and the catalog's behind it read. */
   const productAt = (name: string, port: number, edge: number, catalog = plain.catalog.pid) =>
     ({ name, kind: 'http', target: `http://127.0.0.1:${port}/api/products/p-000042`, watched: { edge, catalog } }) as const;
-  console.error('1/5 server plumbing: the same handler behind three servers');
+  console.error('1/6 server plumbing: the same handler behind three servers');
   const servers = !sections.includes('1')
     ? none
     : await alternate([
@@ -49,14 +52,14 @@ async function benchRun(): Promise<Ratios> {
         grpcAt('stock Nest Transport.GRPC', ports.nest, { server: pids.nest }),
         grpcAt('Strata startGrpcService', ports.strata, { server: pids.strata }),
       ]);
-  console.error('2/5 one hop: a front service forwarding every call to a Strata backend');
+  console.error('2/6 one hop: a front service forwarding every call to a Strata backend');
   const hops = !sections.includes('2')
     ? none
     : await alternate([
         grpcAt('bare grpc-js server + client', ports.hopBare, { caller: pids.hopBare, callee: pids.backend }),
         grpcAt('Strata server + client', ports.hopStrata, { caller: pids.hopStrata, callee: pids.backend }),
       ]);
-  console.error('3/5 GET /api/products/:id → catalog GetProduct: the gateway against a bare Fastify edge');
+  console.error('3/6 GET /api/products/:id → catalog GetProduct: the gateway against a bare Fastify edge');
   const edge = !sections.includes('3')
     ? none
     : await alternate([
@@ -66,7 +69,7 @@ async function benchRun(): Promise<Ratios> {
         productAt('the gateway (HTTP)', plain.gateway.port, plain.gateway.pid),
       ]);
 
-  console.error('4/5 tracing: GET /api/products/:id through the gateway to catalog, tracing off, every request, one in ten');
+  console.error('4/6 tracing: GET /api/products/:id through the gateway to catalog, tracing off, every request, one in ten');
   const tracing = !sections.includes('4')
     ? none
     : await alternate([
@@ -74,13 +77,18 @@ async function benchRun(): Promise<Ratios> {
         productAt('tracing on, every request sampled', tracedAll.gateway.port, tracedAll.gateway.pid, tracedAll.catalog.pid),
         productAt('tracing on, one request in ten sampled', tracedTenth.gateway.port, tracedTenth.gateway.pid, tracedTenth.catalog.pid),
       ]);
-  console.error('5/5 what each part of tracing costs, on the same path (one request in ten sampled but where it says)');
+  console.error('5/6 what each part of tracing costs, on the same path (one request in ten sampled but where it says)');
   const tracingParts = !sections.includes('5')
     ? none
     : await alternate([
         productAt('tracing off (no OTLP endpoint)', plain.gateway.port, plain.gateway.pid),
         ...Object.entries(parts).map(([name, pair]) => productAt(name, pair.gateway.port, pair.gateway.pid, pair.catalog.pid)),
       ]);
+  console.error('6/6 the pg instrumentation: a Strata service reading PostgreSQL once per call');
+  const pgQueries = !sections.includes('6')
+    ? none
+    : await alternate(Object.entries(pgSubjects).map(([name, subject]) => grpcAt(name, subject.port, { server: subject.pid })));
+  database?.stop();
   const spansReceived = collector.traces.list(1_000).length;
   await collector.close();
 
@@ -138,6 +146,15 @@ async function benchRun(): Promise<Ratios> {
       );
     }
   }
+  if (pgQueries.size > 0) {
+    console.log('\n### 6. The pg instrumentation: GetProduct answered after one PostgreSQL query (embedded PGlite)\n');
+    console.log('| tracing | calls/s | p99 ms | service CPU µs/call (min–max) | × off |\n|---|---|---|---|---|');
+    const pgOff = pgQueries.get('tracing off')?.cpu.server ?? NaN;
+    for (const [name, r] of pgQueries)
+      console.log(
+        `| ${name} | ${fmt(r.rate)} | ${fmt(r.p99, 2)} | ${fmt(r.cpu.server!)} (${r.spread.server}) | ${fmt(r.cpu.server! / pgOff, 2)} |`,
+      );
+  }
   const tracedRatio = (name: string) => {
     const r = tracing.get(name);
     return r ? (r.cpu.edge! + r.cpu.catalog!) / offBoth : NaN;
@@ -149,10 +166,14 @@ async function benchRun(): Promise<Ratios> {
     'tracing on, every request sampled (gateway + catalog CPU × off)': tracedRatio('tracing on, every request sampled'),
     'tracing on, one request in ten sampled (× off)': tracedRatio('tracing on, one request in ten sampled'),
   };
-  const errors = [...servers.values(), ...hops.values(), ...edge.values(), ...tracing.values(), ...tracingParts.values()].reduce(
-    (a, r) => a + r.errors,
-    0,
-  );
+  const errors = [
+    ...servers.values(),
+    ...hops.values(),
+    ...edge.values(),
+    ...tracing.values(),
+    ...tracingParts.values(),
+    ...pgQueries.values(),
+  ].reduce((a, r) => a + r.errors, 0);
   console.log(
     `\nGoals: ${Object.entries(ratios)
       .map(([name, value]) => `${name} ≤ ${GOALS[name]} → ${fmt(value, 2)} ${value <= GOALS[name]! ? '(met)' : '(not met)'}`)

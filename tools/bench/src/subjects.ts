@@ -2,13 +2,22 @@ import { dirname, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { setTimeout as delay } from 'node:timers/promises';
 import { startConsole } from '@strata/console';
-import { freePort } from '@strata/dev-kit';
+import { freePort, startEmbeddedPostgres } from '@strata/dev-kit';
 import { serviceNodeOptions } from '@strata/service-registry';
 import { BENCH_MAIN, startProcess, waitGrpc } from './rounds.js';
 
 const REPO_ROOT = resolve(dirname(BENCH_MAIN), '..', '..', '..');
 const here = BENCH_MAIN;
 const TRACING_VARIANT = pathToFileURL(join(dirname(BENCH_MAIN), 'tracing-variant.js')).href;
+
+/** Section 6: the pg instrumentation per query, as [sampled ratio, the parts tracing-variant.ts starts; '' = off]. */
+export const PG_VARIANTS: Record<string, [string, string]> = {
+  'tracing off': ['', ''],
+  'the kit’s spans, one in ten sampled, no pg instrumentation': ['0.1', 'sdk,kit'],
+  'the kit’s spans + the pg instrumentation, one in ten sampled': ['0.1', 'sdk,kit,pg'],
+  'the kit’s spans, every request sampled, no pg instrumentation': ['1', 'sdk,kit'],
+  'the kit’s spans + the pg instrumentation, every request sampled': ['1', 'sdk,kit,pg'],
+};
 
 /** Section 5: what each part of tracing costs, as [sampled ratio, the parts tracing-variant.ts starts]. */
 export const TRACING_PARTS: Record<string, [string, string]> = {
@@ -25,9 +34,12 @@ export const TRACING_PARTS: Record<string, [string, string]> = {
  * Starts every subject of the bench, each in a process of its own, and waits until each answers: the server variants
  * (bare grpc-js, stock Nest, Strata), the two forwarding hops and their Strata backend, the real catalog and gateway,
  * the bare and stock-Nest edges, and a gateway → catalog pair tracing every request and one tracing one in ten; with
- * `withParts`, a pair more for each of section 5's variants (`TRACING_PARTS`).
+ * `withParts`, a pair more for each of section 5's variants (`TRACING_PARTS`); with `withPg`, an embedded PostgreSQL
+ * and a service reading it for each of section 6's (`PG_VARIANTS`).
  */
-export async function startSubjects(withParts: boolean) {
+export async function startSubjects(withParts: boolean, withPg: boolean) {
+  // First, before the other subjects load the CPU: PGlite's start is slow on a busy machine.
+  const database = withPg ? await startEmbeddedPostgres(await freePort()) : undefined;
   const ports = {
     bare: await freePort(),
     nest: await freePort(),
@@ -90,8 +102,32 @@ export async function startSubjects(withParts: boolean) {
   const tracedTenth = await traced('0.1');
   const parts: Record<string, Awaited<ReturnType<typeof traced>>> = {};
   if (withParts) for (const [name, [ratio, list]] of Object.entries(TRACING_PARTS)) parts[name] = await traced(ratio, list);
+  // Section 6: a Strata service reading PostgreSQL (embedded, PGlite) once per call, with and without the pg
+  // instrumentation, at one in ten and at every request sampled.
+  const pgSubjects: Record<string, { port: number; pid: number }> = {};
+  if (database)
+    for (const [name, [ratio, list]] of Object.entries(PG_VARIANTS)) {
+      const port = await freePort();
+      const env: Record<string, string> = { DATABASE_URL: database.url };
+      if (list)
+        Object.assign(env, {
+          OTEL_EXPORTER_OTLP_ENDPOINT: collector.otlpEndpoint,
+          OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
+          OTEL_TRACES_SAMPLER: 'parentbased_traceidratio',
+          OTEL_TRACES_SAMPLER_ARG: ratio,
+          BENCH_TRACING_PARTS: list,
+          NODE_OPTIONS: serviceNodeOptions(TRACING_VARIANT),
+        });
+      pgSubjects[name] = { port, pid: await startProcess([here, 'server', 'pg-query', String(port)], env) };
+    }
   const pairs = [tracedAll, tracedTenth, ...Object.values(parts)];
-  for (const port of [...Object.values(ports), catalog.port, ...pairs.map((pair) => pair.catalog.port)]) await waitGrpc(port);
+  for (const port of [
+    ...Object.values(ports),
+    catalog.port,
+    ...pairs.map((pair) => pair.catalog.port),
+    ...Object.values(pgSubjects).map((p) => p.port),
+  ])
+    await waitGrpc(port);
   for (const url of [
     `http://127.0.0.1:${gateway.port}/readyz`,
     ...pairs.map((pair) => `http://127.0.0.1:${pair.gateway.port}/readyz`),
@@ -109,5 +145,5 @@ export async function startSubjects(withParts: boolean) {
     )
       await delay(50);
   }
-  return { ports, pids, plain, tracedAll, tracedTenth, parts, collector };
+  return { ports, pids, plain, tracedAll, tracedTenth, parts, pgSubjects, database, collector };
 }
