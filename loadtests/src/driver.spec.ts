@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { describe, it } from 'node:test';
 import * as grpc from '@grpc/grpc-js';
 import { serviceDefinition } from '@strata/service-kit';
-import { openLoopSchedule, runClosedLoop, runOpenLoop } from './driver.js';
+import { arrivalSec, arrivalsOf, openLoopSchedule, rateAt, runClosedLoop, runOpenLoop } from './driver.js';
 import type { Scenario } from './scenarios.js';
 
 const CATALOG = 'strata.catalog.v1.CatalogService';
@@ -28,6 +28,21 @@ const get = (path: (i: number) => string): Scenario => ({
 });
 
 describe('the load driver (loopback servers)', () => {
+  it('a ramp: arrivals rise linearly from one rate to the other, as many as the mean rate × duration', () => {
+    const rate = { from: 10, to: 120 };
+    assert.equal(arrivalsOf(rate, 180), 11_700);
+    assert.equal(arrivalSec(rate, 180, 0), 0);
+    // The gap between arrivals is 1/rate at that moment: 100 ms at the start, about 8.3 ms at the end.
+    assert.ok(Math.abs(arrivalSec(rate, 180, 1) - 0.1) < 0.002);
+    const end = arrivalSec(rate, 180, 11_699) - arrivalSec(rate, 180, 11_698);
+    assert.ok(Math.abs(end - 1 / 120) < 0.0005, `${end}`);
+    assert.ok(Math.abs(arrivalSec(rate, 180, 11_700) - 180) < 0.01);
+    assert.equal(rateAt(rate, 90, 180), 65);
+    // A falling ramp works the same way; a flat one is the constant rate.
+    assert.ok(Math.abs(arrivalSec({ from: 120, to: 10 }, 180, 11_700) - 180) < 0.01);
+    assert.equal(arrivalSec({ from: 20, to: 20 }, 10, 40), 2);
+  });
+
   it('openLoopSchedule: arrivals keep their times whatever earlier ones wait for, and it waits for their work', async () => {
     const startedAt: number[] = [];
     let settled = 0;

@@ -37,8 +37,8 @@ interface CommonOptions extends LoadTarget {
 }
 
 export interface OpenLoopOptions extends CommonOptions {
-  /** Arrivals per second, kept whatever the system does (open loop). */
-  rate: number;
+  /** Arrivals per second, kept whatever the system does (open loop); a ramp rises linearly from `from` to `to`. */
+  rate: ArrivalRate;
   /** Arrivals beyond this many outstanding requests are dropped and counted, as k6 does. */
   maxInFlight?: number;
 }
@@ -239,22 +239,43 @@ class Run {
   }
 }
 
+/** Arrivals per second: constant, or a ramp rising (or falling) linearly from `from` to `to` over the run. */
+export type ArrivalRate = number | { from: number; to: number };
+
+/** The arrival rate at `elapsedSec` into a run of `durationSec`. */
+export const rateAt = (rate: ArrivalRate, elapsedSec: number, durationSec: number) =>
+  typeof rate === 'number' ? rate : rate.from + ((rate.to - rate.from) * Math.min(elapsedSec, durationSec)) / durationSec;
+
 /**
- * The schedule of an open loop: `arrive(i)` for i = 0 … rate × durationSec − 1, the i-th at i / rate seconds after
- * `began`, never waiting for earlier arrivals (so a slow system cannot slow the schedule down and hide its latency:
+ * When the i-th arrival of a schedule is due, in seconds: i / rate, or for a ramp the time at which the arrivals so
+ * far, from·t + (to − from)·t² / (2·duration), reach i.
+ */
+export function arrivalSec(rate: ArrivalRate, durationSec: number, i: number): number {
+  if (typeof rate === 'number' || rate.from === rate.to) return i / (typeof rate === 'number' ? rate : rate.from);
+  const slope = (rate.to - rate.from) / durationSec;
+  return (-rate.from + Math.sqrt(rate.from * rate.from + 2 * slope * i)) / slope;
+}
+
+/** Arrivals a schedule holds: rate × duration, or the mean of a ramp's ends × duration. */
+export const arrivalsOf = (rate: ArrivalRate, durationSec: number) =>
+  Math.round((typeof rate === 'number' ? rate : (rate.from + rate.to) / 2) * durationSec);
+
+/**
+ * The schedule of an open loop: `arrive(i)` for i = 0 … arrivals − 1, each at its due time after `began` (arrivalSec),
+ * never waiting for earlier arrivals (so a slow system cannot slow the schedule down and hide its latency:
  * coordinated omission). `arrive` returns the arrival's work, or undefined when it was not sent (dropped). Resolves
  * with the number of arrivals scheduled once every one's work has settled (bounded by the callers' timeouts).
  */
 export async function openLoopSchedule(
-  rate: number,
+  rate: ArrivalRate,
   durationSec: number,
   arrive: (i: number) => Promise<unknown> | undefined,
   began = performance.now(),
 ): Promise<number> {
-  const total = Math.round(rate * durationSec);
+  const total = arrivalsOf(rate, durationSec);
   const pending = new Set<Promise<unknown>>();
   for (let i = 0; i < total; i++) {
-    const wait = began + (i * 1000) / rate - performance.now();
+    const wait = began + arrivalSec(rate, durationSec, i) * 1000 - performance.now();
     if (wait > 1) await new Promise((resolve) => setTimeout(resolve, wait));
     const work = arrive(i);
     if (!work) continue;
@@ -273,7 +294,7 @@ export async function openLoopSchedule(
  */
 export async function runOpenLoop(options: OpenLoopOptions): Promise<LoadResult> {
   const { rate, durationSec } = options;
-  const maxInFlight = options.maxInFlight ?? Math.max(64, Math.ceil(rate * 2));
+  const maxInFlight = options.maxInFlight ?? Math.max(64, Math.ceil(Math.max(rateAt(rate, 0, 1), rateAt(rate, 1, 1)) * 2));
   const run = new Run(options);
   const start = options.startIndex ?? 0;
   const total = await openLoopSchedule(
@@ -291,7 +312,7 @@ export async function runOpenLoop(options: OpenLoopOptions): Promise<LoadResult>
     },
     run.began,
   );
-  return run.finish(rate, total, durationSec);
+  return run.finish(typeof rate === 'number' ? rate : (rate.from + rate.to) / 2, total, durationSec);
 }
 
 /**

@@ -30,6 +30,14 @@ export interface Kustomization {
   patches?: { target?: { kind?: string; name?: string; labelSelector?: string }; patch?: string; path?: string }[];
   replicas?: { name: string; count: number }[];
   labels?: { pairs: Record<string, string> }[];
+  /** Transformer configurations (files): Strata's add field specs to the replicas transformer. */
+  configurations?: string[];
+}
+
+/** A field the replicas transformer also sets (kustomize `configurations`: `replicas: [{path, kind}]`). */
+interface ReplicasFieldSpec {
+  path: string;
+  kind?: string;
 }
 
 interface Container {
@@ -40,10 +48,12 @@ interface Container {
 }
 
 interface K8sObject {
+  apiVersion?: string;
   kind?: string;
   metadata?: { name?: string; labels?: Record<string, string> };
   spec?: {
     replicas?: number;
+    [field: string]: unknown;
     template?: { metadata?: { labels?: Record<string, string> }; spec?: { containers?: Container[] } };
   };
 }
@@ -73,6 +83,28 @@ export function readOverlayDeployments(overlayDir: string): DeploymentSpec[] {
     });
   }
   return [...deployments.values()].sort((a, b) => a.name.localeCompare(b.name));
+}
+
+/**
+ * The HorizontalPodAutoscaler objects of an overlay, as `kubectl kustomize` renders them (the subset of Kustomize
+ * readOverlayDeployments describes, plus the replicas transformer's field specs that a component's `configurations`
+ * add: Strata's hpa-follows-replicas makes each `replicas:` entry the HPA's minReplicas). The objects are returned
+ * as plain data; @strata/autoscaler reads them.
+ */
+export function readOverlayAutoscalers(overlayDir: string): Record<string, unknown>[] {
+  return collect(resolve(overlayDir))
+    .filter(({ object }) => object.kind === 'HorizontalPodAutoscaler')
+    .map(({ object }) => object as Record<string, unknown>)
+    .sort((a, b) => String((a.metadata as { name?: string }).name).localeCompare(String((b.metadata as { name?: string }).name)));
+}
+
+/** A CPU quantity ("250m", "1", "0.5") in millicores; undefined when none is given. */
+export function milliCpu(quantity: string | number | undefined): number | undefined {
+  if (quantity === undefined) return undefined;
+  const text = String(quantity);
+  const milli = text.endsWith('m') ? Number(text.slice(0, -1)) : Math.round(Number(text) * 1000);
+  if (!Number.isFinite(milli) || milli < 0) throw new Error(`not a CPU quantity: ${quantity}`);
+  return milli;
 }
 
 /** The kustomization file of an overlay or base folder. */
@@ -108,51 +140,86 @@ function collect(dir: string): { object: K8sObject; labels: Record<string, strin
     }
   }
   // As Kustomize orders them: the resources, then each component's patches, then the kustomization's own.
-  for (const component of kustomization.components ?? []) applyPatches(out, resolve(dir, component));
+  const fieldSpecs: ReplicasFieldSpec[] = [];
+  for (const component of kustomization.components ?? []) {
+    applyPatches(out, resolve(dir, component));
+    fieldSpecs.push(...replicasFieldSpecs(resolve(dir, component)));
+  }
   applyPatches(out, dir, kustomization);
+  fieldSpecs.push(...replicasFieldSpecs(dir, kustomization));
   for (const item of out) item.labels = { ...own, ...item.labels };
   for (const { name, count } of kustomization.replicas ?? []) {
     const deployment = out.find(({ object }) => object.kind === 'Deployment' && object.metadata?.name === name);
     if (!deployment) throw new Error(`${dir}: replicas names '${name}', which is no Deployment of the base`);
     deployment.object.spec = { ...deployment.object.spec, replicas: count };
+    for (const spec of fieldSpecs) {
+      const [first, field, ...deeper] = spec.path.split('/');
+      if (first !== 'spec' || !field || deeper.length > 0)
+        throw new Error(`${dir}: a replicas field spec '${spec.path}' is not of the form spec/<field> (all this reader understands)`);
+      for (const { object } of out)
+        if (object.metadata?.name === name && (!spec.kind || object.kind === spec.kind)) object.spec = { ...object.spec, [field]: count };
+    }
   }
   return out;
 }
 
-/** Applies the JSON patches of the kustomization in `dir` to the Deployments they target. */
+/** The field specs a kustomization's (or component's) `configurations` add to the replicas transformer. */
+function replicasFieldSpecs(dir: string, kustomization = readKustomization(dir)): ReplicasFieldSpec[] {
+  return (kustomization.configurations ?? []).flatMap((file) => {
+    const configuration = parse(readFileSync(resolve(dir, file), 'utf8')) as { replicas?: ReplicasFieldSpec[] } | null;
+    return configuration?.replicas ?? [];
+  });
+}
+
+/** The kinds whose JSON patches this reader applies (what the runtimes read: Deployments and their autoscalers). */
+const PATCHED_KINDS = new Set(['Deployment', 'HorizontalPodAutoscaler']);
+
+/** Applies the JSON patches of the kustomization in `dir` to the Deployments and HPAs they target. */
 function applyPatches(
   objects: { object: K8sObject; labels: Record<string, string> }[],
   dir: string,
   kustomization = readKustomization(dir),
 ): void {
   for (const entry of kustomization.patches ?? []) {
-    if (entry.target?.kind !== 'Deployment') continue;
+    const { target } = entry;
+    const kind = target?.kind;
+    if (!target || !kind || !PATCHED_KINDS.has(kind)) continue;
     const text = entry.patch ?? readFileSync(resolve(dir, entry.path ?? ''), 'utf8');
     const operations = parse(text) as unknown;
     if (!Array.isArray(operations)) continue; // a strategic-merge patch (see readOverlayDeployments)
-    const name = entry.target.name === undefined ? undefined : new RegExp(`^(?:${entry.target.name})$`);
-    const selected = labelMatcher(entry.target.labelSelector, dir);
+    const name = target.name === undefined ? undefined : new RegExp(`^(?:${target.name})$`);
+    const selected = labelMatcher(target.labelSelector, dir);
     for (const { object, labels } of objects) {
-      if (object.kind !== 'Deployment' || (name && !name.test(object.metadata?.name ?? ''))) continue;
+      if (object.kind !== kind || (name && !name.test(object.metadata?.name ?? ''))) continue;
       if (!selected({ ...labels, ...object.metadata?.labels })) continue;
       try {
         jsonpatch.applyPatch(object, operations as Operation[], true, true);
       } catch (error) {
         throw new Error(
-          `${kustomizationFile(dir)}: a patch does not apply to Deployment ${object.metadata?.name}: ${(error as Error).message.split('\n')[0]}`,
+          `${kustomizationFile(dir)}: a patch does not apply to ${kind} ${object.metadata?.name}: ${(error as Error).message.split('\n')[0]}`,
         );
       }
     }
   }
 }
 
-/** A target's `labelSelector` of `key=value` pairs (the form Strata uses); any other form is refused, not guessed. */
+/**
+ * A target's `labelSelector`: `key=value` and `key in (a,b)` terms, comma-separated (the forms Strata's overlays use);
+ * any other form is refused, not guessed.
+ */
 function labelMatcher(selector: string | undefined, dir: string): (labels: Record<string, string>) => boolean {
   if (!selector) return () => true;
-  const pairs = selector.split(',').map((term) => /^\s*([\w./-]+)\s*==?\s*([\w.-]+)\s*$/.exec(term));
-  if (pairs.some((m) => !m))
+  const terms = selector.split(/,(?![^(]*\))/).map((term) => {
+    const equality = /^\s*([\w./-]+)\s*==?\s*([\w.-]+)\s*$/.exec(term);
+    if (equality) return (labels: Record<string, string>) => labels[equality[1]!] === equality[2];
+    const set = /^\s*([\w./-]+)\s+in\s+\(([\w.,\s-]*)\)\s*$/.exec(term);
+    if (set) {
+      const values = set[2]!.split(',').map((v) => v.trim());
+      return (labels: Record<string, string>) => values.includes(labels[set[1]!] ?? '');
+    }
     throw new Error(
-      `${kustomizationFile(dir)}: labelSelector '${selector}' is not of the form key=value[,key=value] (all this reader understands)`,
+      `${kustomizationFile(dir)}: labelSelector '${selector}' is not of the form key=value or key in (a,b), comma-separated (all this reader understands)`,
     );
-  return (labels) => pairs.every((m) => labels[m![1]!] === m![2]);
+  });
+  return (labels) => terms.every((matches) => matches(labels));
 }

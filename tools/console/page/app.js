@@ -108,6 +108,24 @@ function ReplicaRow({ replica }) {
   </tr>`;
 }
 
+/** What the service's HorizontalPodAutoscaler sees and last did (kubectl get hpa / describe hpa). */
+function Autoscaler({ hpa }) {
+  const now = hpa.currentUtilization === undefined ? '<unknown>' : `${hpa.currentUtilization} %`;
+  const last = hpa.lastScale ?? hpa.lastSync;
+  return html`<p
+    class="hpa"
+    data-hpa=${hpa.name}
+    data-utilization=${hpa.currentUtilization ?? ''}
+    data-target=${hpa.targetUtilization}
+    data-desired=${hpa.desiredReplicas}
+    data-max=${hpa.maxReplicas}
+  >
+    <span title="CPU in percent of the pods' request, against the HPA's target">HPA cpu <b>${now}</b> / ${hpa.targetUtilization} %</span>
+    <span>desired <b>${hpa.desiredReplicas}</b> · current ${hpa.currentReplicas} · min ${hpa.minReplicas} · max ${hpa.maxReplicas}</span>
+    ${last && html`<span class="decision" data-reason=${last.reason}><time>${last.at.slice(11, 19)}</time> ${hpa.lastScale ? 'scaled' : last.reason}: ${last.message}</span>`}
+  </p>`;
+}
+
 function ServiceCard({ service, replicas }) {
   const s = service.stats;
   const converged = service.ready === service.desired && service.current === service.desired;
@@ -125,6 +143,7 @@ function ServiceCard({ service, replicas }) {
       >
     </h3>
     ${service.rollout ? html`<p class="rollout" data-rollout=${service.name}>${service.rollout}</p>` : ''}
+    ${service.autoscaler ? html`<${Autoscaler} hpa=${service.autoscaler} />` : ''}
     ${
       service.layer === 'data'
         ? html`<p class="muted">no metrics of its own; orders' queries show in the traces</p>`

@@ -27,6 +27,23 @@ export interface ServiceView {
   updated?: number;
   /** A rollout in progress, as `kubectl rollout status` words it. */
   rollout?: string;
+  /** The HorizontalPodAutoscaler acting on it, where one does. */
+  autoscaler?: AutoscalerView;
+}
+
+/** An autoscaler as `kubectl get hpa` and `describe hpa` show it (@strata/autoscaler's AutoscalerStatus fits it). */
+export interface AutoscalerView {
+  name: string;
+  minReplicas: number;
+  maxReplicas: number;
+  /** CPU utilization in percent of request: the target, and the last sync's average (undefined: no metric yet). */
+  targetUtilization: number;
+  currentUtilization?: number;
+  currentReplicas: number;
+  desiredReplicas: number;
+  /** The last sync, and the last one that changed the scale ("cpu 140% of request, target 70%: 2 → 4"). */
+  lastSync?: { at: string; reason: string; message: string };
+  lastScale?: { at: string; reason: string; message: string };
 }
 
 export interface TopologyView {

@@ -1,8 +1,14 @@
 import type { TopologyView } from '@strata/console';
+import type { AutoscalerStatus } from '@strata/autoscaler';
 import type { Supervisor } from './supervisor.js';
 
 /** What the live page shows of the local cluster: the supervisor's desired and actual replicas and its events. */
-export function supervisorView(supervisor: Supervisor, title: string, notes: () => string[] = () => []): TopologyView {
+export function supervisorView(
+  supervisor: Supervisor,
+  title: string,
+  notes: () => string[] = () => [],
+  autoscalers?: AutoscalerStatus[],
+): TopologyView {
   return {
     title,
     services: supervisor.services().map((s) => ({
@@ -14,6 +20,7 @@ export function supervisorView(supervisor: Supervisor, title: string, notes: () 
       revision: s.revision,
       updated: s.updated,
       rollout: s.rollout,
+      autoscaler: autoscalers?.find((a) => a.reference === `Deployment/${s.service}`),
     })),
     replicas: supervisor.status().map((r) => ({
       id: r.id,

@@ -5,3 +5,4 @@ export * from './overlay-reader.js';
 export * from './status-table.js';
 export * from './supervisor.js';
 export * from './revisions.js';
+export * from './autoscaling.js';

@@ -10,6 +10,8 @@ import { supervisorView } from './console-view.js';
 import { planServices, type ReplicaPlan, type ServiceTemplate } from './local-plan.js';
 import { kustomizationFile, readOverlayDeployments } from '@strata/service-registry';
 import { readDesiredReplicas } from './overlay-reader.js';
+import { LocalAutoscaling, type AutoscalingOptions } from './autoscaling.js';
+import type { AutoscalerStatus } from '@strata/autoscaler';
 import { Supervisor, type ReconcileEvent, type ReplicaStatus, type ServiceStatus, type SupervisorOptions } from './supervisor.js';
 
 /** The repository this tool belongs to (tools/local-cluster/dist → repo root). */
@@ -33,6 +35,11 @@ export interface LocalClusterOptions {
   /** Follow edits of the overlay's `replicas:` while running (default true). */
   watchOverlay?: boolean;
   /**
+   * Let the overlay's HorizontalPodAutoscalers act (autoscaling.ts): `npm start` turns it on. Off by default, for runs
+   * that step replicas themselves (the capacity experiment), as one would `kubectl delete hpa` before such a run.
+   */
+  autoscaling?: boolean | AutoscalingOptions;
+  /**
    * The change loop (`npm start -- --watch`): replicas run immutable revisions of their builds, and a saved change of
    * a service, a library or a .proto is compiled and rolled out (change-loop.ts). Off by default.
    */
@@ -55,6 +62,8 @@ export interface ClusterState {
   services: ServiceStatus[];
   replicas: ReplicaStatus[];
   events: ReconcileEvent[];
+  /** The autoscalers acting, when autoscaling is on. */
+  autoscalers?: AutoscalerStatus[];
 }
 
 /** The data layer of the local cluster: the embedded PostgreSQL (PGlite), unless a URL is given. */
@@ -71,7 +80,8 @@ export function planLocalCluster(options: LocalClusterOptions = {}) {
   const databaseUrl = options.databaseUrl ?? embeddedDatabaseUrl(databasePort);
   const endpointsFile = join(stateDir, 'endpoints.json');
   const registry = loadServices(REPO_ROOT);
-  const templates = planServices(readOverlayDeployments(overlayDir), registry, {
+  const deployments = readOverlayDeployments(overlayDir);
+  const templates = planServices(deployments, registry, {
     repoRoot: REPO_ROOT,
     basePort,
     gatewayPort,
@@ -98,7 +108,7 @@ export function planLocalCluster(options: LocalClusterOptions = {}) {
       }),
     });
   }
-  return { templates, gatewayUrl: `http://127.0.0.1:${gatewayPort}`, databaseUrl, stateDir, overlayDir, endpointsFile };
+  return { templates, deployments, gatewayUrl: `http://127.0.0.1:${gatewayPort}`, databaseUrl, stateDir, overlayDir, endpointsFile };
 }
 
 /** The replicas `up` starts: the embedded database (unless a URL is given) and each service's declared count. */
@@ -123,6 +133,8 @@ export interface LocalCluster {
   readonly console?: RunningConsole;
   /** The change loop, when watchSources asked for it. */
   readonly changes?: ChangeLoop;
+  /** The HPA controller, when autoscaling is on. */
+  readonly autoscaling?: LocalAutoscaling;
   readonly overlayDir: string;
   readonly templates: ServiceTemplate[];
   /** The replicas as they are now (they change as the cluster scales). */
@@ -146,7 +158,7 @@ export async function startLocalCluster(options: LocalClusterOptions = {}): Prom
     console_ && options.console?.traces !== false
       ? { OTEL_EXPORTER_OTLP_ENDPOINT: console_.otlpEndpoint, OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json' }
       : {};
-  const { templates, gatewayUrl, databaseUrl, stateDir, overlayDir, endpointsFile } = planLocalCluster({
+  const { templates, deployments, gatewayUrl, databaseUrl, stateDir, overlayDir, endpointsFile } = planLocalCluster({
     ...options,
     extraEnv: { ...tracingEnv, ...options.extraEnv },
   });
@@ -154,7 +166,8 @@ export async function startLocalCluster(options: LocalClusterOptions = {}): Prom
   rmSync(endpointsFile, { force: true });
   const stateFile = join(stateDir, 'local-cluster.json');
   const supervisor = new Supervisor(templates, { logDir: join(stateDir, 'logs'), endpointsFile, ...options.supervisor });
-  view = () => supervisorView(supervisor, title, options.console?.notes);
+  let autoscaling: LocalAutoscaling | undefined;
+  view = () => supervisorView(supervisor, title, options.console?.notes, autoscaling?.status());
   const startedAt = new Date().toISOString();
   const writeState = () => {
     const state: ClusterState = {
@@ -167,6 +180,7 @@ export async function startLocalCluster(options: LocalClusterOptions = {}): Prom
       services: supervisor.services(),
       replicas: supervisor.status(),
       events: supervisor.events(),
+      ...(autoscaling ? { autoscalers: autoscaling.status() } : {}),
     };
     writeFileSync(stateFile, JSON.stringify(state, null, 2));
   };
@@ -182,19 +196,24 @@ export async function startLocalCluster(options: LocalClusterOptions = {}): Prom
     const changeLoop = options.watchSources ? await prepareChangeLoop({ repoRoot: REPO_ROOT, stateDir, supervisor, templates }) : undefined;
     await supervisor.start(desired);
     changes = changeLoop?.start();
+    if (options.autoscaling) {
+      autoscaling = new LocalAutoscaling(supervisor, overlayDir, deployments, options.autoscaling === true ? {} : options.autoscaling);
+      autoscaling.start();
+    }
   } catch (error) {
     await supervisor.stop();
     await console_?.close();
     process.off('exit', killOnExit);
     throw error;
   }
-  const stopWatching = options.watchOverlay === false ? () => undefined : watchOverlay(overlayDir, supervisor, templates);
+  const stopWatching = options.watchOverlay === false ? () => undefined : watchOverlay(overlayDir, supervisor, templates, autoscaling);
 
   return {
     supervisor,
     gatewayUrl,
     console: console_,
     changes,
+    autoscaling,
     overlayDir,
     templates,
     get plans() {
@@ -210,6 +229,7 @@ export async function startLocalCluster(options: LocalClusterOptions = {}): Prom
     },
     stop: async () => {
       stopWatching();
+      autoscaling?.stop();
       await changes?.stop();
       await supervisor.stop();
       await console_?.close();
@@ -223,11 +243,19 @@ export async function startLocalCluster(options: LocalClusterOptions = {}): Prom
 
 /**
  * Watches the overlay's kustomization file (inotify on its folder, and a stat poll as a safety net) and hands every
- * valid change of `replicas:` to the supervisor. Returns a function that stops watching.
+ * valid change of `replicas:` to the supervisor — only the entries that changed, as `kubectl apply` leaves a field it
+ * did not change alone, so a count an autoscaler set is not reset by an edit of another service. The autoscalers
+ * re-read their minima (the declared counts) and maxima. Returns a function that stops watching.
  */
-function watchOverlay(overlayDir: string, supervisor: Supervisor, templates: readonly ServiceTemplate[]): () => void {
+function watchOverlay(
+  overlayDir: string,
+  supervisor: Supervisor,
+  templates: readonly ServiceTemplate[],
+  autoscaling: LocalAutoscaling | undefined,
+): () => void {
   const file = kustomizationFile(overlayDir);
   let last = readFileSync(file, 'utf8');
+  let declared = readDesiredReplicas(overlayDir, MAX_LOCAL_REPLICAS);
   let timer: NodeJS.Timeout | undefined;
   const apply = () => {
     let text: string;
@@ -251,7 +279,14 @@ function watchOverlay(overlayDir: string, supervisor: Supervisor, templates: rea
       return;
     }
     for (const t of templates)
-      if (t.kind !== 'data' && desired.has(t.name)) supervisor.setDesired(t.name, desired.get(t.name)!, 'overlay edited');
+      if (t.kind !== 'data' && desired.has(t.name) && desired.get(t.name) !== declared.get(t.name))
+        supervisor.setDesired(t.name, desired.get(t.name)!, 'overlay edited');
+    declared = desired;
+    try {
+      autoscaling?.reload();
+    } catch (error) {
+      supervisor.emit('event', `autoscalers not reloaded: ${(error as Error).message}`);
+    }
   };
   const changed = () => {
     clearTimeout(timer);

@@ -1,17 +1,21 @@
 #!/usr/bin/env node
 import { exitOnMissingPrerequisite, MissingPrerequisite, requireFreePort } from '@strata/preflight';
 import { CHANGE_LOOP } from './change-loop.js';
+import { hpaTable } from '@strata/autoscaler';
 import { formatEvents, formatRollouts, formatServicesTable, formatStatusTable } from './status-table.js';
 import { initialReplicas, portsOf, readClusterState, startLocalCluster } from './local-cluster.js';
 import { ReplicasNotReady } from './supervisor.js';
 
-const USAGE = `usage: strata-local <up [--watch] [--no-console]|status|plan>
+const USAGE = `usage: strata-local <up [--watch] [--no-console] [--no-autoscale]|status|plan>
   up      start every service with the replicas of k8s/overlays/local, then follow edits of its replicas:
           (save the file: replicas are started or drained to match); Ctrl-C stops them all. Also serves the live
-          page (layers, replicas, rates, traces) on CONSOLE_PORT unless --no-console or STRATA_CONSOLE=off
+          page (layers, replicas, rates, traces) on CONSOLE_PORT unless --no-console or STRATA_CONSOLE=off.
+          The overlay's HorizontalPodAutoscalers act as the Kubernetes controller would (every
+          STRATA_HPA_SYNC_SECONDS, default 15; the declared replicas are each one's floor) unless --no-autoscale
           --watch: replicas run immutable revisions of their builds, and a saved change of a service, a library it
           uses or a .proto is compiled and rolled out, one replica at a time, as a Deployment rolls out an image
-  status  desired and actual replicas per service, every replica, and the last reconcile actions
+  status  desired and actual replicas per service, every replica, the autoscalers (as kubectl get hpa), and the
+          last reconcile actions
   plan    print what 'up' would start, without starting anything
 env: GATEWAY_PORT (8080), LOCAL_BASE_PORT (21000), DATABASE_URL (default: embedded PGlite in .strata/pgdata),
      LOG_LEVEL (info), CONSOLE_PORT (8090), OTEL_TRACES_SAMPLER / OTEL_TRACES_SAMPLER_ARG (which traces to keep;
@@ -22,6 +26,10 @@ exitOnMissingPrerequisite();
 const command = process.argv[2] ?? 'up';
 const consoleWanted = !process.argv.includes('--no-console') && (process.env.STRATA_CONSOLE ?? 'on') !== 'off';
 const watchSources = process.argv.includes('--watch');
+const autoscale = !process.argv.includes('--no-autoscale');
+const syncSeconds = Number(process.env.STRATA_HPA_SYNC_SECONDS ?? 15);
+if (!(syncSeconds >= 1 && syncSeconds <= 300))
+  throw new MissingPrerequisite(`STRATA_HPA_SYNC_SECONDS must be 1 to 300 seconds, got ${process.env.STRATA_HPA_SYNC_SECONDS}`);
 /** Sampling passes through to every replica when the user sets it (the OpenTelemetry variables). */
 const sampling = Object.fromEntries(
   ['OTEL_TRACES_SAMPLER', 'OTEL_TRACES_SAMPLER_ARG'].flatMap((k) => (process.env[k] ? [[k, process.env[k]!]] : [])),
@@ -50,6 +58,14 @@ if (command === 'plan') {
     const rollouts = formatRollouts(state.services);
     if (rollouts) console.log(`${rollouts}\n`);
     console.log(`${formatStatusTable(state.replicas)}\n`);
+    if (state.autoscalers?.length) {
+      console.log(`${hpaTable(state.autoscalers)}\n`);
+      for (const a of state.autoscalers) {
+        const last = a.lastScale ?? a.lastSync;
+        if (last) console.log(`${a.name}: ${a.lastScale ? 'last scaled' : last.reason} at ${last.at.slice(11, 19)}: ${last.message}`);
+      }
+      console.log('');
+    }
     console.log(formatEvents(state.events));
     // The change loop's last word in full: a failed build's compiler messages.
     const last = state.events.filter((e) => e.service === CHANGE_LOOP).at(-1);
@@ -62,6 +78,7 @@ if (command === 'plan') {
   const cluster = await startLocalCluster({
     ...options,
     watchSources,
+    autoscaling: autoscale ? { syncPeriodMs: syncSeconds * 1000 } : false,
     console: consoleWanted ? { port: consolePort } : undefined,
   }).catch((error: unknown) => {
     // A replica that did not start: the message names it and its log (no stack trace to read past). Anything else
@@ -73,6 +90,10 @@ if (command === 'plan') {
   console.log(`Strata is up: ${cluster.gatewayUrl}  (try: curl ${cluster.gatewayUrl}/api/products/p-000042)`);
   if (cluster.console) console.log(`Live page: ${cluster.console.url}  (layers, replicas, rates, latency, CPU, recent traces)`);
   console.log('Scale: edit replicas: in k8s/overlays/local/kustomization.yaml and save   Status: npm run status');
+  if (cluster.autoscaling)
+    console.log(
+      `Autoscale: each layer's HPA (k8s/base/<service>) adds replicas above its declared count under CPU load, synced every ${syncSeconds} s`,
+    );
   if (watchSources) console.log('Change: save a file under apps/, libs/ or proto/: it compiles and rolls out, one replica at a time');
   else console.log('Change and roll out on save: npm start -- --watch');
   console.log('Logs: .strata/logs/<replica>.log   Stop: Ctrl-C\n');

@@ -5,11 +5,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { parseAllDocuments } from 'yaml';
-import { REPO_ROOT } from './local-cluster.js';
+import { MAX_LOCAL_REPLICAS, REPO_ROOT } from './local-cluster.js';
 import { planServices } from './local-plan.js';
 import { readDesiredReplicas } from './overlay-reader.js';
 import { kustomizeMissing } from '@strata/preflight';
-import { loadServices, readOverlayDeployments } from '@strata/service-registry';
+import { loadServices, readOverlayAutoscalers, readOverlayDeployments } from '@strata/service-registry';
+import { readAutoscaler } from '@strata/autoscaler';
 import { reservePortRegion } from '@strata/dev-kit';
 
 const overlay = join(REPO_ROOT, 'k8s', 'overlays', 'local');
@@ -56,6 +57,31 @@ describe('reading k8s/overlays/local', () => {
         assert.deepEqual(
           readOverlayDeployments(dir).filter((d) => rendered.some((r) => r.name === d.name)),
           rendered,
+        );
+      },
+    );
+});
+
+describe('reading the autoscalers of an overlay', () => {
+  for (const dir of [overlay, join(REPO_ROOT, 'k8s', 'overlays', 'minikube')])
+    it(
+      `reads the same HorizontalPodAutoscaler specs that \`kubectl kustomize\` renders, minReplicas following replicas: (${dir.split('/').pop()})`,
+      { skip: noKustomize },
+      () => {
+        const rendered = parseAllDocuments(execFileSync('kubectl', ['kustomize', dir], { encoding: 'utf8' }))
+          .map((d) => d.toJS())
+          .filter((o) => o.kind === 'HorizontalPodAutoscaler')
+          .map((o) => ({ name: o.metadata.name, spec: o.spec }))
+          .sort((a, b) => a.name.localeCompare(b.name));
+        const read = readOverlayAutoscalers(dir).map((o) => ({ name: (o.metadata as { name: string }).name, spec: o.spec }));
+        assert.ok(rendered.length >= 5, `only ${rendered.length} HPAs rendered`);
+        assert.deepEqual(read, rendered);
+        const declared = readDesiredReplicas(dir, MAX_LOCAL_REPLICAS);
+        for (const { name, spec } of read) assert.equal((spec as { minReplicas: number }).minReplicas, declared.get(name), name);
+        assert.ok(
+          read.every(({ spec }) =>
+            readAutoscaler({ apiVersion: 'autoscaling/v2', kind: 'HorizontalPodAutoscaler', metadata: { name: 'x' }, spec }),
+          ),
         );
       },
     );

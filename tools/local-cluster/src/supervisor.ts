@@ -24,6 +24,9 @@ export interface ReplicaStatus {
   lastExit: string | undefined;
   /** The build this replica runs: a revision of the change loop ("r2·3fa9c1d"), or "-" for the working tree's dist. */
   revision: string;
+  /** When its process last started, and when it entered its current state (a pod's start time and Ready transition). */
+  startedAt?: string;
+  since: string;
 }
 
 /** Desired against actual, per service: what `kubectl get deploy` shows. */
@@ -445,6 +448,7 @@ export class Supervisor extends EventEmitter {
         restarts: 0,
         lastExit: undefined,
         revision: revision?.label ?? '-',
+        since: new Date().toISOString(),
       },
     };
     list.push(replica);
@@ -462,7 +466,7 @@ export class Supervisor extends EventEmitter {
     replica.child = child;
     replica.startedAt = Date.now();
     child.once('exit', (code, signal) => this.onExit(replica, child, code, signal));
-    this.update(replica, { pid: child.pid, state: 'starting' });
+    this.update(replica, { pid: child.pid, state: 'starting', startedAt: new Date(replica.startedAt).toISOString() });
     const ready = await this.waitReady(replica, child);
     if (ready && replica.child === child && !this.stopping && !replica.removing) {
       this.update(replica, { state: 'ready' });
@@ -590,6 +594,7 @@ export class Supervisor extends EventEmitter {
   }
 
   private update(replica: Replica, change: Partial<ReplicaStatus>): void {
+    if (change.state && change.state !== replica.status.state) change = { ...change, since: new Date().toISOString() };
     Object.assign(replica.status, change);
     this.emit('change', this.status());
   }

@@ -1,5 +1,5 @@
 import { freePort, reservePortRegion } from '@strata/dev-kit';
-import { REPO_ROOT, startLocalCluster, type LocalCluster } from '@strata/local-cluster';
+import { REPO_ROOT, startLocalCluster, type LocalCluster, type LocalClusterOptions } from '@strata/local-cluster';
 import type { HttpScenario, Scenario } from '@strata/loadtests';
 import { cpSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -15,6 +15,8 @@ export async function startTestCluster(
     console?: boolean | { traces: boolean };
     /** The change loop of `npm start -- --watch`. */
     watchSources?: boolean;
+    /** The overlay's HPAs acting, as on `npm start`. */
+    autoscaling?: LocalClusterOptions['autoscaling'];
   } = {},
 ): Promise<LocalCluster> {
   const gatewayPort = await freePort();
@@ -33,6 +35,7 @@ export async function startTestCluster(
       supervisor: { initialBackoffMs: 300 },
       console: options.console ? { port: 0, traces: options.console === true || options.console.traces } : undefined,
       watchSources: options.watchSources,
+      autoscaling: options.autoscaling,
     });
     // Replaced in place: the cluster's `plans` is a live getter that a copy would freeze.
     const stop = cluster.stop.bind(cluster);

@@ -1,0 +1,5 @@
+export * from './hpa.js';
+export * from './replica-calculator.js';
+export * from './controller.js';
+export * from './cpu-window.js';
+export * from './status.js';
