@@ -32,28 +32,8 @@ export async function requestsServed(metricsUrl: string | undefined): Promise<nu
   }
 }
 
-/**
- * CPU seconds a container has used, from its cgroup (cgroup v1 with the cgroupfs or systemd driver, or v2), or
- * undefined where none of those paths exists (then the report says the figure is missing).
- */
-export function containerCpuReader(id: string): (() => number) | undefined {
-  const candidates: [string, (text: string) => number][] = [
-    [`/sys/fs/cgroup/cpuacct/docker/${id}/cpuacct.usage`, (t) => Number(t) / 1e9],
-    [`/sys/fs/cgroup/cpu,cpuacct/docker/${id}/cpuacct.usage`, (t) => Number(t) / 1e9],
-    [`/sys/fs/cgroup/cpuacct/system.slice/docker-${id}.scope/cpuacct.usage`, (t) => Number(t) / 1e9],
-    [`/sys/fs/cgroup/system.slice/docker-${id}.scope/cpu.stat`, (t) => Number(/usage_usec (\d+)/.exec(t)?.[1]) / 1e6],
-    [`/sys/fs/cgroup/docker/${id}/cpu.stat`, (t) => Number(/usage_usec (\d+)/.exec(t)?.[1]) / 1e6],
-  ];
-  for (const [path, parse] of candidates) {
-    try {
-      readFileSync(path, 'utf8');
-      return () => parse(readFileSync(path, 'utf8'));
-    } catch {
-      // not this layout
-    }
-  }
-  return undefined;
-}
+/** CPU seconds a container has used, from its cgroup: the runtime's own reader (what its HPA controller reads). */
+export { containerCpuReader } from '@strata/k8s-docker';
 
 /** Periods a container was throttled by its CPU quota so far (cgroup v1 cpu.stat, or v2), where readable. */
 export function containerThrottledPeriods(id: string): (() => number) | undefined {

@@ -30,6 +30,16 @@ const cpuPatch = (kind: string, name: string, cores: number) => {
 };
 
 /**
+ * The experiment sets every layer's replicas itself, step by step: its layer removes the HorizontalPodAutoscalers (as
+ * one would `kubectl delete hpa` before such a run), or the runtime's HPA controller would add replicas to a saturated
+ * layer and take them from an idle one while a step is measured.
+ */
+const NO_AUTOSCALERS = {
+  target: { kind: 'HorizontalPodAutoscaler' },
+  patch: ['$patch: delete', 'apiVersion: autoscaling/v2', 'kind: HorizontalPodAutoscaler', 'metadata:', '  name: any'].join('\n'),
+};
+
+/**
  * Containers, as the manifests declare them: the real render of k8s/overlays/capacity (the minikube overlay and the
  * experiment's settings) run by the k8s:docker runtime. Each step's replicas and CPU limits are a Kustomize layer on
  * top (`replicas:` and patches, written under .strata/k8s-docker/capacity/overlay); a CPU limit is a CFS quota on a
@@ -79,7 +89,7 @@ export class ManifestsTarget implements ExperimentTarget {
       overlayDir: CAPACITY_OVERLAY,
       tag: this.tag,
       workDir: join(this.cluster.stateDir, 'overlay'),
-      extra: { replicas: Object.entries(this.replicasOf).map(([name, count]) => ({ name, count })), patches },
+      extra: { replicas: Object.entries(this.replicasOf).map(([name, count]) => ({ name, count })), patches: [...patches, NO_AUTOSCALERS] },
     });
     this.cluster.apply(objects);
     await this.cluster.waitForRollouts(180_000, NAMESPACE);

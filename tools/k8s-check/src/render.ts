@@ -17,10 +17,19 @@ export type K8sObject = {
 
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 /**
- * Every overlay a user applies (minikube-observability is minikube plus the opt-in observability component), and the one
- * the capacity experiment runs in containers (minikube plus its settings).
+ * Every overlay a user applies (minikube-observability is minikube plus the opt-in observability component;
+ * local-autoscaling is local with autoscalers that react within a minute), and the one the capacity experiment runs in
+ * containers (minikube plus its settings).
  */
-export const OVERLAYS = ['local', 'minikube', 'minikube-observability', 'production', 'production-cloudnative-pg', 'capacity'] as const;
+export const OVERLAYS = [
+  'local',
+  'local-autoscaling',
+  'minikube',
+  'minikube-observability',
+  'production',
+  'production-cloudnative-pg',
+  'capacity',
+] as const;
 export const overlayDir = (overlay: string) => join(REPO_ROOT, 'k8s', 'overlays', overlay);
 /** Overlays that run released images in a cluster: their images must be immutable (a content tag or a digest). */
 export const RELEASED_OVERLAYS: readonly string[] = [

@@ -101,12 +101,12 @@ export function checkObjects(
   ];
 }
 
-/** Renders and checks one overlay. Every overlay but local must carry the network policies. */
+/** Renders and checks one overlay. Every overlay but the local ones (npm start's processes) must carry the network policies. */
 export function validateOverlay(overlay: string): OverlayReport {
   const dir = overlayDir(overlay);
   const objects = renderKustomization(dir);
   const problems = [
-    ...checkObjects(objects, overlay !== 'local', undefined, RELEASED_OVERLAYS.includes(overlay)),
+    ...checkObjects(objects, !overlay.startsWith('local'), undefined, RELEASED_OVERLAYS.includes(overlay)),
     ...undeclaredReplicas(dir, objects),
     ...(overlay.startsWith('production') ? productionProblems(objects) : []),
     ...(overlay.startsWith('minikube') ? minikubeFitProblems(objects) : []),

@@ -48,6 +48,11 @@ const PROBE: Spec = {
   terminationGracePeriodSeconds: true,
 };
 const KEY_REF: Spec = { name: true, key: true, optional: true };
+const SCALING_RULES: Spec = {
+  stabilizationWindowSeconds: true,
+  selectPolicy: oneOf('Max', 'Min', 'Disabled'),
+  policies: [{ type: oneOf('Pods', 'Percent'), value: true, periodSeconds: true }],
+};
 const CONTAINER: Spec = {
   name: true,
   image: true,
@@ -163,6 +168,21 @@ const KINDS: Record<string, Spec> = {
       progressDeadlineSeconds: true,
     },
   },
+  // Acted on by the node's HPA controller (autoscaling.ts): CPU utilization only, as @strata/autoscaler models it.
+  'autoscaling/v2/HorizontalPodAutoscaler': {
+    apiVersion: true,
+    kind: true,
+    metadata: META,
+    spec: {
+      scaleTargetRef: { apiVersion: oneOf('apps/v1'), kind: oneOf('Deployment'), name: true },
+      minReplicas: true,
+      maxReplicas: true,
+      metrics: [
+        { type: oneOf('Resource'), resource: { name: oneOf('cpu'), target: { type: oneOf('Utilization'), averageUtilization: true } } },
+      ],
+      behavior: { scaleUp: SCALING_RULES, scaleDown: SCALING_RULES },
+    },
+  },
   'apps/v1/StatefulSet': {
     ...WORKLOAD,
     spec: {
@@ -191,7 +211,6 @@ const NOT_ACTED_ON: Record<string, string> = {
   ClusterRoleBinding: API,
   ServiceAccount: `${API}: no token is mounted`,
   PodDisruptionBudget: 'no voluntary evictions here (no node drains)',
-  HorizontalPodAutoscaler: 'no metrics pipeline or HPA controller here: the declared replicas run',
 };
 
 export interface Admission {

@@ -5,6 +5,7 @@ import { dirname, join, resolve } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { admit } from './admission.js';
+import { NodeAutoscalers } from './autoscaling.js';
 import { DeploymentController, StatefulSetController, type ControllerHost } from './controllers.js';
 import { CLUSTER_LABEL, DockerNode } from './docker-node.js';
 import { PodWorker, type EventType, type Pod } from './kubelet.js';
@@ -25,6 +26,8 @@ export interface ClusterOptions {
   imageMap?: Record<string, string>;
   backoffInitialMs?: number;
   backoffMaxMs?: number;
+  /** The HPA controller's sync period (15 s, the controller manager's default). */
+  hpaSyncPeriodMs?: number;
   log?: (line: string) => void;
 }
 
@@ -68,6 +71,8 @@ export interface ClusterSnapshot {
   }[];
   statefulSets: { namespace: string; name: string; replicas: number; ready: number; rollout: string; done: boolean }[];
   services: ServiceView[];
+  /** The HorizontalPodAutoscalers as their last sync left them. */
+  autoscalers: ReturnType<NodeAutoscalers['status']>;
   events: ClusterEvent[];
 }
 
@@ -104,6 +109,7 @@ export class DockerCluster extends EventEmitter {
   private readonly workers = new Map<string, PodWorker>();
   private readonly deployments = new DeploymentController();
   private readonly statefulSets = new StatefulSetController();
+  private readonly autoscalers: NodeAutoscalers;
   private readonly recent: ClusterEvent[] = [];
   private readonly nodePorts = new Map<string, NodePort>();
   private readonly clusterIPs = new Map<string, string>();
@@ -129,6 +135,7 @@ export class DockerCluster extends EventEmitter {
     this.stateDir = options.stateDir ?? join(REPO_ROOT, '.strata', 'k8s-docker', options.name);
     this.nodeImage = options.nodeImage ?? '';
     this.imageMap = options.imageMap ?? {};
+    this.autoscalers = new NodeAutoscalers(options.hpaSyncPeriodMs);
   }
 
   /** Starts the node: the network, the cluster DNS, the engine's event stream, the control loop. */
@@ -412,6 +419,14 @@ export class DockerCluster extends EventEmitter {
 
   // ---- the control loop -------------------------------------------------------------------------------------
 
+  private readonly autoscalingHost = {
+    list: (kind: string) => this.list(kind),
+    object: (kind: string, ns: string, name: string) => this.object(kind, ns, name),
+    pods: (ns: string) => this.podsIn(ns),
+    event: (object: string, ns: string, type: EventType, reason: string, message: string) => this.event(object, ns, type, reason, message),
+    changed: () => void (this.stateDirty = true),
+  };
+
   private host: ControllerHost = {
     pods: (ns) => this.podsIn(ns),
     createPod: (request) => this.createPod(request),
@@ -485,6 +500,8 @@ export class DockerCluster extends EventEmitter {
     if (this.ticking || this.stopping) return;
     this.ticking = true;
     try {
+      // The HPAs first: a scale they set is acted on by the Deployment controller in the same tick.
+      this.autoscalers.tick(this.autoscalingHost);
       for (const d of this.list('Deployment')) this.deployments.sync(d, this.host);
       for (const s of this.list('StatefulSet')) this.statefulSets.sync(s, this.host);
       for (const p of this.list('Pod')) {
@@ -614,6 +631,7 @@ export class DockerCluster extends EventEmitter {
       }),
       statefulSets: this.list('StatefulSet').map((s) => workloadRow(s, this.statefulSets.status(s, this.host))),
       services: this.list('Service').map((s) => this.serviceView(s)),
+      autoscalers: this.autoscalers.status(),
       events: this.events(),
     };
   }

@@ -190,13 +190,8 @@ export function matches(selector: LabelSelector | Record<string, string> | undef
   return true;
 }
 
-/** A CPU quantity ("250m", "1", "0.5") in millicores. */
-export function milliCpu(quantity: string | number | undefined): number | undefined {
-  if (quantity === undefined) return undefined;
-  const text = String(quantity);
-  if (text.endsWith('m')) return Number(text.slice(0, -1));
-  return Math.round(Number(text) * 1000);
-}
+/** A CPU quantity ("250m", "1", "0.5") in millicores (one home: @strata/service-registry reads the manifests' quantities). */
+export { milliCpu } from '@strata/service-registry';
 
 const BINARY: Record<string, number> = { Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30, Ti: 2 ** 40 };
 const DECIMAL: Record<string, number> = { k: 1e3, M: 1e6, G: 1e9, T: 1e12, m: 1e-3 };

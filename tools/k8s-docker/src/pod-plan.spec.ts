@@ -153,16 +153,37 @@ describe('admission', () => {
     ]);
   });
 
-  it('lists what it accepts but does not enforce: network policies, the autoscaler, scheduling fields', () => {
+  it('lists what it accepts but does not enforce: network policies, scheduling fields', () => {
     const result = admit([
       deploymentWith((p) => (p.topologySpreadConstraints = [{ maxSkew: 1 }])),
       { apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy', metadata: { name: 'deny', namespace: 'shop' } },
-      { apiVersion: 'autoscaling/v2', kind: 'HorizontalPodAutoscaler', metadata: { name: 'web', namespace: 'shop' } },
     ]);
     assert.equal(result.refused.length, 0);
     assert.equal(result.accepted.length, 1);
-    assert.equal(result.notEnforced.length, 3);
+    assert.equal(result.notEnforced.length, 2);
     assert.match(result.notEnforced[0]!, /topologySpreadConstraints is not enforced here \(one Docker host is one node/);
     assert.match(result.notEnforced[1]!, /NetworkPolicy shop\/deny: not enforced here/);
+  });
+
+  it('acts on CPU autoscalers and refuses one on another metric, with its path', () => {
+    const hpa = (metric: Record<string, unknown>) => ({
+      apiVersion: 'autoscaling/v2',
+      kind: 'HorizontalPodAutoscaler',
+      metadata: { name: 'web', namespace: 'shop' },
+      spec: {
+        scaleTargetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name: 'web' },
+        minReplicas: 2,
+        maxReplicas: 5,
+        metrics: [metric],
+      },
+    });
+    const cpu = admit([hpa({ type: 'Resource', resource: { name: 'cpu', target: { type: 'Utilization', averageUtilization: 70 } } })]);
+    assert.deepEqual([cpu.accepted.length, cpu.refused, cpu.notEnforced], [1, [], []]);
+    const memory = admit([
+      hpa({ type: 'Resource', resource: { name: 'memory', target: { type: 'Utilization', averageUtilization: 70 } } }),
+    ]);
+    assert.deepEqual(memory.refused, [
+      'HorizontalPodAutoscaler shop/web: spec.metrics[0].resource.name: only "cpu" is implemented by this runtime, got "memory"',
+    ]);
   });
 });

@@ -1,3 +1,4 @@
+import { targetsColumn } from '@strata/autoscaler';
 import { podStatus, type ClusterSnapshot } from './cluster.js';
 
 const age = (from: string | number, now = Date.now()) => {
@@ -49,8 +50,27 @@ export function statusTables(state: ClusterSnapshot, options: { events?: number 
       s.ports.map((p) => `${p.port}${p.nodePort ? `:${p.nodePort}` : ''}/TCP`).join(','),
       s.endpoints.join(',') || '<none>',
     ]);
+  const hpas = [['NAMESPACE', 'NAME', 'REFERENCE', 'TARGETS', 'MINPODS', 'MAXPODS', 'REPLICAS', 'AGE']];
+  for (const h of state.autoscalers ?? [])
+    hpas.push([
+      h.namespace,
+      `horizontalpodautoscaler.autoscaling/${h.name}`,
+      h.reference,
+      targetsColumn(h),
+      String(h.minReplicas),
+      String(h.maxReplicas),
+      String(h.currentReplicas),
+      age(h.createdAt, now),
+    ]);
   const events = [['LAST SEEN', 'TYPE', 'REASON', 'OBJECT', 'MESSAGE']];
   for (const e of state.events.slice(-(options.events ?? 15)))
     events.push([`${age(e.lastAt, now)}${e.count > 1 ? ` (x${e.count})` : ''}`, e.type, e.reason, `${e.namespace}/${e.object}`, e.message]);
-  return [table(pods), table(deploys), ...(state.statefulSets.length ? [table(sets)] : []), table(services), table(events)].join('\n\n');
+  return [
+    table(pods),
+    table(deploys),
+    ...(state.statefulSets.length ? [table(sets)] : []),
+    table(services),
+    ...(hpas.length > 1 ? [table(hpas)] : []),
+    table(events),
+  ].join('\n\n');
 }

@@ -1,13 +1,16 @@
 #!/usr/bin/env node
 import { exitOnMissingPrerequisite, MissingPrerequisite, requireFreePort } from '@strata/preflight';
 import { CHANGE_LOOP } from './change-loop.js';
+import { existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { hpaTable } from '@strata/autoscaler';
 import { formatEvents, formatRollouts, formatServicesTable, formatStatusTable } from './status-table.js';
 import { initialReplicas, portsOf, readClusterState, startLocalCluster } from './local-cluster.js';
 import { ReplicasNotReady } from './supervisor.js';
 
-const USAGE = `usage: strata-local <up [--watch] [--no-console] [--no-autoscale]|status|plan>
-  up      start every service with the replicas of k8s/overlays/local, then follow edits of its replicas:
+const USAGE = `usage: strata-local <up [--watch] [--no-console] [--no-autoscale] [--overlay DIR]|status|plan>
+  up      start every service with the replicas of k8s/overlays/local (or --overlay DIR, e.g.
+          k8s/overlays/local-autoscaling: autoscalers that react within a minute), then follow edits of its replicas:
           (save the file: replicas are started or drained to match); Ctrl-C stops them all. Also serves the live
           page (layers, replicas, rates, traces) on CONSOLE_PORT unless --no-console or STRATA_CONSOLE=off.
           The overlay's HorizontalPodAutoscalers act as the Kubernetes controller would (every
@@ -34,7 +37,14 @@ if (!(syncSeconds >= 1 && syncSeconds <= 300))
 const sampling = Object.fromEntries(
   ['OTEL_TRACES_SAMPLER', 'OTEL_TRACES_SAMPLER_ARG'].flatMap((k) => (process.env[k] ? [[k, process.env[k]!]] : [])),
 );
+const overlayAt = process.argv.indexOf('--overlay');
+const overlayDir = overlayAt > 0 ? resolve(process.argv[overlayAt + 1] ?? '') : undefined;
+if (overlayDir && !existsSync(join(overlayDir, 'kustomization.yaml')))
+  throw new MissingPrerequisite(
+    `--overlay ${process.argv[overlayAt + 1] ?? ''}: no kustomization.yaml there (try k8s/overlays/local-autoscaling)`,
+  );
 const options = {
+  overlayDir,
   gatewayPort: Number(process.env.GATEWAY_PORT ?? 8080),
   basePort: Number(process.env.LOCAL_BASE_PORT ?? 21_000),
   databaseUrl: process.env.DATABASE_URL || undefined,
@@ -74,7 +84,7 @@ if (command === 'plan') {
 } else if (command === 'up') {
   const consolePort = Number(process.env.CONSOLE_PORT ?? 8090);
   await preflight(consolePort);
-  console.log(`${time()} starting the local cluster from k8s/overlays/local …`);
+  console.log(`${time()} starting the local cluster from ${overlayDir ?? 'k8s/overlays/local'} …`);
   const cluster = await startLocalCluster({
     ...options,
     watchSources,

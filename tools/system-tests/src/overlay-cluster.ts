@@ -37,8 +37,8 @@ export class OverlayCluster {
     readonly tag: string,
   ) {}
 
-  static async start(name: string, overlay = 'minikube', tag = 'dev'): Promise<OverlayCluster> {
-    const cluster = await DockerCluster.start({ name, imageMap: parseImageMap([]) });
+  static async start(name: string, overlay = 'minikube', tag = 'dev', options: { hpaSyncPeriodMs?: number } = {}): Promise<OverlayCluster> {
+    const cluster = await DockerCluster.start({ name, imageMap: parseImageMap([]), ...options });
     return new OverlayCluster(cluster, overlay, tag);
   }
 

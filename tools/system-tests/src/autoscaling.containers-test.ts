@@ -1,0 +1,63 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { loadScenarios, runRamp, type HttpScenario } from '@strata/loadtests';
+import { assertScaledAlone, CONTAINERS_RAMP } from './autoscaling-checks.js';
+import { OverlayCluster, overlaySkipReason } from './overlay-cluster.js';
+
+// The same autoscaling run in containers: the minikube overlay executed by the k8s:docker runtime, whose HPA
+// controller reads each container's CPU from its cgroup against the request (500m) under its CPU limit (1 CPU, a CFS
+// quota), so a replica is a fixed amount of capacity. A Kustomize layer on top shortens the scale-down window to 20 s.
+// Run by `npm run test:containers` (Docker, kubectl and the images needed; skipped with a message otherwise).
+
+const skip = overlaySkipReason();
+if (skip) console.log(`SKIPPED: ${skip}`);
+const SYNC_MS = 3_000;
+const SHORT_WINDOW = {
+  patches: [
+    {
+      target: { kind: 'HorizontalPodAutoscaler' },
+      patch: '[{"op": "replace", "path": "/spec/behavior/scaleDown/stabilizationWindowSeconds", "value": 20}]',
+    },
+  ],
+};
+
+describe(
+  'autoscaling in containers: the HPAs of the minikube overlay act on its Deployments (k8s:docker; no Kubernetes cluster runs here)',
+  { skip, timeout: 600_000 },
+  () => {
+    let node: OverlayCluster;
+    before(async () => {
+      node = await OverlayCluster.start('test-autoscaling', 'minikube', 'dev', { hpaSyncPeriodMs: SYNC_MS });
+      node.apply(SHORT_WINDOW);
+      await node.cluster.waitForRollouts(180_000);
+    });
+    after(async () => {
+      await node?.stop();
+    });
+
+    it('a rising load on recommendations scales recommendations out within its maximum, and only it; back to 1 after the window; no request fails', async () => {
+      const desired = () =>
+        new Map(node.cluster.list('Deployment', 'strata').map((d) => [d.metadata.name, (d.spec.replicas as number) ?? 1]));
+      assert.equal(desired().get('recommendations'), 1);
+      const events = () => node.cluster.events().map((e) => `${e.lastAt.slice(11, 19)} ${e.object}: ${e.reason}: ${e.message}`);
+      const result = await runRamp(
+        {
+          name: 'containers (k8s:docker)',
+          baseUrl: node.gatewayUrl(),
+          desired,
+          utilization: (service) => {
+            const s = node.cluster.snapshot().autoscalers.find((a) => a.name === service);
+            return { current: s?.currentUtilization, target: s?.targetUtilization ?? 70 };
+          },
+          events,
+        },
+        { ...CONTAINERS_RAMP, scenario: (await loadScenarios()).recommendations as HttpScenario, floor: 1, onProgress: console.log },
+      );
+      assertScaledAlone(result, { max: 3, windowSec: 20, syncSec: SYNC_MS / 1000 }, events());
+      assert.match(
+        events().join('\n'),
+        /horizontalpodautoscaler\/recommendations: SuccessfulRescale: New size: [23]; reason: cpu \d+% of request, target 70%/,
+      );
+    });
+  },
+);
