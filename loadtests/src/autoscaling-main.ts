@@ -5,7 +5,7 @@
 // cluster on k8s/overlays/local-autoscaling (scale-down window 20 s); in containers against the minikube overlay run by
 // k8s:docker with the same window as a layer on top. The HPA controller syncs every 15 s, as in Kubernetes. Writes
 // reports/autoscaling.md, one chart per runtime (autoscaling-<runtime>.svg) and reports/autoscaling.json.
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DockerCluster, REPO_ROOT, parseImageMap, renderOverlay } from '@strata/k8s-docker';
@@ -23,6 +23,11 @@ const { values } = parseCommandLine(import.meta.url, {
     'sync-seconds': { type: 'string', default: '15', description: "the HPA controller's sync period" },
     tag: { type: 'string', default: 'dev', description: 'containers: the image tag' },
     out: { type: 'string', default: join(REPO_ROOT, 'reports'), description: 'where autoscaling.md, its charts and JSON go' },
+    redraw: {
+      type: 'boolean',
+      default: false,
+      description: 'run nothing: write autoscaling.md and the charts again from autoscaling.json',
+    },
   },
 });
 const syncMs = Number(values['sync-seconds']) * 1000;
@@ -114,25 +119,28 @@ async function containers(): Promise<RampResult> {
   }
 }
 
-const results: { runtime: string; result: RampResult }[] = [];
-if (values.target === 'local' || values.target === 'both') results.push({ runtime: 'local', result: await local() });
-if (values.target === 'containers' || values.target === 'both') results.push({ runtime: 'containers', result: await containers() });
+const stored = join(values.out!, 'autoscaling.json');
+const previous = values.redraw
+  ? (JSON.parse(readFileSync(stored, 'utf8')) as { at: string; results: { runtime: string; result: RampResult }[] })
+  : undefined;
+const results = previous?.results ?? [];
+const at = previous?.at ?? new Date().toISOString();
+if (!values.redraw && (values.target === 'local' || values.target === 'both')) results.push({ runtime: 'local', result: await local() });
+if (!values.redraw && (values.target === 'containers' || values.target === 'both'))
+  results.push({ runtime: 'containers', result: await containers() });
 const sections: string[] = [];
 for (const { runtime, result } of results) {
   const chart = `autoscaling-${runtime}.svg`;
   writeFileSync(join(values.out!, chart), await rampChartSvg(result, slo.p99Ms));
   sections.push(rampSection(result, chart, slo.p99Ms));
 }
-writeFileSync(
-  join(values.out!, 'autoscaling.json'),
-  JSON.stringify({ at: new Date().toISOString(), syncSeconds: syncMs / 1000, results }, null, 2),
-);
+writeFileSync(join(values.out!, 'autoscaling.json'), JSON.stringify({ at, syncSeconds: syncMs / 1000, results }, null, 2));
 writeFileSync(
   join(values.out!, 'autoscaling.md'),
   [
     '# A layer scaling itself',
     '',
-    `Written by \`npm run report:autoscaling\` on ${new Date().toISOString().slice(0, 10)} (HPA sync every ${syncMs / 1000} s, scale-down`,
+    `Written by \`npm run report:autoscaling\` on ${at.slice(0, 10)} (HPA sync every ${syncMs / 1000} s, scale-down`,
     `stabilization window ${WINDOW_SEC} s; the ramp is the recommendations scenario through the gateway, open loop). The HPA`,
     'declarations of the overlays act through the same algorithm in both runtimes (@strata/autoscaler); on minikube the',
     'real HPA controller does, with metrics-server (`kubectl -n strata get hpa -w`). Each chart: offered and answered',

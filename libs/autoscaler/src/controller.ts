@@ -23,6 +23,18 @@ export interface Decision {
   message: string;
 }
 
+/** The conditions a rate limit or a bound sets, worded as the Kubernetes controller words them. */
+const LIMITED = {
+  up: {
+    rate: ['ScaleUpLimit', 'the desired replica count is increasing faster than the maximum scale rate'],
+    bound: ['TooManyReplicas', 'the desired replica count is more than the maximum replica count'],
+  },
+  down: {
+    rate: ['ScaleDownLimit', 'the desired replica count is decreasing faster than the maximum scale rate'],
+    bound: ['TooFewReplicas', 'the desired replica count is less than the minimum replica count'],
+  },
+} as const;
+
 interface Timestamped {
   at: number;
   value: number;
@@ -119,53 +131,35 @@ export class HpaController {
 
   /** convertDesiredReplicasWithBehaviorRate: the policies' rate limits, then minReplicas and maxReplicas. */
   private limitRate(now: number, current: number, desired: number): { replicas: number; reason?: string; message?: string } {
+    if (desired === current) return { replicas: desired };
+    const up = desired > current;
     const { minReplicas, maxReplicas, behavior } = this.spec;
-    if (desired > current) {
-      const limit = Math.max(current, this.scaleUpLimit(now, current, behavior.scaleUp));
-      const byRate = maxReplicas > limit;
-      const allowed = Math.min(maxReplicas, limit);
-      if (desired > allowed)
-        return byRate
-          ? {
-              replicas: allowed,
-              reason: 'ScaleUpLimit',
-              message: 'the desired replica count is increasing faster than the maximum scale rate',
-            }
-          : { replicas: allowed, reason: 'TooManyReplicas', message: 'the desired replica count is more than the maximum replica count' };
-    } else if (desired < current) {
-      const limit = Math.min(current, this.scaleDownLimit(now, current, behavior.scaleDown));
-      const byRate = minReplicas < limit;
-      const allowed = Math.max(minReplicas, limit);
-      if (desired < allowed)
-        return byRate
-          ? {
-              replicas: allowed,
-              reason: 'ScaleDownLimit',
-              message: 'the desired replica count is decreasing faster than the maximum scale rate',
-            }
-          : { replicas: allowed, reason: 'TooFewReplicas', message: 'the desired replica count is less than the minimum replica count' };
-    }
-    return { replicas: desired };
+    const rate = this.rateLimit(now, current, up ? behavior.scaleUp : behavior.scaleDown, up);
+    // A limit on the far side of current (the period's changes used it up) allows no change until they age out.
+    const limit = up ? Math.max(current, rate) : Math.min(current, rate);
+    const bound = up ? maxReplicas : minReplicas;
+    const allowed = up ? Math.min(bound, limit) : Math.max(bound, limit);
+    if (up ? desired <= allowed : desired >= allowed) return { replicas: desired };
+    const byRate = up ? bound > limit : bound < limit;
+    const [reason, message] = LIMITED[up ? 'up' : 'down'][byRate ? 'rate' : 'bound'];
+    return { replicas: allowed, reason, message };
   }
 
-  /** calculateScaleUpLimitWithScalingRules */
-  private scaleUpLimit(now: number, current: number, rules: ScalingRules): number {
+  /**
+   * calculateScaleUpLimitWithScalingRules and calculateScaleDownLimitWithBehaviors: what each policy allows from the
+   * replicas at the start of its period (the changes made within it taken back), then the largest change of them
+   * (`Max`) or the smallest (`Min`).
+   */
+  private rateLimit(now: number, current: number, rules: ScalingRules, up: boolean): number {
     if (rules.selectPolicy === 'Disabled') return current;
     const proposals = rules.policies.map((p) => {
       const start = current - changeWithin(this.scaleUps, now, p.periodSeconds) + changeWithin(this.scaleDowns, now, p.periodSeconds);
-      return p.type === 'Pods' ? start + p.value : Math.ceil(start * (1 + p.value / 100));
+      if (p.type === 'Pods') return up ? start + p.value : start - p.value;
+      // Rounded up on the way up (or a small count could never grow), truncated on the way down, as the Go code does.
+      return up ? Math.ceil(start * (1 + p.value / 100)) : Math.trunc(start * (1 - p.value / 100));
     });
-    return rules.selectPolicy === 'Min' ? Math.min(...proposals) : Math.max(...proposals);
-  }
-
-  /** calculateScaleDownLimitWithBehaviors */
-  private scaleDownLimit(now: number, current: number, rules: ScalingRules): number {
-    if (rules.selectPolicy === 'Disabled') return current;
-    const proposals = rules.policies.map((p) => {
-      const start = current - changeWithin(this.scaleUps, now, p.periodSeconds) + changeWithin(this.scaleDowns, now, p.periodSeconds);
-      return p.type === 'Pods' ? start - p.value : Math.trunc(start * (1 - p.value / 100));
-    });
-    return rules.selectPolicy === 'Min' ? Math.max(...proposals) : Math.min(...proposals);
+    const largestChange = rules.selectPolicy === 'Max';
+    return up === largestChange ? Math.max(...proposals) : Math.min(...proposals);
   }
 
   /** storeScaleEvent: remembers a change for as long as the longest policy period of its direction counts it. */

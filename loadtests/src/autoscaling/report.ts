@@ -24,6 +24,8 @@ export async function rampChartSvg(result: RampResult, sloP99Ms: number): Promis
       subtitle: `${result.plan.scenarioName}: ${result.plan.ramp.from} → ${result.plan.ramp.to} req/s over ${result.plan.rampSec} s, ${result.plan.holdSec} s at ${result.plan.ramp.to}, then ${result.plan.quietRate} req/s`,
     },
     config: { font: 'sans-serif', view: { stroke: null } },
+    // Each panel its own colours and legend: the load's series are not layers.
+    resolve: { scale: { color: 'independent', strokeDash: 'independent' }, legend: { color: 'independent' } },
     vconcat: [
       panel('requests/s', [
         {
@@ -44,7 +46,7 @@ export async function rampChartSvg(result: RampResult, sloP99Ms: number): Promis
             x: t,
             y: { field: 'count', type: 'quantitative', title: 'replicas', scale: { zero: true }, axis: { tickMinStep: 1 } },
             color: { field: 'service', type: 'nominal', title: null },
-            strokeDash: { field: 'service', type: 'nominal', legend: null },
+            strokeDash: { field: 'service', type: 'nominal', title: null },
           },
         },
       ] as never),

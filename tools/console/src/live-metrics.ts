@@ -1,3 +1,4 @@
+import type { AutoscalerStatus } from '@strata/autoscaler';
 import { readReplicaSample, sampleDelta, windowStats, type ReplicaSample, type SampleDelta, type WindowStats } from './replica-sample.js';
 
 /** One replica as the source of the view knows it (the supervisor locally, Docker in the capacity experiment). */
@@ -31,20 +32,19 @@ export interface ServiceView {
   autoscaler?: AutoscalerView;
 }
 
-/** An autoscaler as `kubectl get hpa` and `describe hpa` show it (@strata/autoscaler's AutoscalerStatus fits it). */
-export interface AutoscalerView {
-  name: string;
-  minReplicas: number;
-  maxReplicas: number;
-  /** CPU utilization in percent of request: the target, and the last sync's average (undefined: no metric yet). */
-  targetUtilization: number;
-  currentUtilization?: number;
-  currentReplicas: number;
-  desiredReplicas: number;
-  /** The last sync, and the last one that changed the scale ("cpu 140% of request, target 70%: 2 → 4"). */
-  lastSync?: { at: string; reason: string; message: string };
-  lastScale?: { at: string; reason: string; message: string };
-}
+/** An autoscaler as `kubectl get hpa` and `describe hpa` show it: what the page shows of @strata/autoscaler's status. */
+export type AutoscalerView = Pick<
+  AutoscalerStatus,
+  | 'name'
+  | 'minReplicas'
+  | 'maxReplicas'
+  | 'targetUtilization'
+  | 'currentUtilization'
+  | 'currentReplicas'
+  | 'desiredReplicas'
+  | 'lastSync'
+  | 'lastScale'
+>;
 
 export interface TopologyView {
   /** What is being shown, e.g. "local cluster (k8s/overlays/local)". */

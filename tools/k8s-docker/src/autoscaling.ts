@@ -1,12 +1,4 @@
-import {
-  CpuMeter,
-  HpaController,
-  readAutoscaler,
-  statusAfter,
-  SYNC_PERIOD_MS,
-  type AutoscalerStatus,
-  type PodSample,
-} from '@strata/autoscaler';
+import { AutoscalerSet, readAutoscaler, SYNC_PERIOD_MS, type Autoscaler, type AutoscalerStatus, type PodSample } from '@strata/autoscaler';
 import { containerCpuSeconds } from './container-cpu.js';
 import type { Pod } from './kubelet.js';
 import { matches, milliCpu, type KubeObject } from './objects.js';
@@ -31,9 +23,7 @@ export interface AutoscalingHost {
  * runtime keeps when a pod became ready, not when it stopped being ready).
  */
 export class NodeAutoscalers {
-  private readonly controllers = new Map<string, HpaController>();
-  private readonly statuses = new Map<string, AutoscalerStatus>();
-  private readonly meter = new CpuMeter();
+  private readonly set = new AutoscalerSet();
   private lastSync = Number.NEGATIVE_INFINITY;
 
   constructor(
@@ -46,52 +36,56 @@ export class NodeAutoscalers {
     if (now - this.lastSync < this.syncPeriodMs) return;
     this.lastSync = now;
     this.sample(host, now);
-    const seen = new Set<string>();
+    const specs = new Map<string, Autoscaler>();
     for (const object of host.list('HorizontalPodAutoscaler')) {
       const namespace = object.metadata.namespace ?? 'default';
-      const key = `${namespace}/${object.metadata.name}`;
-      seen.add(key);
-      const id = `horizontalpodautoscaler/${object.metadata.name}`;
-      let spec;
       try {
-        spec = readAutoscaler(object);
+        specs.set(`${namespace}/${object.metadata.name}`, readAutoscaler(object));
       } catch (error) {
-        host.event(id, namespace, 'Warning', 'FailedComputeMetricsReplicas', (error as Error).message);
-        continue;
+        host.event(
+          `horizontalpodautoscaler/${object.metadata.name}`,
+          namespace,
+          'Warning',
+          'FailedComputeMetricsReplicas',
+          (error as Error).message,
+        );
       }
+    }
+    this.set.declare(specs);
+    const namespaceOf = new Map([...specs].map(([key, spec]) => [spec, key.split('/')[0]!]));
+    const decisions = this.set.sync(now, (spec) => {
+      const namespace = namespaceOf.get(spec)!;
       const deployment = host.object('Deployment', namespace, spec.target);
       if (!deployment) {
-        host.event(id, namespace, 'Warning', 'FailedGetScale', `deployments.apps "${spec.target}" not found`);
-        continue;
+        host.event(
+          `horizontalpodautoscaler/${spec.name}`,
+          namespace,
+          'Warning',
+          'FailedGetScale',
+          `deployments.apps "${spec.target}" not found`,
+        );
+        return undefined;
       }
-      let controller = this.controllers.get(key);
-      if (controller) controller.spec = spec;
-      else this.controllers.set(key, (controller = new HpaController(spec)));
       const pods = host
         .pods(namespace)
         .filter((p) => p.owner?.kind === 'ReplicaSet' && matches(deployment.spec.selector, p.labels))
         .map((p) => this.podSample(p));
-      const current = (deployment.spec.replicas as number | undefined) ?? 1;
-      const decision = controller.sync(now, current, pods);
+      return { current: (deployment.spec.replicas as number | undefined) ?? 1, pods, existing: pods.filter((p) => !p.deleting).length };
+    });
+    for (const { key, spec, decision } of decisions) {
+      const namespace = key.split('/')[0]!;
+      const id = `horizontalpodautoscaler/${spec.name}`;
       if (decision.reason === 'FailedGetResourceMetric') host.event(id, namespace, 'Warning', decision.reason, decision.why);
-      if (decision.desired !== current) {
-        deployment.spec.replicas = decision.desired;
-        host.event(id, namespace, 'Normal', 'SuccessfulRescale', `New size: ${decision.desired}; reason: ${decision.why}`);
-      }
-      const live = pods.filter((p) => !p.deleting).length;
-      this.statuses.set(key, statusAfter(this.statuses.get(key), spec, decision, live));
+      if (decision.desired === decision.current) continue;
+      host.object('Deployment', namespace, spec.target)!.spec.replicas = decision.desired;
+      host.event(id, namespace, 'Normal', 'SuccessfulRescale', `New size: ${decision.desired}; reason: ${decision.why}`);
     }
-    for (const key of this.controllers.keys())
-      if (!seen.has(key)) {
-        this.controllers.delete(key);
-        this.statuses.delete(key);
-      }
     host.changed();
   }
 
   /** Each HPA as its last sync left it (for `status`, as `kubectl get hpa`). */
   status(): (AutoscalerStatus & { namespace: string })[] {
-    return [...this.statuses.entries()].map(([key, s]) => ({ ...s, namespace: key.split('/')[0]! }));
+    return this.set.status(() => ({ current: 0, desired: 0 })).map(({ key, status }) => ({ ...status, namespace: key.split('/')[0]! }));
   }
 
   /** Reads every running container's CPU time. */
@@ -104,10 +98,10 @@ export class NodeAutoscalers {
           if (!c.containerId || !('running' in c.state)) continue;
           const seconds = this.cpuSeconds(c.containerId);
           if (seconds === undefined) continue;
-          this.meter.record(c.containerId, seconds, now);
+          this.set.meter.record(c.containerId, seconds, now);
           keys.push(c.containerId);
         }
-    this.meter.keep(keys);
+    this.set.meter.keep(keys);
   }
 
   /** A pod as the HPA controller sees it: the sum of its containers' requests and of their usage over the window. */
@@ -116,7 +110,7 @@ export class NodeAutoscalers {
       (sum, c) => sum + (milliCpu(c.resources?.requests?.cpu) ?? milliCpu(c.resources?.limits?.cpu) ?? 0),
       0,
     );
-    const usages = pod.containers.map((c) => (c.containerId ? this.meter.usage(c.containerId) : undefined));
+    const usages = pod.containers.map((c) => (c.containerId ? this.set.meter.usage(c.containerId) : undefined));
     const usage = usages.every((u) => u !== undefined)
       ? {
           milli: usages.reduce((sum, u) => sum + u!.milli, 0),

@@ -1,13 +1,5 @@
 import { readFileSync } from 'node:fs';
-import {
-  CpuMeter,
-  HpaController,
-  readAutoscaler,
-  statusAfter,
-  SYNC_PERIOD_MS,
-  type AutoscalerStatus,
-  type PodSample,
-} from '@strata/autoscaler';
+import { AutoscalerSet, readAutoscaler, SYNC_PERIOD_MS, type AutoscalerStatus, type PodSample } from '@strata/autoscaler';
 import { milliCpu, readOverlayAutoscalers, type DeploymentSpec } from '@strata/service-registry';
 import type { ReplicaStatus, Supervisor } from './supervisor.js';
 
@@ -38,21 +30,8 @@ export function procCpuSeconds(pid: number): number | undefined {
   }
 }
 
-/** A replica as the HPA controller sees a pod: phase, readiness and its last transition, request and CPU sample. */
-function podOf(replica: ReplicaStatus, requestMilli: number, meter: CpuMeter): PodSample {
-  const since = Date.parse(replica.since);
-  return {
-    name: replica.id,
-    // Not launched yet: Pending. Being drained: deleting (its samples are ignored). Otherwise running, ready or not.
-    phase: replica.state === 'stopped' ? 'Pending' : 'Running',
-    deleting: replica.state === 'terminating',
-    ready: replica.state === 'ready',
-    readyChangedAt: since,
-    startedAt: replica.startedAt ? Date.parse(replica.startedAt) : since,
-    requestMilli,
-    usage: replica.pid ? meter.usage(`${replica.id}/${replica.pid}`) : undefined,
-  };
-}
+/** The meter's key of a replica's process (a restarted replica is a new process, whose counter starts over). */
+const processKey = (r: ReplicaStatus) => `${r.id}/${r.pid}`;
 
 /**
  * The HorizontalPodAutoscalers of the overlay the local cluster runs, acting on it as the Kubernetes controller acts on
@@ -63,9 +42,7 @@ function podOf(replica: ReplicaStatus, requestMilli: number, meter: CpuMeter): P
  * an edit re-reads the HPAs.
  */
 export class LocalAutoscaling {
-  private readonly controllers = new Map<string, HpaController>();
-  private readonly statuses = new Map<string, AutoscalerStatus>();
-  private readonly meter = new CpuMeter();
+  private readonly set = new AutoscalerSet();
   private readonly requests: Map<string, number>;
   private readonly syncPeriodMs: number;
   private readonly cpuSeconds: (pid: number) => number | undefined;
@@ -89,16 +66,12 @@ export class LocalAutoscaling {
     const specs = readOverlayAutoscalers(this.overlayDir)
       .map(readAutoscaler)
       .filter((a) => running.has(a.target));
-    for (const spec of specs) {
+    for (const spec of specs)
       if (!this.requests.get(spec.target))
         throw new Error(
           `HorizontalPodAutoscaler ${spec.name}: Deployment ${spec.target} declares no CPU request, so CPU utilization has no meaning`,
         );
-      const controller = this.controllers.get(spec.name);
-      if (controller) controller.spec = spec;
-      else this.controllers.set(spec.name, new HpaController(spec));
-    }
-    for (const name of this.controllers.keys()) if (!specs.some((s) => s.name === name)) this.controllers.delete(name);
+    this.set.declare(new Map(specs.map((s) => [s.name, s])));
   }
 
   /** Starts syncing every period; the first reading of each replica's CPU is taken now, so the first sync has a window. */
@@ -114,33 +87,41 @@ export class LocalAutoscaling {
 
   /** Each autoscaler as the last sync left it (what `kubectl get hpa` and the live page show). */
   status(): AutoscalerStatus[] {
-    return [...this.controllers.values()].map(
-      (c) =>
-        this.statuses.get(c.spec.name) ?? {
-          name: c.spec.name,
-          reference: `Deployment/${c.spec.target}`,
-          minReplicas: c.spec.minReplicas,
-          maxReplicas: c.spec.maxReplicas,
-          targetUtilization: c.spec.targetCpuUtilization,
-          currentReplicas: this.supervisor.services().find((s) => s.service === c.spec.target)?.current ?? 0,
-          desiredReplicas: this.supervisor.services().find((s) => s.service === c.spec.target)?.desired ?? 0,
-          createdAt: new Date().toISOString(),
-        },
-    );
+    const services = this.supervisor.services();
+    return this.set
+      .status((spec) => {
+        const s = services.find((x) => x.service === spec.target);
+        return { current: s?.current ?? 0, desired: s?.desired ?? 0 };
+      })
+      .map((e) => e.status);
   }
 
   /** Reads every live replica's CPU time into the meter. */
   private sample(now: number): void {
     const keys: string[] = [];
     for (const r of this.supervisor.status()) {
-      if (!r.pid) continue;
-      const key = `${r.id}/${r.pid}`;
-      const seconds = this.cpuSeconds(r.pid);
+      const seconds = r.pid ? this.cpuSeconds(r.pid) : undefined;
       if (seconds === undefined) continue;
-      this.meter.record(key, seconds, now);
-      keys.push(key);
+      this.set.meter.record(processKey(r), seconds, now);
+      keys.push(processKey(r));
     }
-    this.meter.keep(keys);
+    this.set.meter.keep(keys);
+  }
+
+  /** A replica as the HPA controller sees a pod: phase, readiness and its last transition, request and CPU sample. */
+  private podOf(replica: ReplicaStatus): PodSample {
+    const since = Date.parse(replica.since);
+    return {
+      name: replica.id,
+      // Not launched yet: Pending. Being drained: deleting (its samples are ignored). Otherwise running, ready or not.
+      phase: replica.state === 'stopped' ? 'Pending' : 'Running',
+      deleting: replica.state === 'terminating',
+      ready: replica.state === 'ready',
+      readyChangedAt: since,
+      startedAt: replica.startedAt ? Date.parse(replica.startedAt) : since,
+      requestMilli: this.requests.get(replica.service)!,
+      usage: replica.pid ? this.set.meter.usage(processKey(replica)) : undefined,
+    };
   }
 
   /** One sync of every autoscaler. */
@@ -148,18 +129,15 @@ export class LocalAutoscaling {
     this.sample(now);
     const services = this.supervisor.services();
     const replicas = this.supervisor.status();
-    for (const controller of this.controllers.values()) {
-      const { spec } = controller;
+    const decisions = this.set.sync(now, (spec) => {
       const service = services.find((s) => s.service === spec.target);
-      if (!service) continue;
-      const request = this.requests.get(spec.target)!;
-      const pods = replicas.filter((r) => r.service === spec.target).map((r) => podOf(r, request, this.meter));
-      const decision = controller.sync(now, service.desired, pods);
-      const status = statusAfter(this.statuses.get(spec.name), spec, decision, service.current);
-      this.statuses.set(spec.name, status);
-      if (decision.desired !== service.desired)
+      if (!service) return undefined;
+      const pods = replicas.filter((r) => r.service === spec.target).map((r) => this.podOf(r));
+      return { current: service.desired, pods, existing: service.current };
+    });
+    for (const { spec, decision } of decisions)
+      if (decision.desired !== decision.current)
         this.supervisor.setDesired(spec.target, decision.desired, `HPA ${spec.name}: ${decision.why}`);
-      else this.supervisor.emit('change', this.supervisor.status());
-    }
+    this.supervisor.emit('change', this.supervisor.status());
   }
 }

@@ -18,7 +18,8 @@ describe('the live page, in a real browser (headless Chromium)', { skip }, () =>
   const errors: string[] = [];
 
   before(async () => {
-    cluster = await startTestCluster({ console: true });
+    // The autoscalers act as on `npm start` (a 2 s sync, so the page shows a decision within seconds).
+    cluster = await startTestCluster({ console: true, autoscaling: { syncPeriodMs: 2_000 } });
     browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
     page = await browser.newPage({ viewport: { width: 1600, height: 1200 } });
     page.on('pageerror', (error) => errors.push(error.message));
@@ -39,6 +40,31 @@ describe('the live page, in a real browser (headless Chromium)', { skip }, () =>
       assert.equal(await card.getAttribute('data-desired'), String(desired.get(service.name)), `${service.name}: desired replicas`);
       assert.equal(await card.getAttribute('data-ready'), String(desired.get(service.name)), `${service.name}: ready replicas`);
       assert.equal(await card.locator('[data-replica]').count(), desired.get(service.name), `${service.name}: one row per replica`);
+    }
+  });
+
+  it("shows each service's autoscaler: CPU against its target, desired, current and max replicas, and the last sync's reason", async () => {
+    const desired = readDesiredReplicas(cluster.overlayDir, 16);
+    for (const service of loadServices().services) {
+      const hpa = page.locator(`[data-service="${service.name}"] [data-hpa="${service.name}"]`);
+      // After two syncs the controller has a CPU sample of every replica: utilization is a number, not <unknown>.
+      await page.waitForFunction(
+        (s) => (document.querySelector(`[data-hpa="${s}"]`)?.getAttribute('data-utilization') ?? '') !== '',
+        service.name,
+        { timeout: 15_000 },
+      );
+      assert.equal(await hpa.getAttribute('data-target'), '70', `${service.name}: the HPA's CPU target`);
+      assert.equal(
+        await hpa.getAttribute('data-desired'),
+        String(desired.get(service.name)),
+        `${service.name}: idle, it stays at its floor`,
+      );
+      assert.ok(Number(await hpa.getAttribute('data-max')) >= desired.get(service.name)!, `${service.name}: max`);
+      assert.match((await hpa.textContent()) ?? '', /HPA cpu \d+ % \/ 70 %.*desired \d+ · current \d+ · min \d+ · max \d+/);
+      assert.match(
+        (await hpa.locator('.decision').getAttribute('data-reason')) ?? '',
+        /^(ReadyForNewScale|ScaleDownStabilized|TooFewReplicas|ScaleDownLimit)$/,
+      );
     }
   });
 
