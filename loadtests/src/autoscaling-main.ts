@@ -1,10 +1,12 @@
 #!/usr/bin/env node
 // npm run report:autoscaling [-- --target local|containers|both] — a layer scaling itself, in every runtime Strata has
 // here: a ramp of the recommendations scenario (5 → 45 req/s over 120 s locally, from recommendations' 1 replica of
-// k8s/overlays/local-autoscaling; 5 → 30 in containers, from the minikube overlay's 1 replica with a 1-CPU limit), 60 s at the top, then a light load while it scales back. Locally against `npm start`'s
-// cluster on k8s/overlays/local-autoscaling (scale-down window 20 s); in containers against the minikube overlay run by
+// k8s/overlays/local-autoscaling; 5 → 30 in containers, from the minikube overlay's 1 replica with a 1-CPU limit), 60 s
+// at the top, then a light load while it scales back. Locally against `npm start`'s cluster on
+// k8s/overlays/local-autoscaling (scale-down window 20 s); in containers against the minikube overlay run by
 // k8s:docker with the same window as a layer on top. The HPA controller syncs every 15 s, as in Kubernetes. Writes
-// reports/autoscaling.md, one chart per runtime (autoscaling-<runtime>.svg) and reports/autoscaling.json.
+// reports/autoscaling.md, one chart per runtime (of its first run; autoscaling-<runtime>.svg) and reports/autoscaling.json.
+// --runs N (3): each runtime is run N times from a fresh start; the report gives every run and their median and range.
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,7 +14,7 @@ import { DockerCluster, REPO_ROOT, parseImageMap, renderOverlay } from '@strata/
 import { startLocalCluster } from '@strata/local-cluster';
 import { exitOnMissingPrerequisite, parseCommandLine, requireDocker } from '@strata/preflight';
 import { freePort } from '@strata/dev-kit';
-import { rampChartSvg, rampSection } from './autoscaling/report.js';
+import { rampChartSvg, rampSection, repeatsSection } from './autoscaling/report.js';
 import { runRamp, type AutoscalingSubject, type RampPlan, type RampResult } from './autoscaling/ramp-run.js';
 import { loadScenarios, loadSlo, type HttpScenario } from './scenarios.js';
 
@@ -23,6 +25,7 @@ const { values } = parseCommandLine(import.meta.url, {
     'sync-seconds': { type: 'string', default: '15', description: "the HPA controller's sync period" },
     tag: { type: 'string', default: 'dev', description: 'containers: the image tag' },
     out: { type: 'string', default: join(REPO_ROOT, 'reports'), description: 'where autoscaling.md, its charts and JSON go' },
+    runs: { type: 'string', default: '3', description: 'runs per runtime (the report gives each, and their median and range)' },
     redraw: {
       type: 'boolean',
       default: false,
@@ -120,19 +123,25 @@ async function containers(): Promise<RampResult> {
 }
 
 const stored = join(values.out!, 'autoscaling.json');
-const previous = values.redraw
-  ? (JSON.parse(readFileSync(stored, 'utf8')) as { at: string; results: { runtime: string; result: RampResult }[] })
-  : undefined;
+type Stored = { at: string; results: { runtime: string; runs: RampResult[] }[] };
+const previous = values.redraw ? (JSON.parse(readFileSync(stored, 'utf8')) as Stored) : undefined;
 const results = previous?.results ?? [];
 const at = previous?.at ?? new Date().toISOString();
-if (!values.redraw && (values.target === 'local' || values.target === 'both')) results.push({ runtime: 'local', result: await local() });
-if (!values.redraw && (values.target === 'containers' || values.target === 'both'))
-  results.push({ runtime: 'containers', result: await containers() });
+const runs = Number(values.runs);
+const wanted = values.redraw ? [] : ['local', 'containers'].filter((r) => values.target === r || values.target === 'both');
+for (const runtime of wanted) {
+  const entry = { runtime, runs: [] as RampResult[] };
+  for (let i = 1; i <= runs; i++) {
+    log(`\n== ${runtime}: run ${i} of ${runs}`);
+    entry.runs.push(runtime === 'local' ? await local() : await containers());
+  }
+  results.push(entry);
+}
 const sections: string[] = [];
-for (const { runtime, result } of results) {
+for (const { runtime, runs: done } of results) {
   const chart = `autoscaling-${runtime}.svg`;
-  writeFileSync(join(values.out!, chart), await rampChartSvg(result, slo.p99Ms));
-  sections.push(rampSection(result, chart, slo.p99Ms));
+  writeFileSync(join(values.out!, chart), await rampChartSvg(done[0]!, slo.p99Ms));
+  sections.push(rampSection(done[0]!, chart, slo.p99Ms), repeatsSection(done));
 }
 writeFileSync(join(values.out!, 'autoscaling.json'), JSON.stringify({ at, syncSeconds: syncMs / 1000, results }, null, 2));
 writeFileSync(
@@ -144,7 +153,8 @@ writeFileSync(
     `stabilization window ${WINDOW_SEC} s; the ramp is the recommendations scenario through the gateway, open loop). The HPA`,
     'declarations of the overlays act through the same algorithm in both runtimes (@strata/autoscaler); on minikube the',
     'real HPA controller does, with metrics-server (`kubectl -n strata get hpa -w`). Each chart: offered and answered',
-    "requests/s, every layer's desired replicas, p99 per second, and the CPU utilization the HPA read against its target.",
+    "requests/s, every layer's desired replicas, p99 per second, and the CPU utilization the HPA read against its target",
+    "(of the first run); below each, every run's figures with their median and range.",
     '',
     ...sections,
   ].join('\n'),

@@ -1,5 +1,6 @@
 import * as vega from 'vega';
 import { compile, type TopLevelSpec } from 'vega-lite';
+import { repeated } from '../capacity/statistics.js';
 import type { RampResult } from './ramp-run.js';
 
 /**
@@ -117,6 +118,36 @@ export function rampSection(result: RampResult, chartFile: string, sloP99Ms: num
     `| phase | req/s | scheduled | ok | failed | dropped | p50 ms | p99 ms (SLO ${sloP99Ms}) |`,
     '|---|---|---|---|---|---|---|---|',
     ...rows,
+    '',
+  ].join('\n');
+}
+
+/** The figures each run gives, and their median and range over the runs (what a reader may quote). */
+export function repeatsSection(runs: readonly RampResult[]): string {
+  const service = runs[0]!.plan.service;
+  const ups = (r: RampResult) => r.steps.filter((s) => s.service === service && s.to > s.from);
+  const most = Math.max(...runs.map((r) => ups(r).length));
+  const offeredAt = (r: RampResult, t: number) => r.timeline.find((p) => p.t >= Math.floor(t))?.offered ?? Number.NaN;
+  const rows: [string, (r: RampResult) => number][] = [
+    ...Array.from({ length: most }, (_, i): [string, (r: RampResult) => number][] => [
+      [`scale-up ${i + 1}: s after the ramp began`, (r) => ups(r)[i]?.t ?? Number.NaN],
+      [`scale-up ${i + 1}: req/s offered then`, (r) => (ups(r)[i] ? offeredAt(r, ups(r)[i]!.t) : Number.NaN)],
+    ]).flat(),
+    ['peak replicas', (r) => Math.max(r.plan.floor, ...ups(r).map((s) => s.to))],
+    ['back at the floor: s after the load fell', (r) => r.backToFloorSec ?? Number.NaN],
+    ['p99 ms, ramp', (r) => r.phases.ramp.latencyMs.p99],
+    ['p99 ms, hold', (r) => r.phases.hold.latencyMs.p99],
+    ['failed or dropped', (r) => Object.values(r.phases).reduce((n, p) => n + p.failed + p.dropped, 0)],
+    ['scale steps of other layers', (r) => r.steps.filter((s) => s.service !== service).length],
+  ];
+  const cell = (v: number) => (Number.isFinite(v) ? (Number.isInteger(v) ? String(v) : v.toFixed(1)) : '–');
+  return [
+    `| ${runs.length} runs | ${runs.map((_, i) => `run ${i + 1}`).join(' | ')} | median (min–max) |`,
+    `|---|${runs.map(() => '---|').join('')}---|`,
+    ...rows.map(([name, of]) => {
+      const r = repeated(runs.map(of));
+      return `| ${name} | ${runs.map((run) => cell(of(run))).join(' | ')} | ${cell(r.median)} (${cell(r.min)}–${cell(r.max)}) |`;
+    }),
     '',
   ].join('\n');
 }
