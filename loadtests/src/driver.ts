@@ -1,7 +1,7 @@
 import * as grpc from '@grpc/grpc-js';
 import * as hdr from 'hdr-histogram-js';
 import { Pool } from 'undici';
-import { serviceDefinition, statusName } from '@strata/service-kit';
+import { LOAD_BALANCING_CONFIG, serviceDefinition, statusName } from '@strata/service-kit';
 import type { GrpcScenario, HttpScenario, Scenario, ScenarioContext } from './scenarios.js';
 
 /** Where the load goes. */
@@ -119,11 +119,11 @@ function grpcSender(scenario: GrpcScenario, options: CommonOptions, timeoutMs: n
   if (!source) throw new Error('a gRPC scenario needs grpcTarget');
   const method = serviceDefinition(scenario.service)[scenario.method];
   if (!method) throw new Error(`${scenario.service} has no method ${scenario.method}`);
-  // A bare grpc-js channel: round_robin over every address (as callers inside the cluster balance), and no retries,
-  // so that every failure is counted (a load generator must not hide them).
+  // A bare grpc-js channel balanced as callers inside the cluster balance (the kit's weighted_round_robin over the
+  // replicas' load reports), and no retries, so that every failure is counted (a load generator must not hide them).
   const connect = (target: string) =>
     new grpc.Client(target, grpc.credentials.createInsecure(), {
-      'grpc.service_config': JSON.stringify({ loadBalancingConfig: [{ round_robin: {} }] }),
+      'grpc.service_config': JSON.stringify({ loadBalancingConfig: LOAD_BALANCING_CONFIG }),
       'grpc.service_config_disable_resolution': 1,
       'grpc.enable_retries': 0,
       'grpc.enable_channelz': 0,

@@ -44,7 +44,35 @@ export interface GrpcClientOptions {
 const RETRYABLE_LEVELS = new Set(['NO_SIDE_EFFECTS', 'IDEMPOTENT']);
 
 /**
- * The grpc-js service config of a client: round_robin over every address the target resolves to (so
+ * How every Strata client balances its calls over the addresses a target resolves to: grpc-js's
+ * `weighted_round_robin` (gRFC A58), each endpoint weighted by the QPS over the utilization it reports out of band
+ * (ORCA, gRFC A51: every Strata server streams its load once per second, `LoadReporter`), so a slower or busier
+ * replica gets fewer calls where round_robin would give it the same number and let it set the pace. grpc-js 1.14.7
+ * needs the repository's patch for it (docs/grpc-js-patches.md); `grpc-plumbing.spec.ts` holds the behaviour.
+ * - out of band, not per call: per-call reports cost a serialization on the server and a parse on the client per
+ *   call (and, unpatched, a .proto load each: 8 ms of CPU);
+ * - no blackout (the default is 10 s): grpc-js restarts an endpoint's blackout whenever it turns READY, and every
+ *   endpoint turns READY again at each address-list update, which follows every reconnect (it re-resolves when a
+ *   connection drops; the servers' max connection age drops each one every 30 s): with 3 s, balancing.spec measured
+ *   the slow replica back at an equal share (423 of 1,802 calls against 456–467) — weights were off 40 % of the
+ *   time. Without it an endpoint keeps its weight across reconnects, and a new one is scheduled as the average
+ *   endpoint (the patched picker) until its first report with calls, a second after its first calls;
+ * - weights expire after 3 min without reports (the default): an endpoint that stopped reporting becomes average again.
+ */
+export const LOAD_BALANCING_CONFIG = [
+  {
+    weighted_round_robin: {
+      enable_oob_load_report: true,
+      oob_load_reporting_period: '1s',
+      blackout_period: '0s',
+      weight_update_period: '1s',
+      error_utilization_penalty: 1,
+    },
+  },
+] as const;
+
+/**
+ * The grpc-js service config of a client: `LOAD_BALANCING_CONFIG` over every address the target resolves to (so
  * each call, not each connection, is balanced), and a retry policy on UNAVAILABLE for the methods
  * marked `idempotency_level = NO_SIDE_EFFECTS | IDEMPOTENT` in the contract.
  */
@@ -67,7 +95,7 @@ export function clientServiceConfig(serviceName: string, definition: ServiceDefi
           },
         ]
       : [];
-  return JSON.stringify({ loadBalancingConfig: [{ round_robin: {} }], methodConfig });
+  return JSON.stringify({ loadBalancingConfig: LOAD_BALANCING_CONFIG, methodConfig });
 }
 
 /**

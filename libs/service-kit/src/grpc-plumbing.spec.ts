@@ -95,7 +95,8 @@ describe('Strata gRPC plumbing (server bootstrap + client factory) over loopback
 
   it('retries only methods whose contract says repeating is safe', () => {
     const orders = JSON.parse(clientServiceConfig('strata.orders.v1.OrdersService', serviceDefinition('strata.orders.v1.OrdersService')));
-    assert.deepEqual(orders.loadBalancingConfig, [{ round_robin: {} }]);
+    assert.deepEqual(Object.keys(orders.loadBalancingConfig[0]), ['weighted_round_robin']);
+    assert.equal(orders.loadBalancingConfig[0].weighted_round_robin.enable_oob_load_report, true);
     const names = orders.methodConfig[0].name.map((n: { method: string }) => n.method).sort();
     assert.deepEqual(names, ['GetOrder', 'PlaceOrder']);
     assert.deepEqual(orders.methodConfig[0].retryPolicy.retryableStatusCodes, ['UNAVAILABLE']);

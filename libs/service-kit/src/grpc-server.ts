@@ -6,6 +6,7 @@ import { HealthImplementation } from 'grpc-health-check';
 import type { GrpcServiceEnv } from './config.js';
 import { GrpcStatusFilter } from './grpc-status.filter.js';
 import { StrataGrpcTransport } from './grpc-transport.js';
+import { LoadReporter } from './load-report.js';
 import { serviceRootModule } from './kit-module.js';
 import { NestPinoLogger, createLogger, type Logger } from './logger.js';
 import { ServiceMetrics, startMetricsServer } from './metrics.js';
@@ -95,6 +96,7 @@ export async function startGrpcService<U extends UpstreamRefs = Record<never, ne
       url: `${config.GRPC_HOST}:${config.GRPC_PORT}`,
       packages: [...new Set(spec.services.map((service) => service.slice(0, service.lastIndexOf('.'))))],
       health,
+      load: new LoadReporter({ registry: metrics.registry }),
       maxConnectionAgeMs: config.GRPC_MAX_CONNECTION_AGE_MS,
       maxConnectionAgeGraceMs: config.DRAIN_TIMEOUT_MS,
       stop: (drain, forceClose) =>

@@ -4,6 +4,7 @@ import type { HealthImplementation } from 'grpc-health-check';
 import { isObservable, type Observable } from 'rxjs';
 import { methodOf } from './grpc-outcome.js';
 import { statusName } from './grpc-status.js';
+import type { LoadReporter } from './load-report.js';
 import type { Logger } from './logger.js';
 import { RpcRecorder, type ServiceMetrics } from './metrics.js';
 import { loadStrataProtos } from './protos.js';
@@ -27,6 +28,8 @@ export interface StrataGrpcTransportOptions {
   readonly packages: readonly string[];
   /** grpc.health.v1, served on the same port. */
   readonly health: HealthImplementation;
+  /** Counts every answered call and serves the ORCA load reports (OpenRcaService) on the same port. */
+  readonly load: LoadReporter;
   readonly maxConnectionAgeMs: number;
   /** How long a connection past its age may finish its calls (the drain's bound too). */
   readonly maxConnectionAgeGraceMs: number;
@@ -46,7 +49,7 @@ export interface StrataGrpcTransportOptions {
  *   passed, record metrics. Here rather than in a global interceptor: one interceptor costs Nest's pipeline about a
  *   third of a bare call's CPU even when it does nothing (docs/architecture.md, "Nest as Nest"); the error mapping is
  *   an exception filter (`GrpcStatusFilter`), which costs nothing on a call that succeeds;
- * - the port actually bound (GRPC_PORT=0), health and reflection on the same server;
+ * - the port actually bound (GRPC_PORT=0), health, reflection and the ORCA load reports on the same server;
  * - the graceful stop sequence in place of its `tryShutdown` without a bound.
  */
 export class StrataGrpcTransport extends ServerGrpc implements CustomTransportStrategy {
@@ -81,6 +84,7 @@ export class StrataGrpcTransport extends ServerGrpc implements CustomTransportSt
       onLoadPackageDefinition: (_definition: unknown, server: grpc.Server) => {
         strata.health.addToServer(server);
         strataReflection().addToServer(server);
+        strata.load.serve(server);
       },
     });
     this.#channelOptions = channelOptions;
@@ -112,7 +116,7 @@ export class StrataGrpcTransport extends ServerGrpc implements CustomTransportSt
   // eslint-disable-next-line @typescript-eslint/no-unsafe-function-type -- ServerGrpc declares it with `Function`.
   override createUnaryServiceMethod(methodHandler: Function): Function {
     const handler = methodHandler as (request: unknown, metadata: grpc.Metadata, call: unknown) => Promise<unknown>;
-    const { serviceName, logger } = this.strata;
+    const { serviceName, logger, load } = this.strata;
     const debug = logger.isLevelEnabled('debug');
     // Label children looked up once per (method, code), not per call; the method is known at the first call.
     let recorder: RpcRecorder | undefined;
@@ -140,6 +144,7 @@ export class StrataGrpcTransport extends ServerGrpc implements CustomTransportSt
         const seconds = (performance.now() - started) / 1000;
         const code = error ? (error.code ?? grpc.status.UNKNOWN) : grpc.status.OK;
         recording.record(code, seconds);
+        load.count(code);
         endSpan(requestTrace?.span, { 'rpc.grpc.status_code': code }, isServerError(code), error?.details);
         if (debug && !error) logger.debug({ requestId, method, ms: seconds * 1000 }, 'call served');
         callback(error, response);
@@ -198,7 +203,11 @@ export class StrataGrpcTransport extends ServerGrpc implements CustomTransportSt
     this.#server = undefined;
     // tryShutdown: no new calls or connections, GOAWAY to clients, in-flight calls run to the end.
     await this.strata.stop(
-      () => new Promise<void>((resolve) => server.tryShutdown(() => resolve())),
+      () => {
+        // The load-report streams never end on their own: end them, or tryShutdown waits for them to the drain's bound.
+        this.strata.load.close();
+        return new Promise<void>((resolve) => server.tryShutdown(() => resolve()));
+      },
       () => server.forceShutdown(),
     );
   }

@@ -15,7 +15,8 @@ export {
   type GrpcServiceEnv,
 } from './config.js';
 export { STANDALONE_PORTS } from './standalone-ports.js';
-export { createGrpcClient, type CallOptions, type GrpcClientOptions, type PromiseClient } from './grpc-client.js';
+export { createGrpcClient, LOAD_BALANCING_CONFIG, type CallOptions, type GrpcClientOptions, type PromiseClient } from './grpc-client.js';
+export { balancerWeight, cpuLimitCores, LOAD_REPORT_WINDOW_MS, LoadReporter, type LoadSample } from './load-report.js';
 export { checkHealth, waitForServing } from './grpc-health.js';
 export { grpcModule } from './grpc-module.js';
 export { startGrpcService, type GrpcServiceSpec, type RunningGrpcService, type ServiceKit } from './grpc-server.js';

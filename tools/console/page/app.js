@@ -87,19 +87,28 @@ function ServiceChart({ history }) {
   return html`<div class="chart" ref=${box}></div>`;
 }
 
-function ReplicaRow({ replica }) {
+function ReplicaRow({ replica, serviceRate }) {
   const s = replica.stats;
+  // Its share of the service's calls over the window, and the weight its clients' weighted_round_robin gives it
+  // (QPS ÷ the utilization it reports; the edge reports none).
+  const share = s && serviceRate > 0 ? s.rate / serviceRate : undefined;
   return html`<tr
     data-replica=${replica.id}
     data-state=${replica.state}
     data-pid=${replica.pid ?? ''}
     data-restarts=${replica.restarts}
     data-revision=${replica.revision ?? ''}
+    data-share=${share === undefined ? '' : share.toFixed(3)}
+    data-weight=${s?.balancer ? s.balancer.weight.toFixed(1) : ''}
   >
     <td class="id" title=${replica.address}>${replica.id}</td>
     <td><span class=${`pill ${replica.state}`}>${replica.state}</span></td>
     <td class="rev" title="the build it runs">${replica.revision && replica.revision !== '-' ? replica.revision : '–'}</td>
     <td class="n">${num(s?.rate, 1)}</td>
+    <td class="n">${share === undefined ? '–' : `${(share * 100).toFixed(0)} %`}</td>
+    <td class="n" title=${s?.balancer ? `reports ${(s.balancer.utilization * 100).toFixed(0)} % utilization` : 'reports no load'}>
+      ${s?.balancer ? num(s.balancer.weight, 0) : '–'}
+    </td>
     <td class="n">${ms(s?.p50Ms)}</td>
     <td class="n">${ms(s?.p99Ms)}</td>
     <td class="n">${pct(s?.errorRatio)}</td>
@@ -161,6 +170,8 @@ function ServiceCard({ service, replicas }) {
           <th>state</th>
           <th title="the build it runs: npm start -- --watch rolls out a revision per saved change">revision</th>
           <th>req/s</th>
+          <th title="its share of the service's calls over the window">share</th>
+          <th title="the weight its clients' weighted_round_robin gives it: calls per second over the utilization it reports">weight</th>
           <th>p50</th>
           <th>p99</th>
           <th>err</th>
@@ -169,7 +180,7 @@ function ServiceCard({ service, replicas }) {
         </tr>
       </thead>
       <tbody>
-        ${replicas.map((r) => html`<${ReplicaRow} key=${r.id} replica=${r} />`)}
+        ${replicas.map((r) => html`<${ReplicaRow} key=${r.id} replica=${r} serviceRate=${s?.rate} />`)}
       </tbody>
     </table>
   </article>`;

@@ -1,6 +1,9 @@
 import type { AutoscalerStatus } from '@strata/autoscaler';
 import { readReplicaSample, sampleDelta, windowStats, type ReplicaSample, type SampleDelta, type WindowStats } from './replica-sample.js';
 
+/** A replica's window, and what it last reported to its clients' balancers (gRPC services). */
+export type ReplicaStats = WindowStats & Pick<ReplicaSample, 'balancer'>;
+
 /** One replica as the source of the view knows it (the supervisor locally, Docker in the capacity experiment). */
 export interface ReplicaView {
   id: string;
@@ -159,9 +162,11 @@ export class LiveMetrics {
   }
 
   /** A replica's rates over the window; undefined until it has been scraped twice. */
-  replicaStats(replica: ReplicaView): WindowStats | undefined {
+  replicaStats(replica: ReplicaView): ReplicaStats | undefined {
     const delta = this.delta(replica);
-    return delta && windowStats([delta]);
+    if (!delta) return undefined;
+    const balancer = this.series.get(LiveMetrics.key(replica))?.samples.at(-1)?.balancer;
+    return { ...windowStats([delta]), ...(balancer && { balancer }) };
   }
 
   /** A service's rates over the window: its ready and draining replicas together. */

@@ -13,6 +13,11 @@ export interface ReplicaSample {
   buckets: [number, number][];
   /** CPU seconds the process used (`process_cpu_seconds_total`). */
   cpuSeconds: number;
+  /**
+   * What the replica last reported to its clients' weighted_round_robin balancers (`strata_load_report`): the weight
+   * they compute from it (QPS ÷ utilization) and its utilization (0–1); absent where a process reports none (the edge).
+   */
+  balancer?: { weight: number; utilization: number };
 }
 
 /** gRPC codes that mean the server (or something behind it) failed; client errors such as NOT_FOUND are not counted. */
@@ -68,9 +73,13 @@ export function readReplicaSample(text: string, at = Date.now()): ReplicaSample 
   let requests = 0;
   let errors = 0;
   let cpuSeconds = 0;
+  let weight: number | undefined;
+  let utilization: number | undefined;
   const buckets = new Map<number, number>();
   for (const { name, labels, value } of samples) {
     if (name === 'process_cpu_seconds_total') cpuSeconds = value;
+    if (name === 'strata_load_report' && labels.kind === 'weight') weight = value;
+    if (name === 'strata_load_report' && labels.kind === 'application_utilization') utilization = value;
     if (edge && OPS_ROUTES.has(labels.route ?? '')) continue;
     if (name === calls) {
       requests += value;
@@ -80,7 +89,8 @@ export function readReplicaSample(text: string, at = Date.now()): ReplicaSample 
       buckets.set(bound, (buckets.get(bound) ?? 0) + value);
     }
   }
-  return { at, requests, errors, buckets: [...buckets].sort((a, b) => a[0] - b[0]), cpuSeconds };
+  const balancer = weight === undefined || utilization === undefined ? undefined : { weight, utilization };
+  return { at, requests, errors, buckets: [...buckets].sort((a, b) => a[0] - b[0]), cpuSeconds, ...(balancer && { balancer }) };
 }
 
 /** What happened between two samples of the same process (or, summed, of several). */

@@ -11,6 +11,8 @@ export const CONTENT_TAG = /^[0-9a-f]{12}$/;
 /** Inputs of every image, whatever the service: the lockfile decides every installed package, the base config every
  * build, and every image is built from the one Dockerfile. */
 const SHARED_INPUTS = ['package.json', 'package-lock.json', 'tsconfig.base.json', 'tools/release/image/Dockerfile'];
+/** The patches of installed packages (patch-package; docs/grpc-js-patches.md): every image applies them all. */
+export const PATCHES_DIR = 'patches';
 /** The contracts are generated from proto/ at build time: their inputs are the .proto files and buf's config. */
 const GENERATED_FROM: Record<string, string[]> = { '@strata/contracts': ['proto'] };
 /** What a project folder holds that does not go into its image (tests, docs); build output is ignored by .gitignore. */
@@ -85,13 +87,13 @@ export async function imageProjects(service: string, repoRoot: string): Promise<
   return [...seen].sort();
 }
 
-/** The files an image of `service` is built from: its project's, its libraries', what they are generated from, the lockfile. */
+/** The files an image of `service` is built from: its project's, its libraries', what they are generated from, the lockfile, the patches. */
 export async function imageInputs(service: string, repoRoot: string): Promise<string[]> {
   const g = await projectGraph();
   const projects = await imageProjects(service, repoRoot);
   const roots = projects.flatMap((p) => [g.nodes[p]!.data.root, ...(GENERATED_FROM[p] ?? [])]);
   const ignored = ignoredBy(repoRoot);
-  const listed = roots.flatMap((root) => filesUnder(repoRoot, root, ignored)).filter((f) => !NOT_AN_INPUT.test(f));
+  const listed = [...roots, PATCHES_DIR].flatMap((root) => filesUnder(repoRoot, root, ignored)).filter((f) => !NOT_AN_INPUT.test(f));
   return [...new Set([...listed, ...SHARED_INPUTS])].sort();
 }
 

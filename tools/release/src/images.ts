@@ -1,5 +1,5 @@
 import { execFile, execFileSync, spawnSync } from 'node:child_process';
-import { rmSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { MissingPrerequisite, requireDocker } from '@strata/preflight';
@@ -71,6 +71,7 @@ export async function buildImages(options: ImageOptions): Promise<BuiltImage[]> 
   if (missing.length > 0)
     options.log?.(`==> builder: ${buildkit ? 'BuildKit (docker buildx)' : 'the legacy builder (this docker client has no buildx)'}`);
   if (missing.length > 0) compileApps(options.repoRoot, missing, options.log);
+  const patchPackage = lockedVersion(options.repoRoot, 'patch-package');
   // Two builds at a time: most of a build is its `npm ci` from the registry (40–60 s each, one after another, in a CI
   // run here), which waits on the network more than on the two cores.
   const seconds = new Map<string, number>();
@@ -98,6 +99,8 @@ export async function buildImages(options: ImageOptions): Promise<BuiltImage[]> 
             `APP=${service}`,
             '--build-arg',
             `SERVICE_NODE_OPTIONS=${SERVICE_NODE_OPTIONS}`,
+            '--build-arg',
+            `PATCH_PACKAGE=${patchPackage}`,
             '-f',
             join(options.repoRoot, DOCKERFILE),
             '-t',
@@ -167,4 +170,12 @@ export function imagesTable(images: readonly BuiltImage[]): string {
         .trimEnd(),
     )
     .join('\n');
+}
+
+/** The version of `name` the lockfile installs (the images apply the patches with the patch-package a checkout uses). */
+export function lockedVersion(repoRoot: string, name: string): string {
+  const lock = JSON.parse(readFileSync(join(repoRoot, 'package-lock.json'), 'utf8')) as { packages: Record<string, { version?: string }> };
+  const version = lock.packages[`node_modules/${name}`]?.version;
+  if (!version) throw new Error(`package-lock.json installs no ${name}: npm install --save-dev ${name}`);
+  return version;
 }

@@ -21,6 +21,7 @@ describe('content tags', () => {
       'libs/domain-errors/src/index.ts',
       'proto/strata/pricing/v1/pricing.proto',
       'package-lock.json',
+      'patches/@grpc+grpc-js+1.14.7.patch',
     ])
       assert.ok(inputs.includes(file), `${file} is an input of pricing's image`);
     assert.ok(!inputs.some((f) => f.startsWith('apps/catalog/')), "another app's files are not");
@@ -53,6 +54,8 @@ describe('the build context of an image', () => {
   it("holds the app's and its production libraries' manifests and compiled code, and nothing else", async () => {
     const copy = mkdtempSync(join(tmpdir(), 'strata-context-'));
     for (const f of ['package.json', 'package-lock.json']) cpSync(join(REPO_ROOT, f), join(copy, f));
+    mkdirSync(join(copy, 'patches'));
+    writeFileSync(join(copy, 'patches', 'fix.patch'), 'a patch');
     const roots = [
       'apps/pricing',
       'libs/contract-rules',
@@ -74,6 +77,8 @@ describe('the build context of an image', () => {
     assert.deepEqual(files('manifests'), ['package-lock.json', 'package.json', ...shipped.map((r) => `${r}/package.json`)].sort());
     // Only what runs: no tests, type declarations, source maps or build info (shipsAtRunTime, as the local revisions).
     assert.deepEqual(files('built'), shipped.map((r) => `${r}/dist/index.js`).sort());
+    // The installed packages' patches, which the deps stage applies after its npm ci (the copy has one).
+    assert.deepEqual(files('patches'), ['fix.patch']);
     rmSync(context, { recursive: true });
     rmSync(join(copy, 'libs/service-kit/dist'), { recursive: true });
     await assert.rejects(stageImageContext('pricing', copy), /libs\/service-kit\/dist does not exist: build @strata\/service-kit first/);

@@ -68,7 +68,7 @@ describe('the live page, in a real browser (headless Chromium)', { skip }, () =>
     }
   });
 
-  it('shows the traffic: requests per second rise on the services a request goes through', async () => {
+  it("shows the traffic: requests per second rise on the services a request goes through, each replica's share and weight", async () => {
     for (let i = 0; i < 40; i++) await call(cluster.gatewayUrl, `/api/products/p-${String(100 + i).padStart(6, '0')}`);
     // The page refreshes every second and rates cover the last 5 s.
     const rateOf = (service: string) =>
@@ -84,6 +84,23 @@ describe('the live page, in a real browser (headless Chromium)', { skip }, () =>
     );
     // A product read goes through the gateway and catalog only: the other services show no traffic.
     for (const service of ['pricing', 'orders', 'recommendations']) assert.equal(await rateOf(service), 0, `${service}'s rate`);
+    // Each catalog replica's share of the calls, and the weight the gateway's balancer gives it from its load reports
+    // (reported once per second, scraped once per second).
+    await page.waitForFunction(
+      () =>
+        Array.from(document.querySelectorAll('[data-service="catalog"] [data-replica]')).every(
+          (tr) => Number(tr.getAttribute('data-weight')) > 0,
+        ),
+      undefined,
+      { timeout: 10_000 },
+    );
+    const rows = await page.$$eval('[data-service="catalog"] [data-replica]', (trs) =>
+      trs.map((tr) => ({ share: tr.getAttribute('data-share'), weight: tr.getAttribute('data-weight') })),
+    );
+    assert.ok(rows.length >= 2, 'catalog runs several replicas locally');
+    const shares = rows.map((r) => Number(r.share));
+    assert.ok(Math.abs(shares.reduce((a, b) => a + b, 0) - 1) < 0.05, `catalog's shares sum to 1: ${JSON.stringify(rows)}`);
+    for (const row of rows) assert.ok(Number(row.weight) > 0, `every catalog replica reports a weight: ${JSON.stringify(rows)}`);
   });
 
   it('draws the waterfall of an order across every hop: gateway → orders → catalog, pricing, PostgreSQL', async () => {
