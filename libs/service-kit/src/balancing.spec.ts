@@ -18,7 +18,7 @@ import { ENDPOINTS_FILE_VARIABLE } from './local-resolver.js';
  * Balancing by reported load, end to end over loopback: real kit servers in processes of their own (each one's event
  * loop and CPU are its own, as a pod's are), each streaming its ORCA load report; one kit client in this process with
  * the kit's service config (weighted_round_robin, out of band reports) over the local resolver. A replica is "slow"
- * by spending twice the CPU per call. The load is open loop and below what the replicas can serve, so utilization
+ * by spending three times the CPU per call. The load is open loop and below what the replicas can serve, so utilization
  * tells headroom (a replica at 100 % reports no headroom whatever its speed).
  */
 const CATALOG = 'strata.catalog.v1.CatalogService';
@@ -108,10 +108,10 @@ if (process.env[SPIN_MS_VARIABLE]) {
     const share = (answered: Map<string, number>, name: string) =>
       (answered.get(name) ?? 0) / [...answered.values()].reduce((a, b) => a + b, 0);
 
-    it('gives a replica that needs twice the CPU per call about half the calls of the others, and a replica added under load its fair share', async (t) => {
+    it('gives a replica that needs three times the CPU per call far fewer calls than the others, and a replica added under load its fair share', async (t) => {
       process.env[ENDPOINTS_FILE_VARIABLE] = endpoints;
       await import('./local-resolver.js'); // registers strata-local:/// (as the local cluster's --import does)
-      const addresses = await Promise.all([startReplica('a', 2), startReplica('b', 2), startReplica('slow', 4)]);
+      const addresses = await Promise.all([startReplica('a', 2), startReplica('b', 2), startReplica('slow', 6)]);
       publish(addresses);
       const client = createGrpcClient<CatalogServiceClient>(CATALOG, { target: 'strata-local:///catalog', timeoutMs: 5_000 });
       try {
@@ -122,9 +122,11 @@ if (process.env[SPIN_MS_VARIABLE]) {
         const slow = share(weighted.answered, 'slow');
         const fast = (share(weighted.answered, 'a') + share(weighted.answered, 'b')) / 2;
         t.diagnostic(`weighted: ${JSON.stringify(Object.fromEntries(weighted.answered))}`);
-        // round_robin would give each exactly a third; by weight the slow one gets about half of a fast one's share.
+        // round_robin would give each exactly a third; by weight the slow one gets well under a fast one's share
+        // (measured 0.50–0.59 of it beside the generator's test; the spins alone would say 1/3, but every call also
+        // costs gRPC's own work, the same on each replica, which narrows the ratio).
         assert.ok(slow < 0.75 * fast, `slow replica's share ${slow.toFixed(3)} against ${fast.toFixed(3)} (round_robin: equal)`);
-        assert.ok(slow > 0.25 * fast, `slow replica's share ${slow.toFixed(3)} against ${fast.toFixed(3)}: starved`);
+        assert.ok(slow > 0.15 * fast, `slow replica's share ${slow.toFixed(3)} against ${fast.toFixed(3)}: starved`);
 
         // A fourth replica, as fast as a and b, joins under load. Its server's connections last 5 s, so its clients
         // reconnect to it every 5 s (each time grpc-js re-resolves and every endpoint turns READY again). Until its

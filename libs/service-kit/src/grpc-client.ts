@@ -54,7 +54,7 @@ const RETRYABLE_LEVELS = new Set(['NO_SIDE_EFFECTS', 'IDEMPOTENT']);
  * - no blackout (the default is 10 s): grpc-js restarts an endpoint's blackout whenever it turns READY, and every
  *   endpoint turns READY again at each address-list update, which follows every reconnect (it re-resolves when a
  *   connection drops; the servers' max connection age drops each one every 30 s): with 3 s, balancing.spec measured
- *   the slow replica back at an equal share (423 of 1,802 calls against 456–467) — weights were off 40 % of the
+ *   the slow replica (then at twice the CPU per call) back at an equal share (423 of 1,802 calls against 456–467) — weights were off 40 % of the
  *   time. Without it an endpoint keeps its weight across reconnects, and a new one is scheduled as the average
  *   endpoint (the patched picker) until its first report with calls, a second after its first calls;
  * - weights expire after 3 min without reports (the default): an endpoint that stopped reporting becomes average again.

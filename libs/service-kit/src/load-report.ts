@@ -77,12 +77,13 @@ export class LoadReporter {
   #sample: LoadSample = { applicationUtilization: 0, eventLoopUtilization: 0, cpuUtilization: 0, qps: 0, eps: 0 };
   /** The last non-zero weight: a client keeps it through windows without calls (it ignores a report that gives 0). */
   #lastWeight = 0;
-  readonly #limitCores: number;
+  /** A fixed limit (tests), else the cgroup's, read again every window: a quota can be changed live (`docker update --cpu-quota`). */
+  readonly #limitCores?: number;
   readonly #timer: NodeJS.Timeout;
   readonly #streams = new Map<ReportStream, NodeJS.Timeout>();
 
   constructor(options: { readonly registry?: Registry; readonly limitCores?: number; readonly windowMs?: number } = {}) {
-    this.#limitCores = options.limitCores ?? cpuLimitCores();
+    this.#limitCores = options.limitCores;
     this.#timer = setInterval(() => this.sampleNow(), options.windowMs ?? LOAD_REPORT_WINDOW_MS).unref();
     if (options.registry) {
       const current = () => this.#sample;
@@ -123,7 +124,7 @@ export class LoadReporter {
     if (seconds <= 0) return this.#sample;
     const cpu = process.cpuUsage(this.#cpu);
     const elu = performance.eventLoopUtilization(this.#elu);
-    const cpuUtilization = (cpu.user + cpu.system) / 1e6 / seconds / this.#limitCores;
+    const cpuUtilization = (cpu.user + cpu.system) / 1e6 / seconds / (this.#limitCores ?? cpuLimitCores());
     this.#sample = {
       applicationUtilization: Math.max(elu.utilization, cpuUtilization),
       eventLoopUtilization: elu.utilization,

@@ -59,7 +59,7 @@ describe('declarative scaling on one machine: the local cluster follows k8s/over
       scenario: mixedScenario(scenarios, orderId),
       context: { runId: `live-${Date.now()}` },
       rate: 60,
-      durationSec: 26,
+      durationSec: 34,
     });
     await delay(3_000);
 
@@ -69,21 +69,28 @@ describe('declarative scaling on one machine: the local cluster follows k8s/over
     const ready = await until(() => catalog().some((r) => r.id === 'catalog-4' && r.state === 'ready'), 15_000, 'catalog-4 ready');
     const newcomer = cluster.plans.find((p) => p.id === 'catalog-4')!;
     const serving = await until(async () => (await served(newcomer.metricsUrl)) > 0, 15_000, 'catalog-4 serving');
-    // Its share over the next 4 s, against every catalog replica's.
+    // Its share of 4 s windows, against every catalog replica's, until it is an equal one. The callers balance with
+    // weighted_round_robin over the load each replica reports: a new replica starts as the average endpoint, then its
+    // own reports weigh it — at first below the others (a cold process spends more CPU per call; measured 82 of 431
+    // calls in its first 4 s, fair 108) — until its cost per call settles. The goal: an equal share (±20 %) within
+    // 15 s of ready.
     const replicas = () => catalog().filter((r) => r.state === 'ready');
-    const before = await Promise.all(replicas().map(async (r) => [r.id, await served(r.metricsUrl)] as const));
-    await delay(4_000);
-    const gained = await Promise.all(
-      before.map(async ([id, n]) => [id, (await served(cluster.plans.find((p) => p.id === id)!.metricsUrl)) - n] as const),
-    );
-    const total = gained.reduce((a, [, n]) => a + n, 0);
-    const share = gained.find(([id]) => id === 'catalog-4')![1];
-    // round_robin gives every ready endpoint the same number of calls: measured 105–110 of 422–438 (fair 106–110) in
-    // eight CI runs. A newcomer that callers reached late or only some callers use falls outside ±15 %.
-    assert.ok(
-      Math.abs(share - total / 4) <= 0.15 * (total / 4),
-      `catalog-4 served ${share} of ${total} calls in 4 s; its fair share is ${(total / 4).toFixed(0)} (±15 %)`,
-    );
+    const windows: string[] = [];
+    let equal = false;
+    while (!equal && performance.now() - ready < 15_000) {
+      const before = await Promise.all(replicas().map(async (r) => [r.id, await served(r.metricsUrl)] as const));
+      await delay(4_000);
+      const gained = await Promise.all(
+        before.map(async ([id, n]) => [id, (await served(cluster.plans.find((p) => p.id === id)!.metricsUrl)) - n] as const),
+      );
+      const total = gained.reduce((a, [, n]) => a + n, 0);
+      const share = gained.find(([id]) => id === 'catalog-4')![1];
+      windows.push(
+        `${((performance.now() - ready) / 1000).toFixed(1)} s after ready: ${share} of ${total} (fair ${(total / 4).toFixed(0)})`,
+      );
+      equal = Math.abs(share - total / 4) <= 0.2 * (total / 4);
+    }
+    assert.ok(equal, `catalog-4 did not reach an equal share (±20 %) within 15 s of ready: ${windows.join('; ')}`);
     // Callers reach it soon after it turns ready (measured 0.0–0.2 s), well inside the 15 s the wait above allows.
     assert.ok(serving - ready <= 3_000, `catalog-4 served its first call ${((serving - ready) / 1000).toFixed(1)} s after it was ready`);
 
@@ -111,7 +118,7 @@ describe('declarative scaling on one machine: the local cluster follows k8s/over
     assert.deepEqual(others(), othersBefore, 'no other process restarted');
     console.log(
       `live scaling: save → catalog-4 ready ${((ready - savedUp) / 1000).toFixed(1)} s, → serving ${((serving - savedUp) / 1000).toFixed(1)} s; ` +
-        `its share in the next 4 s ${share} of ${total} calls (fair ${(total / 4).toFixed(0)}); save → scaled down to 2 ${((removed - savedDown) / 1000).toFixed(1)} s; ` +
+        `its share per 4 s window: ${windows.join('; ')}; save → scaled down to 2 ${((removed - savedDown) / 1000).toFixed(1)} s; ` +
         `requests ${result.sent}, failed ${result.failed}, dropped ${result.dropped}`,
     );
   });
