@@ -4,7 +4,7 @@
 // ({"baseUrls": [...]} or {"grpcTarget": "ipv4:..."}), followed within a second; progress on stderr; the result, with
 // the CPU this process used, as one JSON line on stdout.
 import { createInterface } from 'node:readline';
-import { runClosedLoop, runOpenLoop, type LoadResult, type LoadSnapshot } from './driver.js';
+import { runClosedLoop, runOpenLoop, type LoadBalancing, type LoadResult, type LoadSnapshot } from './driver.js';
 import { loadScenarios, type ScenarioContext } from './scenarios.js';
 
 export interface WorkerSpec {
@@ -19,6 +19,7 @@ export interface WorkerSpec {
   grpcTarget?: string;
   startIndex?: number;
   timeoutMs?: number;
+  loadBalancing?: LoadBalancing;
 }
 
 export interface WorkerResult extends LoadResult {
@@ -44,6 +45,7 @@ const common = {
   grpcTarget: () => grpcTarget,
   startIndex: spec.startIndex,
   timeoutMs: spec.timeoutMs,
+  loadBalancing: spec.loadBalancing,
   onProgress: (s: LoadSnapshot) => process.stderr.write(`${JSON.stringify(s)}\n`),
 };
 const result =

@@ -19,6 +19,9 @@ export interface LoadTarget {
   grpcTarget?: string | (() => string);
 }
 
+/** The balancing policies a gRPC load can use: the kit's (weighted by reported load), or plain round_robin to compare. */
+export type LoadBalancing = 'weighted_round_robin' | 'round_robin';
+
 interface CommonOptions extends LoadTarget {
   scenario: Scenario;
   context: ScenarioContext;
@@ -29,6 +32,11 @@ interface CommonOptions extends LoadTarget {
   onProgress?: (snapshot: LoadSnapshot) => void;
   /** First request index (keeps idempotency keys unique across runs). */
   startIndex?: number;
+  /**
+   * gRPC scenarios: how the channel balances over the target's addresses. The kit's weighted_round_robin (default),
+   * as the callers inside the cluster balance; round_robin only where an experiment compares the two.
+   */
+  loadBalancing?: LoadBalancing;
   /**
    * HTTP scenarios: called with every answer (status, headers, latency), for a test that holds what the answers
    * carry (a 503's Retry-After), not only how many there were.
@@ -55,6 +63,8 @@ export interface LoadSnapshot {
   failed: number;
   dropped: number;
   inFlight: number;
+  /** In progress reports: the p99 of the answers since the previous report (NaN when none came). */
+  intervalP99Ms?: number;
 }
 
 export interface LoadResult extends LoadSnapshot {
@@ -123,7 +133,9 @@ function grpcSender(scenario: GrpcScenario, options: CommonOptions, timeoutMs: n
   // replicas' load reports), and no retries, so that every failure is counted (a load generator must not hide them).
   const connect = (target: string) =>
     new grpc.Client(target, grpc.credentials.createInsecure(), {
-      'grpc.service_config': JSON.stringify({ loadBalancingConfig: LOAD_BALANCING_CONFIG }),
+      'grpc.service_config': JSON.stringify({
+        loadBalancingConfig: options.loadBalancing === 'round_robin' ? [{ round_robin: {} }] : LOAD_BALANCING_CONFIG,
+      }),
       'grpc.service_config_disable_resolution': 1,
       'grpc.enable_retries': 0,
       'grpc.enable_channelz': 0,
@@ -170,6 +182,12 @@ function grpcSender(scenario: GrpcScenario, options: CommonOptions, timeoutMs: n
 /** The engine shared by the open and the closed loop: one sender, one HDR histogram (µs, 3 significant digits). */
 class Run {
   readonly histogram = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 120_000_000, numberOfSignificantValueDigits: 3 });
+  /** The answers since the last progress report (its `intervalP99Ms`). */
+  private readonly interval = hdr.build({
+    lowestDiscernibleValue: 1,
+    highestTrackableValue: 120_000_000,
+    numberOfSignificantValueDigits: 3,
+  });
   readonly errors: Record<string, number> = {};
   readonly began = performance.now();
   sent = 0;
@@ -198,7 +216,9 @@ class Run {
     this.sent++;
     const t0 = performance.now();
     const failure = await this.sender.send(index);
-    this.histogram.recordValue(Math.max(1, Math.round((performance.now() - t0) * 1000)));
+    const micros = Math.max(1, Math.round((performance.now() - t0) * 1000));
+    this.histogram.recordValue(micros);
+    this.interval.recordValue(micros);
     if (failure === undefined) this.completed++;
     else {
       this.failed++;
@@ -211,7 +231,9 @@ class Run {
   progress(): void {
     if (this.options.onProgress && performance.now() - this.lastProgress >= 1000) {
       this.lastProgress = performance.now();
-      this.options.onProgress(this.snapshot());
+      const intervalP99Ms = this.interval.totalCount > 0 ? this.interval.getValueAtPercentile(99) / 1000 : Number.NaN;
+      this.interval.reset();
+      this.options.onProgress({ ...this.snapshot(), intervalP99Ms });
     }
   }
 

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { MissingPrerequisite } from '@strata/preflight';
 import { loadServices } from '@strata/service-registry';
-import type { LoadSnapshot } from '../driver.js';
+import type { LoadBalancing, LoadSnapshot } from '../driver.js';
 import type { WorkerResult, WorkerSpec } from '../driver-worker.js';
 import { LOADTESTS_ROOT, type Scenario, type ScenarioContext } from '../scenarios.js';
 import type { ProbeOutcome } from './search.js';
@@ -28,6 +28,10 @@ export interface DriverRun {
   concurrency?: number;
   startIndex: number;
   onProgress?: (line: string) => void;
+  /** The driver's snapshot about once a second (the Node engine only), with the p99 of that second. */
+  onSnapshot?: (snapshot: LoadSnapshot) => void;
+  /** gRPC scenarios: the channel's balancing (the Node engine only; default the kit's weighted_round_robin). */
+  loadBalancing?: LoadBalancing;
 }
 
 export interface DriverResult extends ProbeOutcome {
@@ -76,6 +80,7 @@ export class NodeDriver implements LoadDriver {
       rate: run.rate,
       concurrency: run.concurrency,
       startIndex: run.startIndex,
+      loadBalancing: run.loadBalancing,
       ...targets(),
     };
     const child = spawn(process.execPath, [join(LOADTESTS_ROOT, 'dist', 'driver-worker.js'), JSON.stringify(spec)], {
@@ -96,6 +101,7 @@ export class NodeDriver implements LoadDriver {
       for (const line of lines) {
         if (!line.startsWith('{')) continue;
         const s = JSON.parse(line) as LoadSnapshot;
+        run.onSnapshot?.(s);
         run.onProgress?.(
           `${s.elapsedSec.toFixed(0)} s, sent ${s.sent}, ok ${s.completed}, failed ${s.failed}, dropped ${s.dropped}, in flight ${s.inFlight}`,
         );

@@ -103,6 +103,11 @@ export class ManifestsTarget implements ExperimentTarget {
     return ['postgres', ...registry.names];
   }
 
+  /** The container of a replica (its pod's first), for what Kubernetes cannot say but a node can (`docker update`). */
+  containerOf(service: string, replicaId: string): string | undefined {
+    return this.pods(service).find((p) => p.name === replicaId)?.containers[0]?.containerId;
+  }
+
   baseUrls(): string[] {
     // The edge's endpoints: each ready gateway pod, as an endpoint-aware load balancer (an ingress) sends to them.
     return this.cluster.endpoints(NAMESPACE, registry.inLayer('edge')[0]!.name).map((address) => `http://${address}`);

@@ -42,6 +42,9 @@ export async function benchLoad(
     context: { runId: 'bench' },
     concurrency: inflight,
     timeoutMs: 5_000,
+    // One endpoint: balancing has nothing to choose. round_robin keeps the load generator the same bare caller for
+    // every subject (a weighted_round_robin channel would open an ORCA stream to the servers that serve one).
+    loadBalancing: 'round_robin' as const,
     ...(url ? { baseUrls: [url.origin] } : { grpcTarget: target }),
   };
   if (warmupSeconds > 0) await runClosedLoop({ ...options, durationSec: warmupSeconds });
