@@ -1,9 +1,9 @@
 import { freePort, reservePortRegion } from '@strata/dev-kit';
 import { REPO_ROOT, startLocalCluster, type LocalCluster, type LocalClusterOptions } from '@strata/local-cluster';
 import type { HttpScenario, Scenario } from '@strata/loadtests';
-import { cpSync, mkdtempSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 
 /** Boots the whole system as `npm start` does (same overlay, same supervisor) on free ports, in memory. */
 export async function startTestCluster(
@@ -80,6 +80,20 @@ export function editableOverlay(): string {
   const copy = mkdtempSync(join(tmpdir(), 'strata-k8s-'));
   cpSync(join(REPO_ROOT, 'k8s'), join(copy, 'k8s'), { recursive: true });
   return join(copy, 'k8s', 'overlays', 'local');
+}
+
+/**
+ * A test's own Kustomize layer on a checkout overlay (`k8s/overlays/<base>`), in a copy of k8s/: `kustomization` is
+ * the layer's body, written below `resources: [../<base>]`. Returns the layer's directory, an overlay to boot.
+ */
+export function overlayLayer(base: string, kustomization: string): string {
+  const dir = join(dirname(editableOverlay()), `test-${base}`);
+  mkdirSync(dir);
+  writeFileSync(
+    join(dir, 'kustomization.yaml'),
+    `apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n  - ../${base}\n${kustomization}`,
+  );
+  return dir;
 }
 
 /** Idempotent requests of every layer, in turn: product (catalog), quote (pricing), recommendations, order read. */
