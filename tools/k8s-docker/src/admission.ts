@@ -125,7 +125,7 @@ const POD_SPEC: Spec = {
   automountServiceAccountToken: notEnforced(`${API}: no ServiceAccount token is mounted`),
   affinity: notEnforced(SCHEDULING),
   topologySpreadConstraints: notEnforced(SCHEDULING),
-  nodeSelector: notEnforced(SCHEDULING),
+  nodeSelector: notEnforced(`${SCHEDULING} (unless a run declares nodes as CPU sets: ClusterOptions.nodes)`),
   tolerations: notEnforced(SCHEDULING),
   priorityClassName: notEnforced(SCHEDULING),
 };

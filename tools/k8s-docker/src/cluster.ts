@@ -28,7 +28,28 @@ export interface ClusterOptions {
   backoffMaxMs?: number;
   /** The HPA controller's sync period (15 s, the controller manager's default). */
   hpaSyncPeriodMs?: number;
+  /**
+   * Nodes emulated on this one host as CPU sets: a pod whose `nodeSelector` every label of a node satisfies runs its
+   * containers on that node's CPUs only (`--cpuset-cpus`), as separate machines would keep two layers off each other's
+   * cores; a pod that selects no declared node, or none, runs on every CPU (with a Warning event when it selected one
+   * that is not declared). Without nodes, one Docker host is one node and `nodeSelector` is not enforced.
+   */
+  nodes?: readonly NodeCpus[];
   log?: (line: string) => void;
+}
+
+/** One emulated node: its labels (what a `nodeSelector` matches) and the host CPUs that stand for it ("1", "0-1"). */
+export interface NodeCpus {
+  name: string;
+  labels: Record<string, string>;
+  cpus: string;
+}
+
+/** The node a pod's `nodeSelector` places it on: the first whose labels satisfy every entry (none without a selector). */
+export function nodeFor(nodes: readonly NodeCpus[], selector: Record<string, string> | undefined): NodeCpus | undefined {
+  const wanted = Object.entries(selector ?? {});
+  if (wanted.length === 0) return undefined;
+  return nodes.find((n) => wanted.every(([k, v]) => n.labels[k] === v));
 }
 
 export interface ClusterEvent {
@@ -466,8 +487,18 @@ export class DockerCluster extends EventEmitter {
       initContainers: [],
       containers: [],
     };
+    const placed = nodeFor(this.options.nodes ?? [], spec.nodeSelector);
+    if (this.options.nodes?.length && spec.nodeSelector && !placed)
+      this.event(
+        `pod/${pod.name}`,
+        pod.namespace,
+        'Warning',
+        'NodeSelectorUnmatched',
+        `no declared node has the labels ${JSON.stringify(spec.nodeSelector)}: runs on every CPU`,
+      );
     const worker = new PodWorker(pod, {
       node: this.node,
+      cpuset: placed?.cpus,
       pauseImage: this.nodeImage,
       mapImage: (ref) => this.imageMap[ref] ?? ref,
       dns: () => this.dnsAddress,

@@ -49,6 +49,8 @@ export interface ContainerPlan {
   cpuQuotaMilli?: number;
   /** cpu.shares from the CPU request, as the kubelet sets them (1024 per core, at least 2). */
   cpuShares?: number;
+  /** The host CPUs it may run on (`docker run --cpuset-cpus`): the node it stands on, where a run declares nodes. */
+  cpusetCpus?: string;
   memoryBytes?: number;
   mounts: Mount[];
 }
@@ -223,6 +225,7 @@ export class DockerNode extends EventEmitter {
         GroupAdd: plan.groupAdd,
         ...(plan.cpuQuotaMilli !== undefined ? { CpuPeriod: 100_000, CpuQuota: Math.max(1_000, plan.cpuQuotaMilli * 100) } : {}),
         ...(plan.cpuShares !== undefined ? { CpuShares: plan.cpuShares } : {}),
+        ...(plan.cpusetCpus !== undefined ? { CpusetCpus: plan.cpusetCpus } : {}),
         ...(plan.memoryBytes !== undefined ? { Memory: plan.memoryBytes, MemorySwap: plan.memoryBytes } : {}),
         Mounts: plan.mounts.map((m) => ({ Type: m.type, Source: m.source, Target: m.target, ReadOnly: m.readOnly })),
       },

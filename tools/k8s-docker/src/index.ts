@@ -5,6 +5,8 @@ export {
   podStatus,
   type ClusterEvent,
   type ClusterOptions,
+  nodeFor,
+  type NodeCpus,
   type ClusterSnapshot,
   type ServiceView,
 } from './cluster.js';

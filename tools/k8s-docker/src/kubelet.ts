@@ -65,6 +65,8 @@ export interface KubeletDeps {
   dns(): string;
   objects(namespace: string): NamespaceObjects;
   stateDir: string;
+  /** The host CPUs of the node the pod was placed on, where the run declares nodes (else undefined: every CPU). */
+  cpuset?: string;
   /** The container back-off of the kubelet: 10 s, doubling to 300 s, reset after 10 minutes without a crash. */
   backoffInitialMs: number;
   backoffMaxMs: number;
@@ -488,6 +490,7 @@ export class PodWorker {
       // The API's default without a profile is Unconfined (the kubelet's --seccomp-default is off by default).
       seccompUnconfined: seccomp !== 'RuntimeDefault',
       ...containerResources(container),
+      cpusetCpus: this.deps.cpuset,
       mounts,
     });
     // The kubelet keeps the last dead container of each (for `logs --previous`); older ones go.

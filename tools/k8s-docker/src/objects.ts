@@ -148,6 +148,8 @@ export interface PodSpec {
   enableServiceLinks?: boolean;
   serviceAccountName?: string;
   automountServiceAccountToken?: boolean;
+  /** Honoured only against the CPU sets a run declares as nodes (`ClusterOptions.nodes`). */
+  nodeSelector?: Record<string, string>;
 }
 
 export interface PodTemplate {

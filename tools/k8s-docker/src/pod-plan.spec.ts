@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { admit } from './admission.js';
+import { nodeFor } from './cluster.js';
 import { Backoff } from './kubelet.js';
 import type { Container, KubeObject, PodSpec } from './objects.js';
 import { ContainerConfigError, containerEnv, containerResources, containerUser, expand, type NamespaceObjects } from './pod-plan.js';
@@ -185,5 +186,21 @@ describe('admission', () => {
     assert.deepEqual(memory.refused, [
       'HorizontalPodAutoscaler shop/web: spec.metrics[0].resource.name: only "cpu" is implemented by this runtime, got "memory"',
     ]);
+  });
+});
+
+describe('nodes declared as CPU sets', () => {
+  const nodes = [
+    { name: 'fixed', labels: { pool: 'fixed', zone: 'a' }, cpus: '0' },
+    { name: 'stepped', labels: { pool: 'stepped', zone: 'a' }, cpus: '1' },
+  ];
+  it('places a pod on the first node whose labels satisfy every entry of its nodeSelector', () => {
+    assert.equal(nodeFor(nodes, { pool: 'stepped' })?.cpus, '1');
+    assert.equal(nodeFor(nodes, { zone: 'a', pool: 'fixed' })?.cpus, '0');
+  });
+  it('places none without a selector, or where one entry matches no node', () => {
+    assert.equal(nodeFor(nodes, undefined), undefined);
+    assert.equal(nodeFor(nodes, {}), undefined);
+    assert.equal(nodeFor(nodes, { pool: 'stepped', zone: 'b' }), undefined);
   });
 });
