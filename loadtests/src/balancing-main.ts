@@ -94,7 +94,7 @@ const docker = requireDocker('the balancing experiment runs in containers: start
 if (!values['no-build']) buildImages();
 const cpus = Object.fromEntries(registry.services.map((s) => [s.name, s.name === service ? plan.cpusPerReplica : s.capacity.fixedCpus]));
 log(`starting k8s/overlays/capacity in containers, ${service} at 4 replicas of ${plan.cpusPerReplica} CPU …`);
-const target = await ManifestsTarget.start(service, 4, cpus, { tag: values.tag!, log });
+const target = await ManifestsTarget.start(service, 4, cpus, { tag: values.tag!, log, placement: { name: 'shared' } });
 const driver = new NodeDriver();
 try {
   log(`unequal replicas: ${plan.repeats} × ${POLICIES.join(' and ')}, ${plan.warmUpSec + plan.measureSec} s each`);

@@ -14,7 +14,7 @@ import {
   type CpuAccounting,
   type Repeated,
 } from './statistics.js';
-import type { ExperimentTarget, ReplicaHandle } from './targets.js';
+import type { ExperimentTarget, Placement, ReplicaHandle } from './targets.js';
 
 const scenarios: Record<string, Scenario> = await loadScenarios();
 
@@ -47,6 +47,8 @@ export interface ExperimentSettings {
   refinements: number;
   /** Skip the SLO search (the CI smoke measures saturation and the control only). */
   skipSlo?: boolean;
+  /** Repeat the first step's saturation runs until they agree within ±10 % (the reference; not in the smoke). */
+  steadyReference?: boolean;
   /** Runs every measured probe. */
   driver: LoadDriver;
   /** Runs the load during a live scale-out: a driver that follows the replicas (the Node engine). */
@@ -71,6 +73,13 @@ export interface StepResult {
   replicas: number;
   saturation: Repeated;
   saturationEfficiency: number;
+  /**
+   * Requests per CPU-second the stepped replicas actually used, per saturation run: what one request costs the layer,
+   * which quota noise (a replica given less CPU than its quota in some run) does not move.
+   */
+  perCpuSecond: Repeated;
+  /** `perCpuSecond` against the 1-replica figure (1 = each request costs what it did at one replica). */
+  cpuEfficiency: number;
   saturationRuns: SaturationRun[];
   /** Requests that failed in the warm-up windows before the saturation runs (not measured, but still failures). */
   warmUpFailed: number;
@@ -94,6 +103,15 @@ export interface StepResult {
     hostIdle: number;
   };
   scaleOut?: { sent: number; failed: number; secondsUntilTraffic: number[]; othersRestarted: boolean };
+}
+
+/** The reference (1-replica) saturation figure is steady when its repeats lie within ±10 % of their median. */
+export const STEADY_SPREAD = 0.1;
+
+/** Requests the layer completed per CPU-second its replicas used, in one saturation run. */
+export function perCpuSecondOf(run: SaturationRun): number {
+  const cores = run.accounting.stepped.reduce((sum, r) => sum + r.cores, 0);
+  return cores > 0 ? run.throughput / cores : Number.NaN;
 }
 
 let requestIndex = 0;
@@ -165,6 +183,9 @@ function account(
       driverCores: driverCpuSeconds / seconds,
       hostIdle: hostIdleShare(before.host, after.host),
       hostCores: after.host.cores,
+      ...(target.placement.name === 'pinned'
+        ? { fixedNode: { cpus: target.placement.fixed, idle: hostIdleShare(before.host, after.host, target.placement.fixed) } }
+        : {}),
     },
     throttledPerSecond: throttled / seconds,
   };
@@ -262,8 +283,7 @@ export async function runLayer(
     const controls: number[] = [];
     const controlMedians: number[] = [];
     let controlFailed = 0;
-    for (let repeat = 1; repeat <= settings.repeats; repeat++) {
-      const tag = `${plan.service} × ${replicas}, repeat ${repeat}/${settings.repeats}`;
+    const saturationRun = async (tag: string) => {
       say([`${tag}: saturation (closed loop, ${concurrency} outstanding)`]);
       const before = await snapshot(target);
       const sat = await drive(settings, target, ctx, plan.scenario, { seconds: settings.probeSeconds, concurrency });
@@ -272,11 +292,17 @@ export async function runLayer(
       const bound = boundBy(accounting);
       runs.push({ throughput: sat.achievedRate, p99Ms: sat.p99Ms, failed: sat.failed, accounting, throttledPerSecond, bound });
       const shares = requestShares(accounting.stepped).map((s) => `${Math.round(s * 100)} %`);
+      const fixedNode = accounting.fixedNode ? `, the rest's CPU ${Math.round(accounting.fixedNode.idle * 100)} % idle` : '';
       log(
         `    ${tag}: saturation ${sat.achievedRate.toFixed(1)} req/s (p99 ${sat.p99Ms.toFixed(0)} ms, failed ${sat.failed}); ` +
           `${plan.service} CPU ${accounting.stepped.map((r) => (Number.isFinite(r.quota) ? `${Math.round((r.cores / r.quota) * 100)} %` : `${r.cores.toFixed(2)} cores`)).join(' ')}` +
-          `${Number.isFinite(accounting.stepped[0]?.quota ?? Number.NaN) ? ' of quota' : ''}, requests ${shares.join(' ')}; driver ${accounting.driverCores.toFixed(2)} cores; host idle ${Math.round(accounting.hostIdle * 100)} % → bound by ${bound.by}`,
+          `${Number.isFinite(accounting.stepped[0]?.quota ?? Number.NaN) ? ' of quota' : ''}, ${perCpuSecondOf(runs.at(-1)!).toFixed(0)} req per CPU-second, requests ${shares.join(' ')}; driver ${accounting.driverCores.toFixed(2)} cores; host idle ${Math.round(accounting.hostIdle * 100)} %${fixedNode} → bound by ${bound.by}`,
       );
+      return sat;
+    };
+    for (let repeat = 1; repeat <= settings.repeats; repeat++) {
+      const tag = `${plan.service} × ${replicas}, repeat ${repeat}/${settings.repeats}`;
+      const sat = await saturationRun(tag);
 
       if (!settings.skipSlo) {
         say([`${tag}: SLO search (p99 ≤ ${plan.sloP99Ms} ms, nothing failed)`]);
@@ -319,7 +345,22 @@ export async function runLayer(
       );
     }
 
-    const saturation = repeated(runs.map((r) => r.throughput));
+    // The reference every efficiency divides by: at the first step, more saturation runs until the last `repeats` of
+    // them agree within ±10 % of their median (at most three times as many runs); the figure is their median.
+    let reference: SaturationRun[] = runs;
+    if (steps.length === 0 && settings.steadyReference) {
+      const latest = () => runs.slice(-settings.repeats);
+      while (repeated(latest().map((r) => r.throughput)).spread > STEADY_SPREAD && runs.length < settings.repeats * 3)
+        await saturationRun(
+          `${plan.service} × ${replicas}, reference run ${runs.length + 1} (until ${settings.repeats} agree within ±10 %)`,
+        );
+      reference = latest();
+      log(
+        `    reference: ${runs.length} saturation runs, the last ${reference.length} within ±${Math.round(repeated(reference.map((r) => r.throughput)).spread * 100)} % of their median${repeated(reference.map((r) => r.throughput)).spread > STEADY_SPREAD ? ' (NOT steady: the spread stayed above ±10 %)' : ''}`,
+      );
+    }
+    const saturation = repeated(reference.map((r) => r.throughput));
+    const perCpuSecond = repeated(reference.map(perCpuSecondOf));
     const capacity = repeated(capacities);
     const first = steps[0];
     const medianOf = (f: (r: SaturationRun) => number) => median(runs.map(f));
@@ -327,6 +368,8 @@ export async function runLayer(
       replicas,
       saturation,
       saturationEfficiency: first ? efficiency(saturation.median, replicas / first.replicas, first.saturation.median) : 1,
+      perCpuSecond,
+      cpuEfficiency: first ? perCpuSecond.median / first.perCpuSecond.median : 1,
       saturationRuns: runs,
       warmUpFailed,
       capacity,
@@ -372,6 +415,8 @@ export interface LayerReport {
   repeats: number;
   probeSeconds: number;
   cpusPerReplica: number;
+  /** Where the layers ran (reports stored before the pinned arrangement existed ran shared). */
+  placement?: Placement;
   steps: StepResult[];
   startedAt: string;
   finishedAt: string;

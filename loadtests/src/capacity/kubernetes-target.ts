@@ -29,6 +29,8 @@ export function cpuCores(quantity: string | undefined): number {
  */
 export class KubernetesTarget implements ExperimentTarget {
   readonly name = 'k8s';
+  /** Kubernetes places pods on its own nodes; local processes share every CPU. */
+  readonly placement = { name: 'shared' } as const;
   readonly capacityNote = "each pod has a CPU limit (the overlay's resources), so one replica is a fixed amount of capacity";
   private readonly forwards = new Map<string, { child: ChildProcess; port: number }>();
   private pods: PodInfo[] = [];

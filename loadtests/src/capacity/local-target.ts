@@ -17,6 +17,8 @@ const registry = loadServices();
  */
 export class LocalTarget implements ExperimentTarget {
   readonly name = 'local';
+  /** Kubernetes places pods on its own nodes; local processes share every CPU. */
+  readonly placement = { name: 'shared' } as const;
   readonly capacityNote =
     "local processes have no CPU quota: a replica may use a whole core, so capacity per replica is bounded by the machine's cores, and on 2 cores adding replicas adds capacity only while a core is idle";
   private notes: string[] = [];

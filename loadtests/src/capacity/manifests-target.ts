@@ -1,9 +1,10 @@
+import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import type { TopologyView } from '@strata/console';
 import { DockerCluster, REPO_ROOT, parseImageMap, podStatus, renderOverlay, type Pod } from '@strata/k8s-docker';
 import { loadServices } from '@strata/service-registry';
 import { containerCpuReader, containerThrottledPeriods } from './accounting.js';
-import { startCounts, trafficWatch, type ExperimentTarget, type ReplicaHandle, type ScaleOut } from './targets.js';
+import { startCounts, trafficWatch, type ExperimentTarget, type Placement, type ReplicaHandle, type ScaleOut } from './targets.js';
 
 const registry = loadServices();
 const NAMESPACE = 'strata';
@@ -34,6 +35,36 @@ const cpuPatch = (kind: string, name: string, cores: number) => {
  * one would `kubectl delete hpa` before such a run), or the runtime's HPA controller would add replicas to a saturated
  * layer and take them from an idle one while a step is measured.
  */
+/** The label a pinned run's pods select their emulated node by. */
+const NODE_LABEL = 'strata.dev/capacity-node';
+
+/**
+ * The pinned arrangement on this host: the stepped layer on the upper half of its CPUs, the rest of the system (the
+ * fixed layers, the database, the load driver) on the lower half, as two nodes would keep them apart. On this two-core
+ * machine: the stepped layer on CPU 1, everything else on CPU 0. An emulation of node separation, not two nodes: the
+ * Docker engine, the runtime itself and the kernel's network stack still run on either.
+ */
+export function pinnedPlacement(cores: number): Extract<Placement, { name: 'pinned' }> {
+  if (cores < 2) throw new Error(`the pinned arrangement needs two CPUs or more; this host has ${cores}`);
+  const all = [...Array(cores).keys()];
+  const half = Math.floor(cores / 2);
+  return { name: 'pinned', fixed: all.slice(0, half), stepped: all.slice(half) };
+}
+
+/**
+ * Pins this process (the experiment and its load driver: the Node engine's worker threads, or the k6 it starts, which
+ * inherit it) to `cpus`, every thread of it (`taskset -a`), as the driver would run on a node of the rest.
+ */
+export function pinThisProcess(cpus: readonly number[]): void {
+  execFileSync('taskset', ['-a', '-p', '-c', cpus.join(','), String(process.pid)], { stdio: 'ignore' });
+}
+
+/** A pod template's nodeSelector: the node the pinned arrangement puts it on. */
+const nodeSelectorPatch = (kind: string, name: string, node: 'stepped' | 'fixed') => ({
+  target: { kind, name },
+  patch: JSON.stringify([{ op: 'add', path: '/spec/template/spec/nodeSelector', value: { [NODE_LABEL]: node } }]),
+});
+
 const NO_AUTOSCALERS = {
   target: { kind: 'HorizontalPodAutoscaler' },
   patch: ['$patch: delete', 'apiVersion: autoscaling/v2', 'kind: HorizontalPodAutoscaler', 'metadata:', '  name: any'].join('\n'),
@@ -48,8 +79,13 @@ const NO_AUTOSCALERS = {
  */
 export class ManifestsTarget implements ExperimentTarget {
   readonly name = 'containers';
-  readonly capacityNote =
-    'each replica is a pod of the minikube overlay run by the k8s:docker runtime, with the CPU limit the experiment declares (a CFS quota on a 100 ms period, as the kubelet sets it), so one replica is a fixed amount of capacity';
+  get capacityNote(): string {
+    const where =
+      this.placement.name === 'pinned'
+        ? `; **pinned**: the stepped layer's pods on CPU ${this.placement.stepped.join(',')}, every other pod and the load driver on CPU ${this.placement.fixed.join(',')} (nodeSelectors onto two nodes the runtime emulates as CPU sets: an emulation of node separation on one two-core machine, the Docker engine and the kernel's network work still run on either)`
+        : "; **shared**: every pod and the load driver may run on both of the host's CPUs, as on one node";
+    return `each replica is a pod of the minikube overlay run by the k8s:docker runtime, with the CPU limit the experiment declares (a CFS quota on a 100 ms period, as the kubelet sets it), so one replica is a fixed amount of capacity${where}`;
+  }
   private readonly replicasOf: Record<string, number>;
 
   private constructor(
@@ -58,6 +94,7 @@ export class ManifestsTarget implements ExperimentTarget {
     private readonly cpus: Record<string, number>,
     private readonly tag: string,
     first: number,
+    readonly placement: Placement,
   ) {
     this.replicasOf = { postgres: 1, ...startCounts(stepped, first) };
   }
@@ -66,13 +103,23 @@ export class ManifestsTarget implements ExperimentTarget {
     stepped: string,
     first: number,
     cpus: Record<string, number>,
-    options: { tag: string; log: (line: string) => void },
+    options: { tag: string; log: (line: string) => void; placement: Placement },
   ): Promise<ManifestsTarget> {
-    const cluster = await DockerCluster.start({ name: 'capacity', imageMap: parseImageMap([]) });
-    const target = new ManifestsTarget(cluster, stepped, { postgres: POSTGRES_CPUS, ...cpus }, options.tag, first);
+    const { placement } = options;
+    const nodes =
+      placement.name === 'pinned'
+        ? [
+            { name: 'fixed-layers', labels: { [NODE_LABEL]: 'fixed' }, cpus: placement.fixed.join(',') },
+            { name: 'stepped-layer', labels: { [NODE_LABEL]: 'stepped' }, cpus: placement.stepped.join(',') },
+          ]
+        : undefined;
+    const cluster = await DockerCluster.start({ name: 'capacity', imageMap: parseImageMap([]), nodes });
+    const target = new ManifestsTarget(cluster, stepped, { postgres: POSTGRES_CPUS, ...cpus }, options.tag, first, placement);
     try {
       await target.apply();
-      for (const p of cluster.pods(NAMESPACE)) options.log(`    started ${p.name} (${target.cpus[appOf(p)]} CPU) at ${p.ip}`);
+      const on = (p: Pod) =>
+        placement.name === 'pinned' ? ` on CPU ${(appOf(p) === stepped ? placement.stepped : placement.fixed).join(',')}` : '';
+      for (const p of cluster.pods(NAMESPACE)) options.log(`    started ${p.name} (${target.cpus[appOf(p)]} CPU${on(p)}) at ${p.ip}`);
     } catch (error) {
       await cluster.stop({ removeVolumes: true });
       throw error;
@@ -82,9 +129,11 @@ export class ManifestsTarget implements ExperimentTarget {
 
   /** Renders the capacity overlay with this step's replicas and CPU limits, applies it, waits for the rollouts. */
   private async apply(): Promise<void> {
-    const patches = Object.entries(this.cpus).map(([service, cores]) =>
-      cpuPatch(service === 'postgres' ? 'StatefulSet' : 'Deployment', service, cores),
-    );
+    const kindOf = (service: string) => (service === 'postgres' ? 'StatefulSet' : 'Deployment');
+    const patches = Object.entries(this.cpus).map(([service, cores]) => cpuPatch(kindOf(service), service, cores));
+    if (this.placement.name === 'pinned')
+      for (const service of this.services())
+        patches.push(nodeSelectorPatch(kindOf(service), service, service === this.stepped ? 'stepped' : 'fixed'));
     const objects = renderOverlay({
       overlayDir: CAPACITY_OVERLAY,
       tag: this.tag,
@@ -161,7 +210,7 @@ export class ManifestsTarget implements ExperimentTarget {
     const layerOf = (service: string) => (service === 'postgres' ? 'data' : registry.get(service).layer);
     const snapshot = this.cluster.snapshot();
     return {
-      title: `capacity experiment: ${this.stepped} on containers (k8s/overlays/capacity, run by k8s:docker)`,
+      title: `capacity experiment: ${this.stepped} on containers (k8s/overlays/capacity, run by k8s:docker), ${this.placement.name === 'pinned' ? `pinned: ${this.stepped} on CPU ${this.placement.stepped.join(',')}, the rest on CPU ${this.placement.fixed.join(',')}` : 'shared CPUs'}`,
       services: this.services().map((name) => {
         const pods = snapshot.pods.filter((p) => appOf(p) === name && !p.deleting);
         return {

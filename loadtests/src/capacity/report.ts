@@ -9,6 +9,13 @@ const pct = (n: number) => (Number.isFinite(n) ? `${Math.round(n * 100)} %` : '�
 const spread = (r: Repeated, digits = 1) =>
   r.values.length === 0 ? '–' : `${f(r.median, digits)} (${f(r.min, digits)}–${f(r.max, digits)})${r.noisy ? ' **noisy**' : ''}`;
 
+/** Where a stored report's layers ran (reports from before the pinned arrangement ran shared). */
+export const placementOf = (r: LayerReport): 'shared' | 'pinned' => r.placement?.name ?? 'shared';
+/** A report's file stem: capacity-<service>, with -shared for the shared arrangement beside a pinned one. */
+const stem = (r: LayerReport, all: readonly LayerReport[]) =>
+  `capacity-${r.plan.service}${placementOf(r) === 'shared' && all.some((o) => o.plan.service === r.plan.service && placementOf(o) === 'pinned') ? '-shared' : ''}`;
+const cpuEfficiencyOf = (s: StepResult) => s.cpuEfficiency ?? Number.NaN;
+
 /** Efficiency at a step, or why it does not count against the layer. */
 function counted(step: StepResult, value: number): string {
   if (!Number.isFinite(value)) return '–';
@@ -34,20 +41,26 @@ export function layerSection(stored: LayerReport): string {
   const one = steps[0];
   const quota = Number.isFinite(report.cpusPerReplica) ? `${report.cpusPerReplica} CPU per replica` : 'no CPU quota';
   const lines = [
-    `### ${plan.service} (${plan.layer}) — ${report.target}, ${quota}, driver ${report.driver}, measured ${report.startedAt.slice(0, 16).replace('T', ' ')} UTC`,
+    `### ${plan.service} (${plan.layer}) — ${report.target}${report.target === 'containers' ? `, ${placementOf(report)}` : ''}, ${quota}, driver ${report.driver}, measured ${report.startedAt.slice(0, 16).replace('T', ' ')} UTC`,
     '',
     `Load: \`${plan.scenario}\` — ${plan.why}. SLO: p99 ≤ ${plan.sloP99Ms} ms, nothing failed or dropped. Control: \`${plan.control}\` at ${plan.controlRate} req/s, which does not touch ${plan.service}. ` +
       `Every step measured ${report.repeats} times (${report.probeSeconds} s probes, same topology): median (min–max); **noisy** = a repeat more than ±15 % from the median. ${report.capacityNote}.`,
     '',
-    '| replicas | saturation req/s | efficiency | SLO capacity req/s | efficiency | control p99 ms | control vs 1 replica | control failed |',
-    '|---|---|---|---|---|---|---|---|',
+    '| replicas | saturation req/s | efficiency | req per CPU-second | efficiency per CPU-second | SLO capacity req/s | efficiency | control p99 ms | control vs 1 replica | control failed |',
+    '|---|---|---|---|---|---|---|---|---|---|',
   ];
   for (const s of steps) {
     const control = one ? s.controlP99Ms.median / one.controlP99Ms.median - 1 : Number.NaN;
+    const perCpu = s.perCpuSecond ? spread(s.perCpuSecond, 0) : '–';
     lines.push(
-      `| ${s.replicas} | ${spread(s.saturation)} | ${counted(s, s.saturationEfficiency)} | ${spread(s.capacity, 0)} | ${counted(s, s.capacityEfficiency)} | ${spread(s.controlP99Ms)} | ${s === one ? '–' : `${control >= 0 ? '+' : ''}${Math.round(control * 100)} %`} | ${s.controlFailed} |`,
+      `| ${s.replicas} | ${spread(s.saturation)} | ${counted(s, s.saturationEfficiency)} | ${perCpu} | ${f(cpuEfficiencyOf(s), 2)} | ${spread(s.capacity, 0)} | ${counted(s, s.capacityEfficiency)} | ${spread(s.controlP99Ms)} | ${s === one ? '–' : `${control >= 0 ? '+' : ''}${Math.round(control * 100)} %`} | ${s.controlFailed} |`,
     );
   }
+  if (one && one.saturationRuns.length > report.repeats)
+    lines.push(
+      '',
+      `The 1-replica reference: ${one.saturationRuns.length} saturation runs until ${report.repeats} agreed within ±10 % (${one.saturationRuns.map((r) => f(r.throughput, 0)).join(', ')} req/s); the row above is the last ${report.repeats}${one.saturation.spread > 0.1 ? ', and they still spread more than ±10 %: not steady' : ''}.`,
+    );
   lines.push(
     '',
     `What explains each step (medians over the saturation runs): CPU of each ${plan.service} replica${Number.isFinite(report.cpusPerReplica) ? ' as a share of its quota' : ' in cores'}, each replica's share of the requests, the gateway's CPU, the load driver's, every other service's, and the host's idle CPU.`,
@@ -84,18 +97,43 @@ export function layerSection(stored: LayerReport): string {
 /** One line per layer for the summary: efficiency at the last step, both measures, and what bounded it. */
 export function summaryTable(reports: readonly LayerReport[], skipped: readonly SkippedLayer[] = []): string {
   const lines = [
-    '| layer | service | replicas | saturation req/s | saturation efficiency | SLO capacity req/s | SLO efficiency | control p99 change | bound by (last step) |',
-    '|---|---|---|---|---|---|---|---|---|',
+    '| layer | service | replicas | saturation req/s | saturation efficiency | efficiency per CPU-second | SLO capacity req/s | SLO efficiency | control p99 change (worst step) | bound by (last step) |',
+    '|---|---|---|---|---|---|---|---|---|---|',
   ];
   for (const r of reports.map(withBounds)) {
     const one = r.steps[0]!;
     const last = r.steps.at(-1)!;
-    const control = last.controlP99Ms.median / one.controlP99Ms.median - 1;
+    const worst = Math.max(...r.steps.slice(1).map((s) => s.controlP99Ms.median / one.controlP99Ms.median - 1));
     lines.push(
-      `| ${r.plan.layer} | ${r.plan.service} | ${r.steps.map((s) => s.replicas).join(' → ')} | ${r.steps.map((s) => f(s.saturation.median, 0)).join(' → ')} | ${counted(last, last.saturationEfficiency)} | ${r.steps.map((s) => f(s.capacity.median, 0)).join(' → ')} | ${counted(last, last.capacityEfficiency)} | ${control >= 0 ? '+' : ''}${Math.round(control * 100)} % | ${last.bound.by} |`,
+      `| ${r.plan.layer} | ${r.plan.service} | ${r.steps.map((s) => s.replicas).join(' → ')} | ${r.steps.map((s) => f(s.saturation.median, 0)).join(' → ')} | ${counted(last, last.saturationEfficiency)} (${f(last.saturation.min / (one.saturation.median * last.replicas), 2)}–${f(last.saturation.max / (one.saturation.median * last.replicas), 2)}) | ${f(cpuEfficiencyOf(last), 2)} | ${r.steps.map((s) => f(s.capacity.median, 0)).join(' → ')} | ${counted(last, last.capacityEfficiency)} | ${worst >= 0 ? '+' : ''}${Math.round(worst * 100)} % | ${last.bound.by} |`,
     );
   }
   for (const s of skipped) lines.push(`| – | ${s.service} | not stepped | – | – | – | – | – | ${s.why} |`);
+  return lines.join('\n');
+}
+
+/**
+ * Shared against pinned, for every layer measured both ways: what sharing the host's cores costs a layer's scaling
+ * and its neighbours (the control).
+ */
+export function placementTable(reports: readonly LayerReport[]): string | undefined {
+  const both = reports.filter(
+    (r) => placementOf(r) === 'shared' && reports.some((o) => o.plan.service === r.plan.service && placementOf(o) === 'pinned'),
+  );
+  if (both.length === 0) return undefined;
+  const lines = [
+    '| service | arrangement | saturation req/s | saturation efficiency at the last step | efficiency per CPU-second | control p99 ms | control p99 change (worst step) | bound by (last step) |',
+    '|---|---|---|---|---|---|---|---|',
+  ];
+  for (const shared of both)
+    for (const r of [reports.find((o) => o.plan.service === shared.plan.service && placementOf(o) === 'pinned')!, shared].map(withBounds)) {
+      const one = r.steps[0]!;
+      const last = r.steps.at(-1)!;
+      const worst = Math.max(...r.steps.slice(1).map((s) => s.controlP99Ms.median / one.controlP99Ms.median - 1));
+      lines.push(
+        `| ${r.plan.service} | ${placementOf(r)} | ${r.steps.map((s) => f(s.saturation.median, 0)).join(' → ')} | ${f(last.saturationEfficiency, 2)} | ${f(cpuEfficiencyOf(last), 2)} | ${r.steps.map((s) => f(s.controlP99Ms.median)).join(' → ')} | ${worst >= 0 ? '+' : ''}${Math.round(worst * 100)} % | ${last.bound.by} |`,
+      );
+    }
   return lines.join('\n');
 }
 
@@ -109,13 +147,16 @@ export async function writeReports(
   mkdirSync(dir, { recursive: true });
   const written: string[] = [];
   for (const r of reports) {
-    writeFileSync(join(dir, `capacity-${r.plan.service}.svg`), await layerChartSvg(r));
-    writeFileSync(
-      join(dir, `capacity-${r.plan.service}.md`),
-      `${layerSection(r)}\n\n![${r.plan.service} capacity](capacity-${r.plan.service}.svg)\n`,
-    );
-    written.push(join(dir, `capacity-${r.plan.service}.md`), join(dir, `capacity-${r.plan.service}.svg`));
+    const name = stem(r, reports);
+    writeFileSync(join(dir, `${name}.svg`), await layerChartSvg(r));
+    writeFileSync(join(dir, `${name}.md`), `${layerSection(r)}\n\n![${r.plan.service} capacity](${name}.svg)\n`);
+    written.push(join(dir, `${name}.md`), join(dir, `${name}.svg`));
   }
+  // The summary is the pinned arrangement's where a layer has one: separate nodes are what a cluster gives a layer.
+  const headline = reports.filter(
+    (r) => placementOf(r) === 'pinned' || !reports.some((o) => o.plan.service === r.plan.service && placementOf(o) === 'pinned'),
+  );
+  const comparison = placementTable(reports);
   const all = [
     '# Capacity experiment',
     '',
@@ -123,9 +164,19 @@ export async function writeReports(
     '',
     '## Summary',
     '',
-    summaryTable(reports, skipped),
+    summaryTable(headline, skipped),
     '',
-    ...reports.flatMap((r) => [layerSection(r), '', `![${r.plan.service}](capacity-${r.plan.service}.svg)`, '']),
+    ...(comparison
+      ? [
+          '## Shared against pinned',
+          '',
+          "The same layer measured both ways in one session: **shared**, every pod and the driver on both of the host's cores; **pinned**, the stepped layer on CPU 1 and everything else on CPU 0 — an emulation of node separation on one two-core machine (the Docker engine and the kernel's network work still run on either core).",
+          '',
+          comparison,
+          '',
+        ]
+      : []),
+    ...reports.flatMap((r) => [layerSection(r), '', `![${r.plan.service}](${stem(r, reports)}.svg)`, '']),
   ].join('\n');
   writeFileSync(join(dir, 'capacity.md'), all);
   writeFileSync(join(dir, 'capacity.json'), JSON.stringify({ intro, reports, skipped }, null, 2));

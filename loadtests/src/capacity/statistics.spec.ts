@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { boundBy, efficiency, median, repeated, requestShares, type CpuAccounting } from './statistics.js';
+import { hostIdleShare } from './accounting.js';
 
 const accounting = (change: Partial<CpuAccounting> = {}): CpuAccounting => ({
   stepped: [
@@ -82,5 +83,32 @@ describe('what bounded a saturation run', () => {
     const bound = boundBy(accounting({ stepped: [{ id: 'a', cores: 0.1, quota: 0.25, requests: 1 }] }));
     assert.equal(bound.by, 'none found');
     assert.match(bound.detail, /40 % of its quota/);
+  });
+});
+
+describe('the pinned arrangement', () => {
+  it("counts the fixed layers' CPU as the host's limit when it is busy, though the host as a whole had idle time", () => {
+    const below = [{ id: 'a', cores: 0.5, quota: 1, requests: 1 }];
+    const bound = boundBy(accounting({ stepped: below, hostIdle: 0.45, fixedNode: { cpus: [0], idle: 0.1 } }));
+    assert.equal(bound.by, 'host');
+    assert.match(bound.detail, /CPU 0 was 90 % busy/);
+    assert.equal(boundBy(accounting({ stepped: below, hostIdle: 0.45, fixedNode: { cpus: [0], idle: 0.5 } })).by, 'none found');
+  });
+
+  it('reads idle time over a subset of the CPUs', () => {
+    const at = (idle0: number, idle1: number, total: number) => ({
+      idle: idle0 + idle1,
+      total: 2 * total,
+      cores: 2,
+      perCpu: [
+        { idle: idle0, total },
+        { idle: idle1, total },
+      ],
+    });
+    const before = at(0, 0, 0);
+    const after = at(10, 90, 100);
+    assert.equal(hostIdleShare(before, after), 0.5);
+    assert.equal(hostIdleShare(before, after, [0]), 0.1);
+    assert.equal(hostIdleShare(before, after, [1]), 0.9);
   });
 });

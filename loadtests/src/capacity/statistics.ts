@@ -51,6 +51,11 @@ export interface CpuAccounting {
   hostIdle: number;
   /** The host's cores. */
   hostCores: number;
+  /**
+   * Where the layers run on CPU sets of their own (the pinned arrangement): the idle share of the fixed layers' CPUs
+   * (theirs and the driver's), the host's cores that stand for the other nodes.
+   */
+  fixedNode?: { cpus: number[]; idle: number };
 }
 
 /** A resource is counted as exhausted above this share of what it may use. */
@@ -81,6 +86,11 @@ export function boundBy(a: CpuAccounting): Bound {
   const pct = (x: number) => `${Math.round(x * 100)} %`;
   if (Number.isFinite(steppedShare) && steppedShare >= SATURATED)
     return { by: 'stepped layer', detail: `its replicas used ${pct(steppedShare)} of their CPU quota` };
+  if (a.fixedNode && a.fixedNode.idle < 1 - SATURATED)
+    return {
+      by: 'host',
+      detail: `the fixed layers' and the driver's CPU ${a.fixedNode.cpus.join(',')} was ${pct(1 - a.fixedNode.idle)} busy`,
+    };
   if (a.hostIdle < 1 - SATURATED) return { by: 'host', detail: `the host's ${a.hostCores} cores were ${pct(1 - a.hostIdle)} busy` };
   const fixed = a.fixed
     .filter((f) => Number.isFinite(f.quota) && f.quota > 0)

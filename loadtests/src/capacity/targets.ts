@@ -5,6 +5,8 @@ import type { LoadEndpoints } from './drivers.js';
 
 const registry = loadServices();
 
+export type Placement = { name: 'shared' } | { name: 'pinned'; stepped: number[]; fixed: number[] };
+
 /** One replica as the experiment accounts for it. */
 export interface ReplicaHandle {
   id: string;
@@ -28,6 +30,11 @@ export interface ExperimentTarget extends LoadEndpoints {
   readonly name: 'containers' | 'local' | 'k8s';
   /** What sets one replica's capacity here, for the report. */
   readonly capacityNote: string;
+  /**
+   * Where the layers run: `shared` (every container may use every host CPU, as on one node), or `pinned` (the stepped
+   * layer on CPUs of its own, the fixed layers and the driver on the others: separate nodes emulated on one host).
+   */
+  readonly placement: Placement;
   /** Every workload whose CPU is accounted for, in start order. */
   services(): string[];
   replicas(service: string): ReplicaHandle[];
