@@ -14,7 +14,7 @@ import {
   type CpuAccounting,
   type Repeated,
 } from './statistics.js';
-import type { ExperimentTarget, Placement, ReplicaHandle } from './targets.js';
+import type { ExperimentTarget, Placement, ReplicaHandle, ScaleOut } from './targets.js';
 
 const scenarios: Record<string, Scenario> = await loadScenarios();
 
@@ -218,6 +218,44 @@ async function drive(
   );
 }
 
+/** What a live scale-out measured: the load it ran under, and each new replica's first call. */
+export interface ScaleUnderLoad {
+  sent: number;
+  failed: number;
+  /** Seconds from the change to every new replica ready. */
+  readySeconds: number;
+  /** Per new replica, seconds from ready to its first served call (NaN if none within 15 s). */
+  traffic: number[];
+}
+
+/**
+ * Makes a change (a scale-out) 2 s into 16 s of load, and keeps the load going, 5 s more at a time (at most 25 s),
+ * while a new replica has not served and its 15 s from ready have not run out: on a slow host a replica can take most
+ * of the first 16 s to become ready, and a watch with no load behind it would report it as never served (measured
+ * 2026-12-04: catalog at 0.25 CPU, orders and pricing at 0.15, ready 20 s after the change).
+ */
+export async function scaleUnderLoad(
+  load: (seconds: number) => Promise<DriverResult>,
+  change: () => Promise<ScaleOut>,
+  timing = { firstSeconds: 16, leadMs: 2_000, moreSeconds: 5, maxSegments: 6, watchMs: 15_000 },
+): Promise<ScaleUnderLoad> {
+  const first = load(timing.firstSeconds);
+  await new Promise((r) => setTimeout(r, timing.leadMs));
+  const asked = performance.now();
+  const scaled = await change();
+  const readySeconds = (performance.now() - asked) / 1000;
+  let watching = true;
+  const watched = scaled.secondsUntilTraffic(timing.watchMs).finally(() => (watching = false));
+  const segments = [await first];
+  while (watching && segments.length < timing.maxSegments) segments.push(await load(timing.moreSeconds));
+  return {
+    sent: segments.reduce((n, s) => n + s.sent, 0),
+    failed: segments.reduce((n, s) => n + s.failed + s.dropped, 0),
+    readySeconds,
+    traffic: await watched,
+  };
+}
+
 /**
  * Steps one layer's replicas (1 → 2 → 4 by default) live, and at every step measures, `repeats` times: the saturation
  * throughput (a closed loop with bounded concurrency, more than the layer can take) with the CPU of every process
@@ -248,15 +286,14 @@ export async function runLayer(
       const before = await target.othersFingerprint(plan.service);
       say([`scaling ${plan.service} ${previous.replicas} → ${replicas} under ${rate} req/s`]);
       log(`  scaling ${plan.service} ${previous.replicas} → ${replicas} live, under ${rate} req/s of ${plan.scenario}`);
-      const loadDone = drive(settings, target, ctx, plan.scenario, { seconds: 16, rate }, settings.scaleOutDriver, 'scale-out load');
-      await new Promise((r) => setTimeout(r, 2_000));
-      const scaled = await target.scaleTo(plan.service, replicas);
-      const traffic = await scaled.secondsUntilTraffic(15_000);
-      const during = await loadDone;
+      const { sent, failed, readySeconds, traffic } = await scaleUnderLoad(
+        (seconds) => drive(settings, target, ctx, plan.scenario, { seconds, rate }, settings.scaleOutDriver, 'scale-out load'),
+        () => target.scaleTo(plan.service, replicas),
+      );
       const othersRestarted = before !== (await target.othersFingerprint(plan.service));
-      scaleOut = { sent: during.sent, failed: during.failed + during.dropped, secondsUntilTraffic: traffic, othersRestarted };
+      scaleOut = { sent, failed, secondsUntilTraffic: traffic, othersRestarted };
       log(
-        `  scale-out: ${scaleOut.failed} failed of ${during.sent}; new replicas served after ${traffic.map((s) => s.toFixed(1)).join(', ')} s; others restarted: ${othersRestarted}`,
+        `  scale-out: ${failed} failed of ${sent}; ready ${readySeconds.toFixed(1)} s after the change; new replicas served after ${traffic.map((s) => s.toFixed(1)).join(', ')} s; others restarted: ${othersRestarted}`,
       );
     }
     const concurrency = plan.saturationConcurrencyPerReplica * replicas;

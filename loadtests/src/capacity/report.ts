@@ -44,7 +44,7 @@ export function layerSection(stored: LayerReport): string {
     `### ${plan.service} (${plan.layer}) — ${report.target}${report.target === 'containers' ? `, ${placementOf(report)}` : ''}, ${quota}, driver ${report.driver}, measured ${report.startedAt.slice(0, 16).replace('T', ' ')} UTC`,
     '',
     `Load: \`${plan.scenario}\` — ${plan.why}. SLO: p99 ≤ ${plan.sloP99Ms} ms, nothing failed or dropped. Control: \`${plan.control}\` at ${plan.controlRate} req/s, which does not touch ${plan.service}. ` +
-      `Every step measured ${report.repeats} times (${report.probeSeconds} s probes, same topology): median (min–max); **noisy** = a repeat more than ±15 % from the median. ${report.capacityNote}.`,
+      `Saturation: a closed loop with ${plan.saturationConcurrencyPerReplica} calls outstanding per replica. Every step measured ${report.repeats} times (${report.probeSeconds} s probes, same topology): median (min–max); **noisy** = a repeat more than ±15 % from the median. ${report.capacityNote}.`,
     '',
     '| replicas | saturation req/s | efficiency | req per CPU-second | efficiency per CPU-second | SLO capacity req/s | efficiency | control p99 ms | control vs 1 replica | control failed |',
     '|---|---|---|---|---|---|---|---|---|---|',
