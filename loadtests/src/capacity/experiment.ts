@@ -237,17 +237,16 @@ export interface ScaleUnderLoad {
 export async function scaleUnderLoad(
   load: (seconds: number) => Promise<DriverResult>,
   change: () => Promise<ScaleOut>,
-  timing = { firstSeconds: 16, leadMs: 2_000, moreSeconds: 5, maxSegments: 6, watchMs: 15_000 },
 ): Promise<ScaleUnderLoad> {
-  const first = load(timing.firstSeconds);
-  await new Promise((r) => setTimeout(r, timing.leadMs));
+  const first = load(16);
+  await new Promise((r) => setTimeout(r, 2_000));
   const asked = performance.now();
   const scaled = await change();
   const readySeconds = (performance.now() - asked) / 1000;
   let watching = true;
-  const watched = scaled.secondsUntilTraffic(timing.watchMs).finally(() => (watching = false));
+  const watched = scaled.secondsUntilTraffic(15_000).finally(() => (watching = false));
   const segments = [await first];
-  while (watching && segments.length < timing.maxSegments) segments.push(await load(timing.moreSeconds));
+  while (watching && segments.length < 6) segments.push(await load(5));
   return {
     sent: segments.reduce((n, s) => n + s.sent, 0),
     failed: segments.reduce((n, s) => n + s.failed + s.dropped, 0),
