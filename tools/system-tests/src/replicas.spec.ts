@@ -48,7 +48,14 @@ describe('replicas of the local overlay', () => {
     await cluster?.stop();
   });
 
-  it('spreads calls over every catalog replica, each within 20 % of the mean', async () => {
+  /**
+   * What the local overlay's balancing must show: every call, not every connection, is balanced, so each replica
+   * serves a share near the others'. Not an equal share: the gateway weighs each replica by the QPS over the load it
+   * reports (weighted_round_robin), and three replicas sharing two cores report different loads. CI on 2026-12-04
+   * measured 243, 175 and 182 of 600 (the largest 21 % above the mean), where round_robin held every one within 20 %.
+   * Half to one and a half times the mean still fails what this guards against: a replica that gets all or none.
+   */
+  it('spreads calls over every catalog replica, each between half and one and a half times the mean', async () => {
     assert.ok(catalogReplicas.length >= 3, 'k8s/overlays/local declares at least 3 catalog replicas');
     const before = await Promise.all(catalogReplicas.map((r) => getProductServed(r.metricsUrl)));
     const calls = 600;
@@ -65,7 +72,7 @@ describe('replicas of the local overlay', () => {
       calls,
     );
     for (const [i, n] of served.entries()) {
-      assert.ok(Math.abs(n - mean) <= 0.2 * mean, `${catalogReplicas[i]!.id} served ${n}, mean ${mean.toFixed(1)}: ${served.join(', ')}`);
+      assert.ok(Math.abs(n - mean) <= 0.5 * mean, `${catalogReplicas[i]!.id} served ${n}, mean ${mean.toFixed(1)}: ${served.join(', ')}`);
     }
   });
 
@@ -90,10 +97,18 @@ describe('replicas of the local overlay', () => {
     assert.equal(status.restarts, 1);
     assert.notEqual(status.pid, victim.pid);
 
-    // The new process starts from zero; it must get a share of new calls.
-    const metricsUrl = catalogReplicas.find((r) => r.id === victim.id)!.metricsUrl;
-    const before = await getProductServed(metricsUrl);
-    for (let i = 0; i < 90; i++) assert.equal((await call(cluster.gatewayUrl, `/api/products/p-00${String(1000 + i)}`)).status, 200);
-    assert.ok((await getProductServed(metricsUrl)) - before >= 15, 'the restarted replica takes traffic again');
+    // The new process starts from zero; it must get a share of new calls. Spread over 4 s, not sent back to back:
+    // the gateway weighs replicas by the load they report each second, and a process seconds old (its code not yet
+    // optimised) reports more CPU per call, so its first second may be light; on 2026-12-04 here, 90 calls in a row
+    // (a third of a second) gave it fewer than 15 once in four runs (22–25 in the others). Half the mean still tells a replica back in the rotation from one left out of it.
+    const readAll = () => Promise.all(catalogReplicas.map((r) => getProductServed(r.metricsUrl)));
+    const before = await readAll();
+    const after = await steadyLoad(cluster.gatewayUrl, 60, 4);
+    assert.deepEqual(after.failed, [], `${after.failed.length} of ${after.sent} requests failed after the restart`);
+    const served = (await readAll()).map((n, i) => n - before[i]!);
+    const mean = served.reduce((a, b) => a + b, 0) / served.length;
+    const victimIndex = catalogReplicas.findIndex((r) => r.id === victim.id);
+    console.log(`after the restart of ${victim.id}: ${catalogReplicas.map((r, i) => `${r.id} ${served[i]}`).join(', ')}`);
+    assert.ok(served[victimIndex]! >= 0.5 * mean, `the restarted ${victim.id} takes traffic again: ${served.join(', ')} of ${after.sent}`);
   });
 });
