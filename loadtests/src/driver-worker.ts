@@ -3,6 +3,7 @@
 // experiment's own work (scrapes, the live page). Spec as JSON in argv[2]; new target sets as JSON lines on stdin
 // ({"baseUrls": [...]} or {"grpcTarget": "ipv4:..."}), followed within a second; progress on stderr; the result, with
 // the CPU this process used, as one JSON line on stdout.
+import { performance } from 'node:perf_hooks';
 import { createInterface } from 'node:readline';
 import { runClosedLoop, runOpenLoop, type LoadBalancing, type LoadResult, type LoadSnapshot } from './driver.js';
 import { loadScenarios, type ScenarioContext } from './scenarios.js';
@@ -25,6 +26,11 @@ export interface WorkerSpec {
 export interface WorkerResult extends LoadResult {
   /** CPU seconds (user + system) this process used, start-up and the run. */
   cpuSeconds: number;
+  /**
+   * Share of the run (0–1) the engine's event loop was not waiting for I/O: running its own code, or runnable and
+   * waiting for a CPU. Near 1, the driver could not have sent or read a call sooner, whatever its CPU says.
+   */
+  eventLoopUtilization: number;
 }
 
 const spec = JSON.parse(process.argv[2]!) as WorkerSpec;
@@ -48,11 +54,16 @@ const common = {
   loadBalancing: spec.loadBalancing,
   onProgress: (s: LoadSnapshot) => process.stderr.write(`${JSON.stringify(s)}\n`),
 };
+const loopBefore = performance.eventLoopUtilization();
 const result =
   spec.concurrency !== undefined
     ? await runClosedLoop({ ...common, concurrency: spec.concurrency })
     : await runOpenLoop({ ...common, rate: spec.rate! });
 const cpu = process.cpuUsage();
-const out: WorkerResult = { ...result, cpuSeconds: (cpu.user + cpu.system) / 1e6 };
+const out: WorkerResult = {
+  ...result,
+  cpuSeconds: (cpu.user + cpu.system) / 1e6,
+  eventLoopUtilization: performance.eventLoopUtilization(loopBefore).utilization,
+};
 process.stdout.write(`${JSON.stringify(out)}\n`);
 process.exit(0);

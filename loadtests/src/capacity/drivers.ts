@@ -42,6 +42,8 @@ export interface DriverResult extends ProbeOutcome {
   errors: Record<string, number>;
   /** CPU the driver's process used during the run, in seconds. */
   cpuSeconds: number;
+  /** The Node engine: its event loop's utilization over the run (0–1); k6 (Go, many threads) has none. */
+  eventLoopUtilization?: number;
 }
 
 /** A load generator the experiment can run a probe with. */
@@ -123,6 +125,7 @@ export class NodeDriver implements LoadDriver {
       seconds: run.seconds,
       errors: r.errors,
       cpuSeconds: r.cpuSeconds,
+      eventLoopUtilization: r.eventLoopUtilization,
     };
   }
 }

@@ -151,7 +151,7 @@ function account(
   stepped: string,
   before: Snapshot,
   after: Snapshot,
-  driverCpuSeconds: number,
+  driver: { cpuSeconds: number; eventLoopUtilization?: number },
 ): { accounting: CpuAccounting; throttledPerSecond: number } {
   const seconds = (after.at - before.at) / 1000;
   const delta = (r: ReplicaHandle) => {
@@ -180,7 +180,8 @@ function account(
     accounting: {
       stepped: steppedReplicas.map((r) => ({ id: r.id, quota: r.quota, ...delta(r) })),
       fixed,
-      driverCores: driverCpuSeconds / seconds,
+      driverCores: driver.cpuSeconds / seconds,
+      ...(driver.eventLoopUtilization !== undefined ? { driverLoop: driver.eventLoopUtilization } : {}),
       hostIdle: hostIdleShare(before.host, after.host),
       hostCores: after.host.cores,
       ...(target.placement.name === 'pinned'
@@ -324,7 +325,7 @@ export async function runLayer(
       const before = await snapshot(target);
       const sat = await drive(settings, target, ctx, plan.scenario, { seconds: settings.probeSeconds, concurrency });
       const after = await snapshot(target);
-      const { accounting, throttledPerSecond } = account(target, plan.service, before, after, sat.cpuSeconds);
+      const { accounting, throttledPerSecond } = account(target, plan.service, before, after, sat);
       const bound = boundBy(accounting);
       runs.push({ throughput: sat.achievedRate, p99Ms: sat.p99Ms, failed: sat.failed, accounting, throttledPerSecond, bound });
       const shares = requestShares(accounting.stepped).map((s) => `${Math.round(s * 100)} %`);
@@ -332,7 +333,7 @@ export async function runLayer(
       log(
         `    ${tag}: saturation ${sat.achievedRate.toFixed(1)} req/s (p99 ${sat.p99Ms.toFixed(0)} ms, failed ${sat.failed}); ` +
           `${plan.service} CPU ${accounting.stepped.map((r) => (Number.isFinite(r.quota) ? `${Math.round((r.cores / r.quota) * 100)} %` : `${r.cores.toFixed(2)} cores`)).join(' ')}` +
-          `${Number.isFinite(accounting.stepped[0]?.quota ?? Number.NaN) ? ' of quota' : ''}, ${perCpuSecondOf(runs.at(-1)!).toFixed(0)} req per CPU-second, requests ${shares.join(' ')}; driver ${accounting.driverCores.toFixed(2)} cores; host idle ${Math.round(accounting.hostIdle * 100)} %${fixedNode} → bound by ${bound.by}`,
+          `${Number.isFinite(accounting.stepped[0]?.quota ?? Number.NaN) ? ' of quota' : ''}, ${perCpuSecondOf(runs.at(-1)!).toFixed(0)} req per CPU-second, requests ${shares.join(' ')}; driver ${accounting.driverCores.toFixed(2)} cores${accounting.driverLoop !== undefined ? ` (loop ${Math.round(accounting.driverLoop * 100)} % busy)` : ''}; host idle ${Math.round(accounting.hostIdle * 100)} %${fixedNode} → bound by ${bound.by}`,
       );
       return sat;
     };

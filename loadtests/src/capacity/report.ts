@@ -2,7 +2,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { layerChartSvg } from './chart.js';
 import type { LayerReport, SkippedLayer, StepResult } from './experiment.js';
-import { boundBy, mostlyBoundBy, type Repeated } from './statistics.js';
+import { boundBy, median, mostlyBoundBy, type Repeated } from './statistics.js';
 
 const f = (n: number, digits = 1) => (Number.isFinite(n) ? n.toFixed(digits) : '–');
 const pct = (n: number) => (Number.isFinite(n) ? `${Math.round(n * 100)} %` : '–');
@@ -63,9 +63,9 @@ export function layerSection(stored: LayerReport): string {
     );
   lines.push(
     '',
-    `What explains each step (medians over the saturation runs): CPU of each ${plan.service} replica${Number.isFinite(report.cpusPerReplica) ? ' as a share of its quota' : ' in cores'}, each replica's share of the requests, the gateway's CPU, the load driver's, every other service's, and the host's idle CPU.`,
+    `What explains each step (medians over the saturation runs): CPU of each ${plan.service} replica${Number.isFinite(report.cpusPerReplica) ? ' as a share of its quota' : ' in cores'}, each replica's share of the requests, the gateway's CPU, the load driver's (and, for the Node engine, how much of the run its event loop was busy: near 100 % it could not send calls sooner), every other service's, and the host's idle CPU.`,
     '',
-    `| replicas | ${plan.service} CPU per replica | requests per replica | gateway cores | driver cores | other services cores | host idle | quota throttling /s | bound by |`,
+    `| replicas | ${plan.service} CPU per replica | requests per replica | gateway cores | driver cores (event loop busy) | other services cores | host idle | quota throttling /s | bound by |`,
     '|---|---|---|---|---|---|---|---|---|',
   );
   for (const s of steps) {
@@ -76,8 +76,10 @@ export function layerSection(stored: LayerReport): string {
       s.saturationRuns.map((r) => r.throttledPerSecond).sort((a, b) => a - b)[Math.floor(s.saturationRuns.length / 2)] ?? Number.NaN,
       0,
     );
+    const loops = s.saturationRuns.flatMap((r) => (r.accounting.driverLoop !== undefined ? [r.accounting.driverLoop] : []));
+    const driver = `${f(s.explained.driverCores, 2)}${loops.length ? ` (${pct(median(loops))})` : ''}`;
     lines.push(
-      `| ${s.replicas} | ${quotaUse} | ${s.explained.requestShares.map(pct).join(', ')} | ${f(s.explained.gatewayCores, 2)} | ${f(s.explained.driverCores, 2)} | ${f(s.explained.otherCores, 2)} | ${pct(s.explained.hostIdle)} | ${throttle} | ${s.bound.by}: ${s.bound.detail} |`,
+      `| ${s.replicas} | ${quotaUse} | ${s.explained.requestShares.map(pct).join(', ')} | ${f(s.explained.gatewayCores, 2)} | ${driver} | ${f(s.explained.otherCores, 2)} | ${pct(s.explained.hostIdle)} | ${throttle} | ${s.bound.by}: ${s.bound.detail} |`,
     );
   }
   const outs = steps.filter((s) => s.scaleOut);

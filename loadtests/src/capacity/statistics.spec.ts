@@ -79,6 +79,15 @@ describe('what bounded a saturation run', () => {
     );
   });
 
+  it('is the load driver when its event loop was busy the whole run, though its process used under a core', () => {
+    const below = [{ id: 'a', cores: 0.12, quota: 0.25, requests: 1 }];
+    const bound = boundBy(accounting({ stepped: below, driverCores: 0.6, driverLoop: 0.97 }));
+    assert.equal(bound.by, 'load driver');
+    assert.match(bound.detail, /event loop was busy 97 % of the run \(its process at 60 % of a core\)/);
+    assert.equal(boundBy(accounting({ stepped: below, driverCores: 0.6, driverLoop: 0.5 })).by, 'none found');
+    assert.equal(boundBy(accounting({ stepped: below, driverCores: 0.6 })).by, 'none found', 'k6 reports no loop');
+  });
+
   it('is none of them when nothing ran out (latency or concurrency bound)', () => {
     const bound = boundBy(accounting({ stepped: [{ id: 'a', cores: 0.1, quota: 0.25, requests: 1 }] }));
     assert.equal(bound.by, 'none found');

@@ -47,6 +47,11 @@ export interface CpuAccounting {
   fixed: { service: string; cores: number; quota: number }[];
   /** The load driver (the Node engine in this process, or k6). */
   driverCores: number;
+  /**
+   * The Node engine's event-loop utilization over the run (0–1), absent for k6. It sees what `driverCores` cannot: on
+   * a CPU it shares with the fixed layers the engine's thread waits to be scheduled, and that wait counts as busy.
+   */
+  driverLoop?: number;
   /** Share of the host's CPU time that was idle (0–1), over both cores. */
   hostIdle: number;
   /** The host's cores. */
@@ -98,6 +103,11 @@ export function boundBy(a: CpuAccounting): Bound {
     .sort((x, y) => y.share - x.share)[0];
   if (fixed && fixed.share >= SATURATED) return { by: 'fixed layer', detail: `${fixed.service} used ${pct(fixed.share)} of its CPU quota` };
   if (a.driverCores >= DRIVER_SATURATED) return { by: 'load driver', detail: `the driver used ${pct(a.driverCores)} of a core` };
+  if (a.driverLoop !== undefined && a.driverLoop >= SATURATED)
+    return {
+      by: 'load driver',
+      detail: `the driver's event loop was busy ${pct(a.driverLoop)} of the run (its process at ${pct(a.driverCores)} of a core)`,
+    };
   // No quota (local processes): the stepped layer is the limit when its replicas together used what the host had left.
   if (!Number.isFinite(steppedShare)) {
     const steppedCores = a.stepped.reduce((x, r) => x + r.cores, 0);
