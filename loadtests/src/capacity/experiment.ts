@@ -102,7 +102,8 @@ export interface StepResult {
     otherCores: number;
     hostIdle: number;
   };
-  scaleOut?: { sent: number; failed: number; secondsUntilTraffic: number[]; othersRestarted: boolean };
+  /** `errors` by kind: absent in runs before 2026-12-04. */
+  scaleOut?: { sent: number; failed: number; errors?: Record<string, number>; secondsUntilTraffic: number[]; othersRestarted: boolean };
 }
 
 /** The reference (1-replica) saturation figure is steady when its repeats lie within ±10 % of their median. */
@@ -227,6 +228,8 @@ export interface ScaleUnderLoad {
   readySeconds: number;
   /** Per new replica, seconds from ready to its first served call (NaN if none within 15 s). */
   traffic: number[];
+  /** Every failure by its kind (gRPC status name, HTTP status, network error), over the whole load. */
+  errors: Record<string, number>;
 }
 
 /**
@@ -253,6 +256,10 @@ export async function scaleUnderLoad(
     failed: segments.reduce((n, s) => n + s.failed + s.dropped, 0),
     readySeconds,
     traffic: await watched,
+    errors: segments.reduce<Record<string, number>>((all, s) => {
+      for (const [kind, n] of Object.entries(s.errors)) all[kind] = (all[kind] ?? 0) + n;
+      return all;
+    }, {}),
   };
 }
 
@@ -286,14 +293,14 @@ export async function runLayer(
       const before = await target.othersFingerprint(plan.service);
       say([`scaling ${plan.service} ${previous.replicas} → ${replicas} under ${rate} req/s`]);
       log(`  scaling ${plan.service} ${previous.replicas} → ${replicas} live, under ${rate} req/s of ${plan.scenario}`);
-      const { sent, failed, readySeconds, traffic } = await scaleUnderLoad(
+      const { sent, failed, readySeconds, traffic, errors } = await scaleUnderLoad(
         (seconds) => drive(settings, target, ctx, plan.scenario, { seconds, rate }, settings.scaleOutDriver, 'scale-out load'),
         () => target.scaleTo(plan.service, replicas),
       );
       const othersRestarted = before !== (await target.othersFingerprint(plan.service));
-      scaleOut = { sent, failed, secondsUntilTraffic: traffic, othersRestarted };
+      scaleOut = { sent, failed, errors, secondsUntilTraffic: traffic, othersRestarted };
       log(
-        `  scale-out: ${failed} failed of ${sent}; ready ${readySeconds.toFixed(1)} s after the change; new replicas served after ${traffic.map((s) => s.toFixed(1)).join(', ')} s; others restarted: ${othersRestarted}`,
+        `  scale-out: ${failed} failed of ${sent}${failed > 0 ? ` (${JSON.stringify(errors)})` : ''}; ready ${readySeconds.toFixed(1)} s after the change; new replicas served after ${traffic.map((s) => s.toFixed(1)).join(', ')} s; others restarted: ${othersRestarted}`,
       );
     }
     const concurrency = plan.saturationConcurrencyPerReplica * replicas;

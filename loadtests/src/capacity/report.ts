@@ -89,7 +89,13 @@ export function layerSection(stored: LayerReport): string {
     for (const s of outs) {
       const o = s.scaleOut!;
       lines.push(
-        `| ${s.replicas} | ${o.failed} of ${o.sent} | ${o.secondsUntilTraffic.map((x) => f(x)).join(', ')} | ${o.othersRestarted ? 'yes' : 'no'} |`,
+        `| ${s.replicas} | ${o.failed} of ${o.sent}${
+          o.failed > 0 && o.errors
+            ? ` (${Object.entries(o.errors)
+                .map(([kind, count]) => `${kind} ${count}`)
+                .join(', ')})`
+            : ''
+        } | ${o.secondsUntilTraffic.map((x) => f(x)).join(', ')} | ${o.othersRestarted ? 'yes' : 'no'} |`,
       );
     }
   }
