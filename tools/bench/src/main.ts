@@ -2,8 +2,9 @@
 // `npm run bench [-- --runs 3]` — a benchmark that reports; it asserts nothing. Every server and the load generator
 // run in processes of their own; CPU per call comes from /proc/<pid>/stat (user + system) over each measured run.
 // With --runs N, N whole runs one after the other, each with subjects of its own, and then each goal's ratio in every
-// run with its spread. BENCH_SECTIONS (1,2,3,4,5,6), BENCH_ROUNDS (5), BENCH_SECONDS (4), BENCH_INFLIGHT (64) and
-// BENCH_WARMUP_SECONDS (1) shape a run (docs/performance.md, "Method").
+// run with its spread. BENCH_SECTIONS (1,2,3,4,5,6), BENCH_ROUNDS (5), BENCH_SECONDS (4), BENCH_INFLIGHT (64),
+// BENCH_WARMUP_SECONDS (1), BENCH_PREHEAT_SECONDS (10), BENCH_PIN (1) and BENCH_SCHEDULE (alternate | together) shape a
+// run (docs/performance.md, "Method").
 import 'reflect-metadata';
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
@@ -13,7 +14,7 @@ import { parseCommandLine } from '@strata/preflight';
 import { SERVICE_NODE_OPTIONS } from '@strata/service-registry';
 import { benchLoad } from './bench-load.js';
 import { startVariant } from './bench-servers.js';
-import { alternate, BENCH_MAIN, fmt, INFLIGHT, ROUNDS, SECONDS } from './rounds.js';
+import { BENCH_MAIN, fmt, INFLIGHT, measureRounds, pairedRatio, PINNED, pinOrchestrator, ROUNDS, SCHEDULE, SECONDS } from './rounds.js';
 import { startSubjects } from './subjects.js';
 
 /** The ratios a run reports, against their goals (undefined = reported, no goal). */
@@ -28,8 +29,9 @@ type Ratios = Record<keyof typeof GOALS, number>;
 
 /** One whole run: subjects started, every section measured, the tables printed; its ratios. */
 async function benchRun(): Promise<Ratios> {
+  pinOrchestrator();
   console.log(
-    `Strata bench — Node ${process.version} ${SERVICE_NODE_OPTIONS}, ${ROUNDS} alternating rounds of ${SECONDS} s, ${INFLIGHT} calls in flight, one channel\n`,
+    `Strata bench — Node ${process.version} ${SERVICE_NODE_OPTIONS}, ${ROUNDS} rounds of ${SECONDS} s (${SCHEDULE === 'together' ? "a section's variants measured at the same time" : 'variants alternating'}), ${INFLIGHT} calls in flight per variant, one channel; ${PINNED ? 'load on CPU 0, subjects on CPU 1' : 'not pinned'}\n`,
   );
   const sections = (process.env.BENCH_SECTIONS ?? '1,2,3,4,5,6').split(',');
   const { ports, pids, plain, tracedAll, tracedTenth, parts, pgSubjects, database, collector } = await startSubjects(
@@ -42,12 +44,12 @@ async function benchRun(): Promise<Ratios> {
   const grpcAt = (name: string, port: number, watched: Record<string, number>) =>
     ({ name, kind: 'grpc', target: `127.0.0.1:${port}`, watched }) as const;
   /** An HTTP subject: GET /api/products/p-000042 at an edge's `port`, its CPU and the catalog's behind it read. */
-  const productAt = (name: string, port: number, edge: number, catalog = plain.catalog.pid) =>
+  const productAt = (name: string, port: number, edge: number, catalog: number) =>
     ({ name, kind: 'http', target: `http://127.0.0.1:${port}/api/products/p-000042`, watched: { edge, catalog } }) as const;
   console.error('1/6 server plumbing: the same handler behind three servers');
   const servers = !sections.includes('1')
     ? none
-    : await alternate([
+    : await measureRounds([
         grpcAt('bare grpc-js', ports.bare, { server: pids.bare }),
         grpcAt('stock Nest Transport.GRPC', ports.nest, { server: pids.nest }),
         grpcAt('Strata startGrpcService', ports.strata, { server: pids.strata }),
@@ -55,80 +57,91 @@ async function benchRun(): Promise<Ratios> {
   console.error('2/6 one hop: a front service forwarding every call to a Strata backend');
   const hops = !sections.includes('2')
     ? none
-    : await alternate([
-        grpcAt('bare grpc-js server + client', ports.hopBare, { caller: pids.hopBare, callee: pids.backend }),
-        grpcAt('Strata server + client', ports.hopStrata, { caller: pids.hopStrata, callee: pids.backend }),
+    : await measureRounds([
+        grpcAt('bare grpc-js server + client', ports.hopBare, { caller: pids.hopBare, callee: pids.backendBare }),
+        grpcAt('Strata server + client', ports.hopStrata, { caller: pids.hopStrata, callee: pids.backendStrata }),
       ]);
   console.error('3/6 GET /api/products/:id → catalog GetProduct: the gateway against a bare Fastify edge');
   const edge = !sections.includes('3')
     ? none
-    : await alternate([
-        grpcAt('catalog directly (gRPC)', plain.catalog.port, { edge: plain.gateway.pid, catalog: plain.catalog.pid }),
-        productAt('bare edge: Fastify + the same validation + grpc-js (HTTP)', plain.edgeBare.port, plain.edgeBare.pid),
-        productAt('stock Nest on its Fastify adapter + the same validation + grpc-js (HTTP)', plain.edgeNest.port, plain.edgeNest.pid),
-        productAt('the gateway (HTTP)', plain.gateway.port, plain.gateway.pid),
+    : await measureRounds([
+        grpcAt('catalog directly (gRPC)', plain.directCatalog.port, { catalog: plain.directCatalog.pid }),
+        productAt(
+          'bare edge: Fastify + the same validation + grpc-js (HTTP)',
+          plain.edgeBare.port,
+          plain.edgeBare.pid,
+          plain.edgeBare.catalog,
+        ),
+        productAt(
+          'stock Nest on its Fastify adapter + the same validation + grpc-js (HTTP)',
+          plain.edgeNest.port,
+          plain.edgeNest.pid,
+          plain.edgeNest.catalog,
+        ),
+        productAt('the gateway (HTTP)', plain.gateway.port, plain.gateway.pid, plain.catalog.pid),
       ]);
 
   console.error('4/6 tracing: GET /api/products/:id through the gateway to catalog, tracing off, every request, one in ten');
   const tracing = !sections.includes('4')
     ? none
-    : await alternate([
-        productAt('tracing off (no OTLP endpoint)', plain.gateway.port, plain.gateway.pid),
+    : await measureRounds([
+        productAt('tracing off (no OTLP endpoint)', plain.gateway.port, plain.gateway.pid, plain.catalog.pid),
         productAt('tracing on, every request sampled', tracedAll.gateway.port, tracedAll.gateway.pid, tracedAll.catalog.pid),
         productAt('tracing on, one request in ten sampled', tracedTenth.gateway.port, tracedTenth.gateway.pid, tracedTenth.catalog.pid),
       ]);
   console.error('5/6 what each part of tracing costs, on the same path (one request in ten sampled but where it says)');
   const tracingParts = !sections.includes('5')
     ? none
-    : await alternate([
-        productAt('tracing off (no OTLP endpoint)', plain.gateway.port, plain.gateway.pid),
+    : await measureRounds([
+        productAt('tracing off (no OTLP endpoint)', plain.gateway.port, plain.gateway.pid, plain.catalog.pid),
         ...Object.entries(parts).map(([name, pair]) => productAt(name, pair.gateway.port, pair.gateway.pid, pair.catalog.pid)),
       ]);
   console.error('6/6 the pg instrumentation: a Strata service reading PostgreSQL once per call');
   const pgQueries = !sections.includes('6')
     ? none
-    : await alternate(Object.entries(pgSubjects).map(([name, subject]) => grpcAt(name, subject.port, { server: subject.pid })));
+    : await measureRounds(Object.entries(pgSubjects).map(([name, subject]) => grpcAt(name, subject.port, { server: subject.pid })));
   database?.stop();
   const spansReceived = collector.traces.list(1_000).length;
   await collector.close();
 
-  const bareCpu = servers.get('bare grpc-js')?.cpu.server ?? NaN;
+  // Every "×" below is a ratio taken within each round, then the median over the rounds (pairedRatio).
+  const server = (cpu: Record<string, number>) => cpu.server!;
   console.log('### 1. Server plumbing (same handler)\n');
   console.log('| server | calls/s | p50 ms | p99 ms | server CPU µs/call (min–max of the rounds) | × bare |\n|---|---|---|---|---|---|');
   for (const [name, r] of servers)
     console.log(
-      `| ${name} | ${fmt(r.rate)} | ${fmt(r.p50, 2)} | ${fmt(r.p99, 2)} | ${fmt(r.cpu.server!)} (${r.spread.server}) | ${fmt(r.cpu.server! / bareCpu, 2)} |`,
+      `| ${name} | ${fmt(r.rate)} | ${fmt(r.p50, 2)} | ${fmt(r.p99, 2)} | ${fmt(r.cpu.server!)} (${r.spread.server}) | ${fmt(pairedRatio(servers, name, 'bare grpc-js', server), 2)} |`,
     );
-  const bareCaller = hops.get('bare grpc-js server + client')?.cpu.caller ?? NaN;
+  const caller = (cpu: Record<string, number>) => cpu.caller!;
   console.log('\n### 2. One hop (caller = the forwarding service; callee = the Strata backend)\n');
   console.log(
     '| forwarding with | calls/s | p50 ms | p99 ms | caller CPU µs/call (min–max) | × bare caller | callee CPU µs/call |\n|---|---|---|---|---|---|---|',
   );
   for (const [name, r] of hops)
     console.log(
-      `| ${name} | ${fmt(r.rate)} | ${fmt(r.p50, 2)} | ${fmt(r.p99, 2)} | ${fmt(r.cpu.caller!)} (${r.spread.caller}) | ${fmt(r.cpu.caller! / bareCaller, 2)} | ${fmt(r.cpu.callee!)} |`,
+      `| ${name} | ${fmt(r.rate)} | ${fmt(r.p50, 2)} | ${fmt(r.p99, 2)} | ${fmt(r.cpu.caller!)} (${r.spread.caller}) | ${fmt(pairedRatio(hops, name, 'bare grpc-js server + client', caller), 2)} | ${fmt(r.cpu.callee!)} |`,
     );
-  const bareEdge = edge.get('bare edge: Fastify + the same validation + grpc-js (HTTP)')?.cpu.edge ?? NaN;
+  const BARE_EDGE = 'bare edge: Fastify + the same validation + grpc-js (HTTP)';
+  const edgeCost = (cpu: Record<string, number>) => cpu.edge!;
   console.log('\n### 3. The edge: GET /api/products/:id → catalog GetProduct\n');
   console.log(
     '| path | calls/s | p50 ms | p99 ms | edge CPU µs/request (min–max) | × bare edge | catalog CPU µs/call |\n|---|---|---|---|---|---|---|',
   );
   for (const [name, r] of edge) {
-    const edgeCpu = name.startsWith('catalog directly') ? NaN : r.cpu.edge!;
+    const direct = name.startsWith('catalog directly');
     console.log(
-      `| ${name} | ${fmt(r.rate)} | ${fmt(r.p50, 2)} | ${fmt(r.p99, 2)} | ${fmt(edgeCpu)}${name.startsWith('catalog directly') ? '' : ` (${r.spread.edge})`} | ${fmt(edgeCpu / bareEdge, 2)} | ${fmt(r.cpu.catalog!)} |`,
+      `| ${name} | ${fmt(r.rate)} | ${fmt(r.p50, 2)} | ${fmt(r.p99, 2)} | ${direct ? '-' : `${fmt(r.cpu.edge!)} (${r.spread.edge})`} | ${direct ? '-' : fmt(pairedRatio(edge, name, BARE_EDGE, edgeCost), 2)} | ${fmt(r.cpu.catalog!)} |`,
     );
   }
   console.log('\n### 4. Tracing: the same request with OpenTelemetry off and on (OTLP/HTTP export to a local receiver)\n');
   console.log(
     '| tracing | calls/s | p50 ms | p99 ms | gateway CPU µs/request | catalog CPU µs/call | both | × off |\n|---|---|---|---|---|---|---|---|',
   );
-  const off = tracing.get('tracing off (no OTLP endpoint)');
-  const offBoth = off ? off.cpu.edge! + off.cpu.catalog! : NaN;
+  const OFF = 'tracing off (no OTLP endpoint)';
   for (const [name, r] of tracing) {
     const both = r.cpu.edge! + r.cpu.catalog!;
     console.log(
-      `| ${name} | ${fmt(r.rate)} | ${fmt(r.p50, 2)} | ${fmt(r.p99, 2)} | ${fmt(r.cpu.edge!)} | ${fmt(r.cpu.catalog!)} | ${fmt(both)} | ${fmt(both / offBoth, 2)} |`,
+      `| ${name} | ${fmt(r.rate)} | ${fmt(r.p50, 2)} | ${fmt(r.p99, 2)} | ${fmt(r.cpu.edge!)} | ${fmt(r.cpu.catalog!)} | ${fmt(both)} | ${fmt(pairedRatio(tracing, name, OFF), 2)} |`,
     );
   }
   if (tracing.size > 0) console.log(`\nTraces received by the OTLP receiver (the newest kept): ${spansReceived}.`);
@@ -137,34 +150,27 @@ async function benchRun(): Promise<Ratios> {
     console.log(
       '| tracing with | calls/s | p99 ms | gateway CPU µs/request (min–max) | catalog CPU µs/call (min–max) | both | × off |\n|---|---|---|---|---|---|---|',
     );
-    const partsOff = tracingParts.get('tracing off (no OTLP endpoint)');
-    const partsOffBoth = partsOff ? partsOff.cpu.edge! + partsOff.cpu.catalog! : NaN;
     for (const [name, r] of tracingParts) {
       const both = r.cpu.edge! + r.cpu.catalog!;
       console.log(
-        `| ${name} | ${fmt(r.rate)} | ${fmt(r.p99, 2)} | ${fmt(r.cpu.edge!)} (${r.spread.edge}) | ${fmt(r.cpu.catalog!)} (${r.spread.catalog}) | ${fmt(both)} | ${fmt(both / partsOffBoth, 2)} |`,
+        `| ${name} | ${fmt(r.rate)} | ${fmt(r.p99, 2)} | ${fmt(r.cpu.edge!)} (${r.spread.edge}) | ${fmt(r.cpu.catalog!)} (${r.spread.catalog}) | ${fmt(both)} | ${fmt(pairedRatio(tracingParts, name, OFF), 2)} |`,
       );
     }
   }
   if (pgQueries.size > 0) {
     console.log('\n### 6. The pg instrumentation: GetProduct answered after one PostgreSQL query (embedded PGlite)\n');
     console.log('| tracing | calls/s | p99 ms | service CPU µs/call (min–max) | × off |\n|---|---|---|---|---|');
-    const pgOff = pgQueries.get('tracing off')?.cpu.server ?? NaN;
     for (const [name, r] of pgQueries)
       console.log(
-        `| ${name} | ${fmt(r.rate)} | ${fmt(r.p99, 2)} | ${fmt(r.cpu.server!)} (${r.spread.server}) | ${fmt(r.cpu.server! / pgOff, 2)} |`,
+        `| ${name} | ${fmt(r.rate)} | ${fmt(r.p99, 2)} | ${fmt(r.cpu.server!)} (${r.spread.server}) | ${fmt(pairedRatio(pgQueries, name, 'tracing off'), 2)} |`,
       );
   }
-  const tracedRatio = (name: string) => {
-    const r = tracing.get(name);
-    return r ? (r.cpu.edge! + r.cpu.catalog!) / offBoth : NaN;
-  };
   const ratios: Ratios = {
-    'server CPU per call × bare grpc-js': (servers.get('Strata startGrpcService')?.cpu.server ?? NaN) / bareCpu,
-    'caller CPU of a hop × a bare grpc-js forwarder': (hops.get('Strata server + client')?.cpu.caller ?? NaN) / bareCaller,
-    'gateway CPU per request × a bare Fastify edge': (edge.get('the gateway (HTTP)')?.cpu.edge ?? NaN) / bareEdge,
-    'tracing on, every request sampled (gateway + catalog CPU × off)': tracedRatio('tracing on, every request sampled'),
-    'tracing on, one request in ten sampled (× off)': tracedRatio('tracing on, one request in ten sampled'),
+    'server CPU per call × bare grpc-js': pairedRatio(servers, 'Strata startGrpcService', 'bare grpc-js', server),
+    'caller CPU of a hop × a bare grpc-js forwarder': pairedRatio(hops, 'Strata server + client', 'bare grpc-js server + client', caller),
+    'gateway CPU per request × a bare Fastify edge': pairedRatio(edge, 'the gateway (HTTP)', BARE_EDGE, edgeCost),
+    'tracing on, every request sampled (gateway + catalog CPU × off)': pairedRatio(tracing, 'tracing on, every request sampled', OFF),
+    'tracing on, one request in ten sampled (× off)': pairedRatio(tracing, 'tracing on, one request in ten sampled', OFF),
   };
   const errors = [
     ...servers.values(),
@@ -176,7 +182,7 @@ async function benchRun(): Promise<Ratios> {
   ].reduce((a, r) => a + r.errors, 0);
   console.log(
     `\nGoals: ${Object.entries(ratios)
-      .map(([name, value]) => `${name} ≤ ${GOALS[name]} → ${fmt(value, 2)} ${value <= GOALS[name]! ? '(met)' : '(not met)'}`)
+      .map(([name, value]) => `${name} ≤ ${GOALS[name]} → ${fmt(value, 3)} ${value <= GOALS[name]! ? '(met)' : '(not met)'}`)
       .join('; ')}. Errors: ${errors}.`,
   );
   return ratios;
@@ -204,7 +210,7 @@ async function consecutiveRuns(runs: number): Promise<void> {
     const spread = finite.length > 1 ? Math.max(...finite) - Math.min(...finite) : NaN;
     const held = finite.length === values.length && values.every((v) => v <= GOALS[name]!);
     console.log(
-      `| ${name} | ≤ ${GOALS[name]} | ${values.map((v) => fmt(v, 2)).join(' | ')} | ${fmt(spread, 2)} | ${held ? 'yes' : 'no'} |`,
+      `| ${name} | ≤ ${GOALS[name]} | ${values.map((v) => fmt(v, 3)).join(' | ')} | ${fmt(spread, 2)} | ${held ? 'yes' : 'no'} |`,
     );
   }
 }

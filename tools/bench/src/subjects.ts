@@ -44,7 +44,8 @@ export async function startSubjects(withParts: boolean, withPg: boolean) {
     bare: await freePort(),
     nest: await freePort(),
     strata: await freePort(),
-    backend: await freePort(),
+    backendBare: await freePort(),
+    backendStrata: await freePort(),
     hopStrata: await freePort(),
     hopBare: await freePort(),
   };
@@ -52,26 +53,46 @@ export async function startSubjects(withParts: boolean, withPg: boolean) {
     bare: await startProcess([here, 'server', 'bare', String(ports.bare)]),
     nest: await startProcess([here, 'server', 'nest', String(ports.nest)]),
     strata: await startProcess([here, 'server', 'strata', String(ports.strata)]),
-    backend: await startProcess([here, 'server', 'strata', String(ports.backend)]),
-    hopStrata: await startProcess([here, 'server', 'hop-strata', String(ports.hopStrata), String(ports.backend)]),
-    hopBare: await startProcess([here, 'server', 'hop-bare', String(ports.hopBare), String(ports.backend)]),
+    // A Strata backend per forwarding service: with a section's variants measured at the same time, a shared callee's
+    // CPU could not be told apart.
+    backendBare: await startProcess([here, 'server', 'strata', String(ports.backendBare)]),
+    backendStrata: await startProcess([here, 'server', 'strata', String(ports.backendStrata)]),
+    hopStrata: await startProcess([here, 'server', 'hop-strata', String(ports.hopStrata), String(ports.backendStrata)]),
+    hopBare: await startProcess([here, 'server', 'hop-bare', String(ports.hopBare), String(ports.backendBare)]),
   };
-  // The real catalog and gateway, and the two edges that do the gateway's work over the same catalog.
-  const catalog = { port: await freePort(), pid: 0 };
-  catalog.pid = await startProcess([join(REPO_ROOT, 'apps/catalog/dist/main.js')], {
-    GRPC_PORT: String(catalog.port),
-    METRICS_PORT: String(await freePort()),
-  });
+  // The real catalog and gateway, and the two edges that do the gateway's work, each over a catalog of its own (a
+  // section's variants are measured at the same time), and a catalog called directly.
+  const startCatalog = async (env: Record<string, string> = {}) => {
+    const started = { port: await freePort(), pid: 0 };
+    started.pid = await startProcess([join(REPO_ROOT, 'apps/catalog/dist/main.js')], {
+      ...env,
+      GRPC_PORT: String(started.port),
+      METRICS_PORT: String(await freePort()),
+    });
+    return started;
+  };
+  const catalog = await startCatalog();
   const gateway = { port: await freePort(), pid: 0 };
   gateway.pid = await startProcess([join(REPO_ROOT, 'apps/gateway/dist/main.js')], {
     GATEWAY_PORT: String(gateway.port),
     CATALOG_TARGET: `ipv4:127.0.0.1:${catalog.port}`,
   });
   const edge = async (variant: 'edge-bare' | 'edge-nest') => {
-    const port = await freePort();
-    return { port, pid: await startProcess([here, 'server', variant, String(port), String(catalog.port)]) };
+    const [port, behind] = [await freePort(), await startCatalog()];
+    return {
+      port,
+      pid: await startProcess([here, 'server', variant, String(port), String(behind.port)]),
+      catalog: behind.pid,
+      catalogPort: behind.port,
+    };
   };
-  const plain = { catalog, gateway, edgeBare: await edge('edge-bare'), edgeNest: await edge('edge-nest') };
+  const plain = {
+    catalog,
+    gateway,
+    edgeBare: await edge('edge-bare'),
+    edgeNest: await edge('edge-nest'),
+    directCatalog: await startCatalog(),
+  };
   // Tracing: the same gateway → catalog pair exporting every trace, and one trace in ten, to a real OTLP receiver (the
   // local cluster's console, whose CPU is not counted: in a cluster the collector runs elsewhere).
   const collector = await startConsole({ source: () => ({ title: 'bench', services: [], replicas: [], events: [] }) });
@@ -84,12 +105,7 @@ export async function startSubjects(withParts: boolean, withPg: boolean) {
       OTEL_TRACES_SAMPLER_ARG: sampleRatio,
       ...(parts ? { BENCH_TRACING_PARTS: parts, NODE_OPTIONS: serviceNodeOptions(TRACING_VARIANT) } : {}),
     };
-    const tracedCatalog = { port: await freePort(), pid: 0 };
-    tracedCatalog.pid = await startProcess([join(REPO_ROOT, 'apps/catalog/dist/main.js')], {
-      ...env,
-      GRPC_PORT: String(tracedCatalog.port),
-      METRICS_PORT: String(await freePort()),
-    });
+    const tracedCatalog = await startCatalog(env);
     const tracedGateway = { port: await freePort(), pid: 0 };
     tracedGateway.pid = await startProcess([join(REPO_ROOT, 'apps/gateway/dist/main.js')], {
       ...env,
@@ -124,6 +140,9 @@ export async function startSubjects(withParts: boolean, withPg: boolean) {
   for (const port of [
     ...Object.values(ports),
     catalog.port,
+    plain.directCatalog.port,
+    plain.edgeBare.catalogPort,
+    plain.edgeNest.catalogPort,
     ...pairs.map((pair) => pair.catalog.port),
     ...Object.values(pgSubjects).map((p) => p.port),
   ])
