@@ -21,8 +21,10 @@ import {
 import { createAddHookMessageChannel } from 'import-in-the-middle';
 import { installKitTracer, type KitTracer } from './trace-context.js';
 
-// For the bench's tracing variants (tools/bench), which assemble the same parts in other combinations.
+// For the bench's tracing variants (tools/bench), which assemble the same parts in other combinations, and its
+// in-process timing of the kit's trace functions (section 7).
 export { installKitTracer };
+export { endSpan, rpcAttributes, startCallTrace, startRequestTrace } from './trace-context.js';
 export { serviceNameOf } from './tracing.js';
 
 /**

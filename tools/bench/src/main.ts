@@ -2,7 +2,7 @@
 // `npm run bench [-- --runs 3]` — a benchmark that reports; it asserts nothing. Every server and the load generator
 // run in processes of their own; CPU per call comes from /proc/<pid>/stat (user + system) over each measured run.
 // With --runs N, N whole runs one after the other, each with subjects of its own, and then each goal's ratio in every
-// run with its spread. BENCH_SECTIONS (1,2,3,4,5,6), BENCH_ROUNDS (5), BENCH_SECONDS (4), BENCH_INFLIGHT (64),
+// run with its spread. BENCH_SECTIONS (1,2,3,4,5,6,7), BENCH_ROUNDS (5), BENCH_SECONDS (4), BENCH_INFLIGHT (64),
 // BENCH_WARMUP_SECONDS (1), BENCH_PREHEAT_SECONDS (10), BENCH_PIN (1) and BENCH_SCHEDULE (alternate | together) shape a
 // run (docs/performance.md, "Method").
 import 'reflect-metadata';
@@ -14,7 +14,20 @@ import { parseCommandLine } from '@strata/preflight';
 import { SERVICE_NODE_OPTIONS } from '@strata/service-registry';
 import { benchLoad } from './bench-load.js';
 import { startVariant } from './bench-servers.js';
-import { BENCH_MAIN, fmt, INFLIGHT, measureRounds, pairedRatio, PINNED, pinOrchestrator, ROUNDS, SCHEDULE, SECONDS } from './rounds.js';
+import {
+  BENCH_MAIN,
+  fmt,
+  INFLIGHT,
+  measureRounds,
+  pairedRatio,
+  PINNED,
+  pinOrchestrator,
+  ROUNDS,
+  runOnSubjectCpu,
+  SCHEDULE,
+  SECONDS,
+} from './rounds.js';
+import { traceFunctions } from './trace-functions.js';
 import { startSubjects } from './subjects.js';
 
 /** The ratios a run reports, against their goals (undefined = reported, no goal). */
@@ -33,7 +46,7 @@ async function benchRun(): Promise<Ratios> {
   console.log(
     `Strata bench — Node ${process.version} ${SERVICE_NODE_OPTIONS}, ${ROUNDS} rounds of ${SECONDS} s (${SCHEDULE === 'together' ? "a section's variants measured at the same time" : 'variants alternating'}), ${INFLIGHT} calls in flight per variant, one channel; ${PINNED ? 'load on CPU 0, subjects on CPU 1' : 'not pinned'}\n`,
   );
-  const sections = (process.env.BENCH_SECTIONS ?? '1,2,3,4,5,6').split(',');
+  const sections = (process.env.BENCH_SECTIONS ?? '1,2,3,4,5,6,7').split(',');
   const { ports, pids, plain, tracedAll, tracedTenth, parts, pgSubjects, database, collector } = await startSubjects(
     sections.includes('5'),
     sections.includes('6'),
@@ -46,7 +59,7 @@ async function benchRun(): Promise<Ratios> {
   /** An HTTP subject: GET /api/products/p-000042 at an edge's `port`, its CPU and the catalog's behind it read. */
   const productAt = (name: string, port: number, edge: number, catalog: number) =>
     ({ name, kind: 'http', target: `http://127.0.0.1:${port}/api/products/p-000042`, watched: { edge, catalog } }) as const;
-  console.error('1/6 server plumbing: the same handler behind three servers');
+  console.error('1/7 server plumbing: the same handler behind three servers');
   const servers = !sections.includes('1')
     ? none
     : await measureRounds([
@@ -54,14 +67,14 @@ async function benchRun(): Promise<Ratios> {
         grpcAt('stock Nest Transport.GRPC', ports.nest, { server: pids.nest }),
         grpcAt('Strata startGrpcService', ports.strata, { server: pids.strata }),
       ]);
-  console.error('2/6 one hop: a front service forwarding every call to a Strata backend');
+  console.error('2/7 one hop: a front service forwarding every call to a Strata backend');
   const hops = !sections.includes('2')
     ? none
     : await measureRounds([
         grpcAt('bare grpc-js server + client', ports.hopBare, { caller: pids.hopBare, callee: pids.backendBare }),
         grpcAt('Strata server + client', ports.hopStrata, { caller: pids.hopStrata, callee: pids.backendStrata }),
       ]);
-  console.error('3/6 GET /api/products/:id → catalog GetProduct: the gateway against a bare Fastify edge');
+  console.error('3/7 GET /api/products/:id → catalog GetProduct: the gateway against a bare Fastify edge');
   const edge = !sections.includes('3')
     ? none
     : await measureRounds([
@@ -81,7 +94,7 @@ async function benchRun(): Promise<Ratios> {
         productAt('the gateway (HTTP)', plain.gateway.port, plain.gateway.pid, plain.catalog.pid),
       ]);
 
-  console.error('4/6 tracing: GET /api/products/:id through the gateway to catalog, tracing off, every request, one in ten');
+  console.error('4/7 tracing: GET /api/products/:id through the gateway to catalog, tracing off, every request, one in ten');
   const tracing = !sections.includes('4')
     ? none
     : await measureRounds([
@@ -89,17 +102,19 @@ async function benchRun(): Promise<Ratios> {
         productAt('tracing on, every request sampled', tracedAll.gateway.port, tracedAll.gateway.pid, tracedAll.catalog.pid),
         productAt('tracing on, one request in ten sampled', tracedTenth.gateway.port, tracedTenth.gateway.pid, tracedTenth.catalog.pid),
       ]);
-  console.error('5/6 what each part of tracing costs, on the same path (one request in ten sampled but where it says)');
+  console.error('5/7 what each part of tracing costs, on the same path (one request in ten sampled but where it says)');
   const tracingParts = !sections.includes('5')
     ? none
     : await measureRounds([
         productAt('tracing off (no OTLP endpoint)', plain.gateway.port, plain.gateway.pid, plain.catalog.pid),
         ...Object.entries(parts).map(([name, pair]) => productAt(name, pair.gateway.port, pair.gateway.pid, pair.catalog.pid)),
       ]);
-  console.error('6/6 the pg instrumentation: a Strata service reading PostgreSQL once per call');
+  console.error('6/7 the pg instrumentation: a Strata service reading PostgreSQL once per call');
   const pgQueries = !sections.includes('6')
     ? none
     : await measureRounds(Object.entries(pgSubjects).map(([name, subject]) => grpcAt(name, subject.port, { server: subject.pid })));
+  console.error("7/7 the kit's trace functions, timed in one process");
+  const functions = sections.includes('7') ? await runOnSubjectCpu(['trace-functions']) : '';
   database?.stop();
   const spansReceived = collector.traces.list(1_000).length;
   await collector.close();
@@ -165,6 +180,10 @@ async function benchRun(): Promise<Ratios> {
         `| ${name} | ${fmt(r.rate)} | ${fmt(r.p99, 2)} | ${fmt(r.cpu.server!)} (${r.spread.server}) | ${fmt(pairedRatio(pgQueries, name, 'tracing off'), 2)} |`,
       );
   }
+  if (functions) {
+    console.log("\n### 7. The kit's trace functions, timed in one process (SDK started, an exporter that drops every batch)\n");
+    console.log(functions.trimEnd());
+  }
   const ratios: Ratios = {
     'server CPU per call × bare grpc-js': pairedRatio(servers, 'Strata startGrpcService', 'bare grpc-js', server),
     'caller CPU of a hop × a bare grpc-js forwarder': pairedRatio(hops, 'Strata server + client', 'bare grpc-js server + client', caller),
@@ -226,6 +245,29 @@ if (mode === 'server') {
   const measuring = () => process.stdout.write('measuring\n');
   const result = await benchLoad(kind as 'grpc' | 'http', target!, Number(seconds), Number(inflight), Number(warmup ?? 0), measuring);
   console.log(JSON.stringify(result));
+  process.exit(0);
+} else if (mode === 'machine') {
+  // How steady this machine's speed is: the same piece of work timed once a second (docs/performance.md, "Why the ratios
+  // move"); run it under `taskset -c N` on each core, alone and at once.
+  const work = () => {
+    const objects = new Array<{ i: number; s: string }>(1000);
+    let sum = 0;
+    for (let i = 0; i < 200_000; i++) {
+      objects[i % 1000] = { i, s: `v${i & 255}` };
+      sum += objects[(i * 7) % 1000]?.i ?? 0;
+    }
+    return sum;
+  };
+  for (let second = 0; second < 12; second++) {
+    const cpu = process.cpuUsage();
+    let units = 0;
+    for (const started = Date.now(); Date.now() - started < 1000; units++) work();
+    const used = process.cpuUsage(cpu);
+    console.log(`${((used.user + used.system) / units / 1000).toFixed(2)} ms of CPU per unit of work`);
+  }
+  process.exit(0);
+} else if (mode === 'trace-functions') {
+  traceFunctions();
   process.exit(0);
 } else if (mode === 'run') {
   // One of --runs' runs: its tables on stdout, its ratios in the file it was given.

@@ -44,6 +44,16 @@ function hasTaskset(): boolean {
 /** The command line of a process pinned to `cpu` (taskset execs it: the pid is the process's own). */
 const pinned = (cpu: string, args: string[]): [string, string[]] =>
   PINNED ? ['taskset', ['-c', cpu, process.execPath, ...args]] : [process.execPath, args];
+/** Runs this bench's entry point with `args` in a process of its own on the subjects' CPU; its standard output. */
+export async function runOnSubjectCpu(args: string[]): Promise<string> {
+  const [command, commandArgs] = pinned(SUBJECT_CPU, [BENCH_MAIN, ...args]);
+  const child = spawn(command, commandArgs, { stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  child.stdout!.on('data', (d: Buffer) => (out += d));
+  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+  if (code !== 0) throw new Error(`bench ${args[0]} exited with ${code}`);
+  return out;
+}
 /** Pins this process (the orchestrator, the receiver and the database it runs in-process) to the load's CPU. */
 export function pinOrchestrator(): void {
   if (PINNED) execFileSync('taskset', ['-a', '-p', '-c', LOAD_CPU, String(process.pid)], { stdio: 'ignore' });
@@ -113,8 +123,8 @@ async function measure(kind: 'grpc' | 'http', target: string, watched: Record<st
     },
     warmupSeconds,
   );
-  const perCall = (read: (pid: number) => number, from: Record<string, number>, scale = 1) =>
-    Object.fromEntries(Object.entries(watched).map(([k, pid]) => [k, ((read(pid) - from[k]!) * scale) / result.completed]));
+  const perCall = (read: (pid: number) => number, from: Record<string, number>) =>
+    Object.fromEntries(Object.entries(watched).map(([k, pid]) => [k, (read(pid) - from[k]!) / result.completed]));
   return { result, cpuUsPerCall: perCall(cpuUs, before), wakeupsPerCall: perCall(wakeups, woken) };
 }
 
