@@ -120,24 +120,21 @@ async function benchRun(): Promise<Ratios> {
   await collector.close();
 
   // Every "×" below is a ratio taken within each round, then the median over the rounds (pairedRatio).
-  const server = (cpu: Record<string, number>) => cpu.server!;
   console.log('### 1. Server plumbing (same handler)\n');
   console.log('| server | calls/s | p50 ms | p99 ms | server CPU µs/call (min–max of the rounds) | × bare |\n|---|---|---|---|---|---|');
   for (const [name, r] of servers)
     console.log(
-      `| ${name} | ${fmt(r.rate)} | ${fmt(r.p50, 2)} | ${fmt(r.p99, 2)} | ${fmt(r.cpu.server!)} (${r.spread.server}) | ${fmt(pairedRatio(servers, name, 'bare grpc-js', server), 2)} |`,
+      `| ${name} | ${fmt(r.rate)} | ${fmt(r.p50, 2)} | ${fmt(r.p99, 2)} | ${fmt(r.cpu.server!)} (${r.spread.server}) | ${fmt(pairedRatio(servers, name, 'bare grpc-js', 'server'), 2)} |`,
     );
-  const caller = (cpu: Record<string, number>) => cpu.caller!;
   console.log('\n### 2. One hop (caller = the forwarding service; callee = the Strata backend)\n');
   console.log(
     '| forwarding with | calls/s | p50 ms | p99 ms | caller CPU µs/call (min–max) | × bare caller | callee CPU µs/call |\n|---|---|---|---|---|---|---|',
   );
   for (const [name, r] of hops)
     console.log(
-      `| ${name} | ${fmt(r.rate)} | ${fmt(r.p50, 2)} | ${fmt(r.p99, 2)} | ${fmt(r.cpu.caller!)} (${r.spread.caller}) | ${fmt(pairedRatio(hops, name, 'bare grpc-js server + client', caller), 2)} | ${fmt(r.cpu.callee!)} |`,
+      `| ${name} | ${fmt(r.rate)} | ${fmt(r.p50, 2)} | ${fmt(r.p99, 2)} | ${fmt(r.cpu.caller!)} (${r.spread.caller}) | ${fmt(pairedRatio(hops, name, 'bare grpc-js server + client', 'caller'), 2)} | ${fmt(r.cpu.callee!)} |`,
     );
   const BARE_EDGE = 'bare edge: Fastify + the same validation + grpc-js (HTTP)';
-  const edgeCost = (cpu: Record<string, number>) => cpu.edge!;
   console.log('\n### 3. The edge: GET /api/products/:id → catalog GetProduct\n');
   console.log(
     '| path | calls/s | p50 ms | p99 ms | edge CPU µs/request (min–max) | × bare edge | catalog CPU µs/call |\n|---|---|---|---|---|---|---|',
@@ -145,7 +142,7 @@ async function benchRun(): Promise<Ratios> {
   for (const [name, r] of edge) {
     const direct = name.startsWith('catalog directly');
     console.log(
-      `| ${name} | ${fmt(r.rate)} | ${fmt(r.p50, 2)} | ${fmt(r.p99, 2)} | ${direct ? '-' : `${fmt(r.cpu.edge!)} (${r.spread.edge})`} | ${direct ? '-' : fmt(pairedRatio(edge, name, BARE_EDGE, edgeCost), 2)} | ${fmt(r.cpu.catalog!)} |`,
+      `| ${name} | ${fmt(r.rate)} | ${fmt(r.p50, 2)} | ${fmt(r.p99, 2)} | ${direct ? '-' : `${fmt(r.cpu.edge!)} (${r.spread.edge})`} | ${direct ? '-' : fmt(pairedRatio(edge, name, BARE_EDGE, 'edge'), 2)} | ${fmt(r.cpu.catalog!)} |`,
     );
   }
   console.log('\n### 4. Tracing: the same request with OpenTelemetry off and on (OTLP/HTTP export to a local receiver)\n');
@@ -185,9 +182,9 @@ async function benchRun(): Promise<Ratios> {
     console.log(functions.trimEnd());
   }
   const ratios: Ratios = {
-    'server CPU per call × bare grpc-js': pairedRatio(servers, 'Strata startGrpcService', 'bare grpc-js', server),
-    'caller CPU of a hop × a bare grpc-js forwarder': pairedRatio(hops, 'Strata server + client', 'bare grpc-js server + client', caller),
-    'gateway CPU per request × a bare Fastify edge': pairedRatio(edge, 'the gateway (HTTP)', BARE_EDGE, edgeCost),
+    'server CPU per call × bare grpc-js': pairedRatio(servers, 'Strata startGrpcService', 'bare grpc-js', 'server'),
+    'caller CPU of a hop × a bare grpc-js forwarder': pairedRatio(hops, 'Strata server + client', 'bare grpc-js server + client', 'caller'),
+    'gateway CPU per request × a bare Fastify edge': pairedRatio(edge, 'the gateway (HTTP)', BARE_EDGE, 'edge'),
     'tracing on, every request sampled (gateway + catalog CPU × off)': pairedRatio(tracing, 'tracing on, every request sampled', OFF),
     'tracing on, one request in ten sampled (× off)': pairedRatio(tracing, 'tracing on, one request in ten sampled', OFF),
   };

@@ -230,16 +230,12 @@ export async function measureRounds(variants: Variant[]): Promise<Map<string, Va
 
 /**
  * `name`'s CPU per call against `reference`'s, as the median over the rounds of the ratio within each round (the
- * variants of a round met the same machine); `cost` says which watched processes count (default: all of them).
+ * variants of a round met the same machine); `watched` names the one process that counts (default: all of them).
  */
-export function pairedRatio(
-  results: Map<string, VariantResult>,
-  name: string,
-  reference: string,
-  cost: (cpu: Record<string, number>) => number = (cpu) => Object.values(cpu).reduce((a, b) => a + b, 0),
-): number {
+export function pairedRatio(results: Map<string, VariantResult>, name: string, reference: string, watched?: string): number {
   const subject = results.get(name)?.rounds;
   const base = results.get(reference)?.rounds;
   if (!subject || !base) return NaN;
+  const cost = (cpu: Record<string, number>) => (watched ? cpu[watched]! : Object.values(cpu).reduce((a, b) => a + b, 0));
   return median(subject.map((cpu, i) => cost(cpu) / cost(base[i]!)));
 }
