@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { describe, it } from 'node:test';
 import * as grpc from '@grpc/grpc-js';
 import { serviceDefinition } from '@strata/service-kit';
-import { arrivalSec, arrivalsOf, openLoopSchedule, rateAt, runClosedLoop, runOpenLoop } from './driver.js';
+import { arrivalSec, arrivalsOf, loadSession, openLoopSchedule, rateAt, runClosedLoop, runOpenLoop } from './driver.js';
 import type { Scenario } from './scenarios.js';
 
 const CATALOG = 'strata.catalog.v1.CatalogService';
@@ -148,6 +148,45 @@ describe('the load driver (loopback servers)', () => {
       assert.ok([...ids].every((id) => id.startsWith('load-spec-')));
     } finally {
       server.forceShutdown();
+    }
+  });
+  it('loadSession: stretches over the same connections; a warm-up is sent but not counted; an open-loop stretch at its rate', async () => {
+    let connections = 0;
+    let served = 0;
+    let servedAtMark = Number.NaN;
+    const server = createServer((_request, response) => {
+      served++;
+      setTimeout(() => response.writeHead(200).end('{}'), 5);
+    });
+    server.on('connection', () => connections++);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const session = loadSession({ scenario: get(() => '/'), context: { runId: 'spec' }, baseUrls: [url], concurrency: 4 });
+    try {
+      const first = await session.run({ durationSec: 0.4, warmupSec: 0.3, measuring: () => (servedAtMark = served) });
+      assert.ok(servedAtMark >= 4, `the warm-up sent ${servedAtMark} requests before the mark`);
+      // Counted: what was sent after the mark; the warm-up's last requests (at most 4 in flight) were answered after it.
+      const afterMark = served - servedAtMark;
+      assert.ok(
+        first.completed >= 10 && first.completed <= afterMark && afterMark <= first.completed + 4,
+        `${first.completed} counted, ${afterMark} served after the mark`,
+      );
+      assert.equal(first.failed, 0);
+      const opened = connections;
+      // undici may open a connection for a request sent in the instant before an answered one frees its own: up to
+      // 8 for 4 in flight were seen, all kept.
+      assert.ok(opened >= 1, 'the first stretch connected');
+      const second = await session.run({ durationSec: 0.3 });
+      assert.ok(second.completed >= 10, `second stretch: ${second.completed}`);
+      // An open loop at 100/s for 0.5 s: 50 arrivals, each answered in 5 ms, so none waits behind the 4 allowed.
+      const paced = await session.run({ durationSec: 0.5, rate: 100 });
+      assert.equal(paced.scheduled, 50);
+      assert.equal(paced.completed, 50);
+      assert.equal(paced.dropped, 0);
+      assert.equal(connections, opened, 'the later stretches reuse the connections of the first');
+    } finally {
+      await session.close();
+      server.close();
     }
   });
 });

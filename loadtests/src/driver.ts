@@ -179,6 +179,13 @@ function grpcSender(scenario: GrpcScenario, options: CommonOptions, timeoutMs: n
   };
 }
 
+function senderFor(options: CommonOptions): { send: Sender; close(): Promise<void> } {
+  const timeoutMs = options.timeoutMs ?? 10_000;
+  return options.scenario.protocol === 'grpc'
+    ? grpcSender(options.scenario, options, timeoutMs)
+    : httpSender(options.scenario, options, timeoutMs);
+}
+
 /** The engine shared by the open and the closed loop: one sender, one HDR histogram (µs, 3 significant digits). */
 class Run {
   readonly histogram = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 120_000_000, numberOfSignificantValueDigits: 3 });
@@ -196,15 +203,13 @@ class Run {
   dropped = 0;
   inFlight = 0;
   private lastProgress = performance.now();
-  private readonly sender: { send: Sender; close(): Promise<void> };
 
-  constructor(private readonly options: CommonOptions) {
-    const timeoutMs = options.timeoutMs ?? 10_000;
-    this.sender =
-      options.scenario.protocol === 'grpc'
-        ? grpcSender(options.scenario, options, timeoutMs)
-        : httpSender(options.scenario, options, timeoutMs);
-  }
+  /** `sender`: one the caller keeps open across runs (loadSession); otherwise the run opens its own and closes it. */
+  constructor(
+    private readonly options: CommonOptions,
+    private readonly sender = senderFor(options),
+    private readonly ownsSender = true,
+  ) {}
 
   snapshot(): LoadSnapshot {
     const { sent, completed, failed, dropped, inFlight } = this;
@@ -239,7 +244,7 @@ class Run {
 
   async finish(rate: number, scheduled: number, measuredSec: number): Promise<LoadResult> {
     const elapsedSec = (performance.now() - this.began) / 1000;
-    await this.sender.close();
+    if (this.ownsSender) await this.sender.close();
     const ms = (v: number) => v / 1000;
     const h = this.histogram;
     return {
@@ -343,14 +348,88 @@ export async function runOpenLoop(options: OpenLoopOptions): Promise<LoadResult>
  * than it can take, with bounded concurrency, so queues (and CPU-throttling tails) cannot grow without bound.
  */
 export async function runClosedLoop(options: ClosedLoopOptions): Promise<LoadResult> {
-  const run = new Run(options);
-  const until = run.began + options.durationSec * 1000;
+  const session = loadSession(options);
+  try {
+    return await session.run({ durationSec: options.durationSec });
+  } finally {
+    await session.close();
+  }
+}
+
+/** One stretch of a load session: a warm-up that is not counted, then the counted part, with no pause between. */
+export interface Stretch {
+  durationSec: number;
+  /** Load before the counted part; its requests still in flight finish in the counted part but are not counted. */
+  warmupSec?: number;
+  /** Called when the counted part starts. */
+  measuring?: () => void;
+  /**
+   * Arrivals per second (an open loop, at most `concurrency` outstanding: the rest dropped and counted); without it, a
+   * closed loop with `concurrency` requests outstanding.
+   */
+  rate?: number;
+  /** An open loop's bound on outstanding requests (default `concurrency`): arrivals beyond it are dropped and counted. */
+  maxInFlight?: number;
+}
+
+/** Load in stretches over connections kept open between them (loadSession). */
+export interface LoadSession {
+  /** Resolves once every counted request is answered. */
+  run(stretch: Stretch): Promise<LoadResult>;
+  close(): Promise<void>;
+}
+
+/**
+ * Load in stretches over one sender (one gRPC channel, or one HTTP pool with its keep-alive connections): what a
+ * benchmark needs to measure subjects one after another, stretch by stretch, without each stretch paying for new
+ * connections (tools/bench). Each stretch is a closed loop of `concurrency`, or an open loop at a fixed rate.
+ */
+export function loadSession(options: Omit<ClosedLoopOptions, 'durationSec'>): LoadSession {
+  const sender = senderFor({ ...options, durationSec: Number.NaN });
   let next = options.startIndex ?? 0;
-  const worker = async () => {
-    while (performance.now() < until) await run.fire(next++);
+  const runOf = (durationSec: number) => new Run({ ...options, durationSec }, sender, false);
+  const openLoop = (run: Run, seconds: number, rate: number, maxInFlight = options.concurrency) =>
+    openLoopSchedule(
+      rate,
+      seconds,
+      () => {
+        if (run.inFlight < maxInFlight) return run.fire(next++);
+        run.dropped++;
+        return undefined;
+      },
+      run.began,
+    );
+  return {
+    async run({ durationSec, warmupSec = 0, measuring, rate, maxInFlight }) {
+      if (rate !== undefined) {
+        if (warmupSec > 0) await openLoop(runOf(warmupSec), warmupSec, rate, maxInFlight);
+        measuring?.();
+        const run = runOf(durationSec);
+        const scheduled = await openLoop(run, durationSec, rate, maxInFlight);
+        return run.finish(rate, scheduled, durationSec);
+      }
+      // A closed loop: the same workers go on from the warm-up into the counted part, never more than `concurrency`
+      // outstanding.
+      let counting = false;
+      let run = runOf(warmupSec);
+      let until = run.began + warmupSec * 1000;
+      const worker = async () => {
+        for (;;) {
+          if (!counting && performance.now() >= until) {
+            counting = true;
+            measuring?.();
+            run = runOf(durationSec);
+            until = run.began + durationSec * 1000;
+          }
+          if (performance.now() >= until) return;
+          await run.fire(next++);
+        }
+      };
+      await Promise.all(Array.from({ length: options.concurrency }, worker));
+      return run.finish(Number.NaN, Number.NaN, (performance.now() - run.began) / 1000);
+    },
+    close: () => sender.close(),
   };
-  await Promise.all(Array.from({ length: options.concurrency }, worker));
-  return run.finish(Number.NaN, Number.NaN, (performance.now() - run.began) / 1000);
 }
 
 /** One line of progress for a terminal. */

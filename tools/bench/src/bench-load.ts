@@ -1,4 +1,4 @@
-import { runClosedLoop, type LoadResult, type Scenario } from '@strata/loadtests';
+import { loadSession, type LoadSession, type Scenario } from '@strata/loadtests';
 import { CATALOG } from './bench-servers.js';
 
 export type { LoadResult } from '@strata/loadtests';
@@ -22,32 +22,24 @@ const httpGet = (path: string): Scenario => ({
 });
 
 /**
- * A warm-up of `warmupSeconds`, then `measuring()` (the orchestrator starts reading CPU there), then the measured
- * closed loop of @strata/loadtests' driver (`inflight` requests kept outstanding): the servers are measured hot. A
- * server left idle for a few seconds (as alternating rounds leave it) spends its first seconds of load re-warming (its
- * GC heuristics and JIT cool down while idle): docs/performance.md.
+ * The load on one subject for a whole section, in stretches (loadSession of @strata/loadtests' driver: one channel, or
+ * one pool of keep-alive connections, kept between stretches; at most `inflight` requests outstanding).
  */
-export async function benchLoad(
+export function benchLoadSession(
   kind: 'grpc' | 'http',
   /** gRPC: host:port; HTTP: a URL (its origin is loaded, its path requested). */
   target: string,
-  seconds: number,
   inflight: number,
-  warmupSeconds = 0,
-  measuring: () => void = () => undefined,
-): Promise<LoadResult> {
+): LoadSession {
   const url = kind === 'http' ? new URL(target) : undefined;
-  const options = {
+  return loadSession({
     scenario: url ? httpGet(url.pathname + url.search) : GET_PRODUCT,
     context: { runId: 'bench' },
     concurrency: inflight,
     timeoutMs: 5_000,
     // One endpoint: balancing has nothing to choose. round_robin keeps the load generator the same bare caller for
     // every subject (a weighted_round_robin channel would open an ORCA stream to the servers that serve one).
-    loadBalancing: 'round_robin' as const,
+    loadBalancing: 'round_robin',
     ...(url ? { baseUrls: [url.origin] } : { grpcTarget: target }),
-  };
-  if (warmupSeconds > 0) await runClosedLoop({ ...options, durationSec: warmupSeconds });
-  measuring();
-  return runClosedLoop({ ...options, durationSec: seconds });
+  });
 }

@@ -1,18 +1,21 @@
 #!/usr/bin/env node
 // `npm run bench [-- --runs 3]` — a benchmark that reports; it asserts nothing. Every server and the load generator
-// run in processes of their own; CPU per call comes from /proc/<pid>/stat (user + system) over each measured run.
-// With --runs N, N whole runs one after the other, each with subjects of its own, and then each goal's ratio in every
-// run with its spread. BENCH_SECTIONS (1,2,3,4,5,6,7), BENCH_ROUNDS (5), BENCH_SECONDS (4), BENCH_INFLIGHT (64),
-// BENCH_WARMUP_SECONDS (1), BENCH_PREHEAT_SECONDS (10), BENCH_PIN (1) and BENCH_SCHEDULE (alternate | together) shape a
-// run (docs/performance.md, "Method").
+// run in processes of their own; CPU per call comes from the scheduler's account of each subject's threads
+// (/proc/<pid>/task/*/schedstat) over each measured stretch, bytes allocated per call from V8's --trace-gc-nvp lines.
+// Each section's variants are offered the same rate in its measured rounds (BENCH_RATE_SHARE of the slowest one's
+// flat-out rate in the warm-up). With --runs N, N whole runs one after the other, each with subjects of its own, and
+// then each goal's ratio in every run with its spread. BENCH_SECTIONS (1,2,3,4,5,6,7), BENCH_ROUNDS (5), BENCH_SECONDS
+// (4), BENCH_INFLIGHT (64), BENCH_WARMUP_SECONDS (1), BENCH_PREHEAT_SECONDS (10), BENCH_RATE_SHARE (0.6; 0 = flat out),
+// BENCH_PIN (1) and BENCH_SCHEDULE (alternate | together) shape a run (docs/performance.md, "Method").
 import 'reflect-metadata';
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createInterface } from 'node:readline';
 import { parseCommandLine } from '@strata/preflight';
 import { SERVICE_NODE_OPTIONS } from '@strata/service-registry';
-import { benchLoad } from './bench-load.js';
+import { benchLoadSession } from './bench-load.js';
 import { startVariant } from './bench-servers.js';
 import {
   BENCH_MAIN,
@@ -22,6 +25,7 @@ import {
   pairedRatio,
   PINNED,
   pinOrchestrator,
+  RATE_SHARE,
   ROUNDS,
   runOnSubjectCpu,
   SCHEDULE,
@@ -40,11 +44,14 @@ const GOALS: Record<string, number | undefined> = {
 };
 type Ratios = Record<keyof typeof GOALS, number>;
 
+/** Bytes as KB with one decimal. */
+const kb = (bytes: number) => fmt(bytes / 1024, 1);
+
 /** One whole run: subjects started, every section measured, the tables printed; its ratios. */
 async function benchRun(): Promise<Ratios> {
   pinOrchestrator();
   console.log(
-    `Strata bench — Node ${process.version} ${SERVICE_NODE_OPTIONS}, ${ROUNDS} rounds of ${SECONDS} s (${SCHEDULE === 'together' ? "a section's variants measured at the same time" : 'variants alternating'}), ${INFLIGHT} calls in flight per variant, one channel; ${PINNED ? 'load on CPU 0, subjects on CPU 1' : 'not pinned'}\n`,
+    `Strata bench — Node ${process.version} ${SERVICE_NODE_OPTIONS}, ${ROUNDS} rounds of ${SECONDS} s (${SCHEDULE === 'together' ? "a section's variants measured at the same time" : 'variants alternating'}), ${RATE_SHARE > 0 ? `each section's variants offered ${RATE_SHARE} × the slowest one's flat-out rate (at most ${16 * INFLIGHT} in flight)` : `${INFLIGHT} calls in flight per variant (flat out)`}, one channel or keep-alive pool per variant; ${PINNED ? 'load on CPU 0, subjects on CPU 1' : 'not pinned'}\n`,
   );
   const sections = (process.env.BENCH_SECTIONS ?? '1,2,3,4,5,6,7').split(',');
   const { ports, pids, plain, tracedAll, tracedTenth, parts, pgSubjects, database, collector } = await startSubjects(
@@ -121,39 +128,41 @@ async function benchRun(): Promise<Ratios> {
 
   // Every "×" below is a ratio taken within each round, then the median over the rounds (pairedRatio).
   console.log('### 1. Server plumbing (same handler)\n');
-  console.log('| server | calls/s | p50 ms | p99 ms | server CPU µs/call (min–max of the rounds) | × bare |\n|---|---|---|---|---|---|');
+  console.log(
+    '| server | calls/s | p50 ms | p99 ms | server CPU µs/call (min–max of the rounds) | × bare | server KB allocated/call |\n|---|---|---|---|---|---|---|',
+  );
   for (const [name, r] of servers)
     console.log(
-      `| ${name} | ${fmt(r.rate)} | ${fmt(r.p50, 2)} | ${fmt(r.p99, 2)} | ${fmt(r.cpu.server!)} (${r.spread.server}) | ${fmt(pairedRatio(servers, name, 'bare grpc-js', 'server'), 2)} |`,
+      `| ${name} | ${fmt(r.rate)} | ${fmt(r.p50, 2)} | ${fmt(r.p99, 2)} | ${fmt(r.cpu.server!)} (${r.spread.server}) | ${fmt(pairedRatio(servers, name, 'bare grpc-js', 'server'), 2)} | ${kb(r.bytes.server!)} |`,
     );
   console.log('\n### 2. One hop (caller = the forwarding service; callee = the Strata backend)\n');
   console.log(
-    '| forwarding with | calls/s | p50 ms | p99 ms | caller CPU µs/call (min–max) | × bare caller | callee CPU µs/call |\n|---|---|---|---|---|---|---|',
+    '| forwarding with | calls/s | p50 ms | p99 ms | caller CPU µs/call (min–max) | × bare caller | callee CPU µs/call | caller KB allocated/call |\n|---|---|---|---|---|---|---|---|',
   );
   for (const [name, r] of hops)
     console.log(
-      `| ${name} | ${fmt(r.rate)} | ${fmt(r.p50, 2)} | ${fmt(r.p99, 2)} | ${fmt(r.cpu.caller!)} (${r.spread.caller}) | ${fmt(pairedRatio(hops, name, 'bare grpc-js server + client', 'caller'), 2)} | ${fmt(r.cpu.callee!)} |`,
+      `| ${name} | ${fmt(r.rate)} | ${fmt(r.p50, 2)} | ${fmt(r.p99, 2)} | ${fmt(r.cpu.caller!)} (${r.spread.caller}) | ${fmt(pairedRatio(hops, name, 'bare grpc-js server + client', 'caller'), 2)} | ${fmt(r.cpu.callee!)} | ${kb(r.bytes.caller!)} |`,
     );
   const BARE_EDGE = 'bare edge: Fastify + the same validation + grpc-js (HTTP)';
   console.log('\n### 3. The edge: GET /api/products/:id → catalog GetProduct\n');
   console.log(
-    '| path | calls/s | p50 ms | p99 ms | edge CPU µs/request (min–max) | × bare edge | catalog CPU µs/call |\n|---|---|---|---|---|---|---|',
+    '| path | calls/s | p50 ms | p99 ms | edge CPU µs/request (min–max) | × bare edge | catalog CPU µs/call | edge KB allocated/request |\n|---|---|---|---|---|---|---|---|',
   );
   for (const [name, r] of edge) {
     const direct = name.startsWith('catalog directly');
     console.log(
-      `| ${name} | ${fmt(r.rate)} | ${fmt(r.p50, 2)} | ${fmt(r.p99, 2)} | ${direct ? '-' : `${fmt(r.cpu.edge!)} (${r.spread.edge})`} | ${direct ? '-' : fmt(pairedRatio(edge, name, BARE_EDGE, 'edge'), 2)} | ${fmt(r.cpu.catalog!)} |`,
+      `| ${name} | ${fmt(r.rate)} | ${fmt(r.p50, 2)} | ${fmt(r.p99, 2)} | ${direct ? '-' : `${fmt(r.cpu.edge!)} (${r.spread.edge})`} | ${direct ? '-' : fmt(pairedRatio(edge, name, BARE_EDGE, 'edge'), 2)} | ${fmt(r.cpu.catalog!)} | ${direct ? '-' : kb(r.bytes.edge!)} |`,
     );
   }
   console.log('\n### 4. Tracing: the same request with OpenTelemetry off and on (OTLP/HTTP export to a local receiver)\n');
   console.log(
-    '| tracing | calls/s | p50 ms | p99 ms | gateway CPU µs/request | catalog CPU µs/call | both | × off |\n|---|---|---|---|---|---|---|---|',
+    '| tracing | calls/s | p50 ms | p99 ms | gateway CPU µs/request | catalog CPU µs/call | both | × off | KB allocated/request (gateway + catalog) |\n|---|---|---|---|---|---|---|---|---|',
   );
   const OFF = 'tracing off (no OTLP endpoint)';
   for (const [name, r] of tracing) {
     const both = r.cpu.edge! + r.cpu.catalog!;
     console.log(
-      `| ${name} | ${fmt(r.rate)} | ${fmt(r.p50, 2)} | ${fmt(r.p99, 2)} | ${fmt(r.cpu.edge!)} | ${fmt(r.cpu.catalog!)} | ${fmt(both)} | ${fmt(pairedRatio(tracing, name, OFF), 2)} |`,
+      `| ${name} | ${fmt(r.rate)} | ${fmt(r.p50, 2)} | ${fmt(r.p99, 2)} | ${fmt(r.cpu.edge!)} | ${fmt(r.cpu.catalog!)} | ${fmt(both)} | ${fmt(pairedRatio(tracing, name, OFF), 2)} | ${kb(r.bytes.edge! + r.bytes.catalog!)} |`,
     );
   }
   if (tracing.size > 0) console.log(`\nTraces received by the OTLP receiver (the newest kept): ${spansReceived}.`);
@@ -238,10 +247,21 @@ if (mode === 'server') {
   // For profiling (node --cpu-prof writes its profile on exit): BENCH_EXIT_AFTER_MS=8000.
   if (process.env.BENCH_EXIT_AFTER_MS) setTimeout(() => process.exit(0), Number(process.env.BENCH_EXIT_AFTER_MS));
 } else if (mode === 'load') {
-  const [kind, target, seconds, inflight, warmup] = args;
-  const measuring = () => process.stdout.write('measuring\n');
-  const result = await benchLoad(kind as 'grpc' | 'http', target!, Number(seconds), Number(inflight), Number(warmup ?? 0), measuring);
-  console.log(JSON.stringify(result));
+  // The load on one variant for a section (rounds.ts LoadProcess): a line "<seconds> <warm-up seconds> [<rate>]" on
+  // standard input runs one stretch (a closed loop, or an open loop at that rate); "measuring" is printed when its
+  // warm-up is over, then its result as one line of JSON.
+  const [kind, target, inflight] = args;
+  const session = benchLoadSession(kind as 'grpc' | 'http', target!, Number(inflight));
+  for await (const line of createInterface({ input: process.stdin })) {
+    const [durationSec, warmupSec, rate] = line.split(' ').map(Number);
+    const measuring = () => process.stdout.write('measuring\n');
+    // An open loop may have more outstanding than the closed loop's 64 after a pause of this process (a GC): its
+    // arrivals are then sent late, not dropped, so that every variant is offered the same calls.
+    const paced = Number.isFinite(rate) ? { rate, maxInFlight: 16 * Number(inflight) } : {};
+    const result = await session.run({ durationSec: durationSec!, warmupSec, measuring, ...paced });
+    process.stdout.write(`${JSON.stringify(result)}\n`);
+  }
+  await session.close();
   process.exit(0);
 } else if (mode === 'machine') {
   // How steady this machine's speed is: the same piece of work timed once a second (docs/performance.md, "Why the ratios

@@ -7,8 +7,9 @@ import { checkHealth } from '@strata/service-kit';
 import { SERVICE_NODE_OPTIONS } from '@strata/service-registry';
 import type { LoadResult } from './bench-load.js';
 
-// How the bench measures: subjects in processes of their own, the load in another (main.ts `load`), CPU per call
-// from /proc/<pid>/stat over each measured run, variants alternated round by round.
+// How the bench measures: subjects in processes of their own, the load on each in another kept for the section
+// (main.ts `load`), CPU per call from the scheduler's account over each measured stretch, variants alternated round
+// by round at one offered rate.
 
 /** The bench's entry point, which runs a server variant (`server …`) or the load (`load …`) in a process. */
 export const BENCH_MAIN = fileURLToPath(new URL('./main.js', import.meta.url));
@@ -24,6 +25,14 @@ const WARMUP_SECONDS = Number(process.env.BENCH_WARMUP_SECONDS ?? 1);
  * (docs/performance.md, "Method").
  */
 const PREHEAT_SECONDS = Number(process.env.BENCH_PREHEAT_SECONDS ?? 10);
+/**
+ * The measured rounds offer every variant of a section the same rate: this share of the slowest variant's throughput
+ * in the warm-up round (flat out). A subject's CPU per call depends on how many calls it handles per wake-up of its
+ * event loop, and flat out (a closed loop) that follows the rate each round happened to reach: 4,800–6,900 calls/s for
+ * the same bare server in one run of 2026-12-07, which then cost 58–84 µs per call (docs/performance.md, "Method").
+ * BENCH_RATE_SHARE=0: flat out, as before.
+ */
+export const RATE_SHARE = Number(process.env.BENCH_RATE_SHARE ?? 0.6);
 
 /**
  * Where the processes run: the load generator (and this orchestrator, the OTLP receiver, the embedded PostgreSQL) on
@@ -74,27 +83,53 @@ function cpuUs(pid: number): number {
   return ns / 1000;
 }
 
-/** Runs the load in a process of its own; `onMeasuring` is called when its warm-up is over and the measured run starts. */
-async function runLoad(
-  kind: 'grpc' | 'http',
-  target: string,
-  seconds: number,
-  onMeasuring: () => void,
-  warmupSeconds = WARMUP_SECONDS,
-): Promise<LoadResult> {
-  const [command, args] = pinned(LOAD_CPU, [BENCH_MAIN, 'load', kind, target, String(seconds), String(INFLIGHT), String(warmupSeconds)]);
-  const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'inherit'] });
-  let out = '';
-  let measuring = false;
-  child.stdout!.on('data', (d: Buffer) => {
-    out += d;
-    if (out.startsWith('measuring\n') && !measuring) {
-      measuring = true;
-      onMeasuring();
-    }
-  });
-  await new Promise((r) => child.once('exit', r));
-  return JSON.parse(out.slice(out.indexOf('\n') + 1)) as LoadResult;
+const children: ChildProcess[] = [];
+process.on('exit', () => children.forEach((c) => c.kill('SIGKILL')));
+
+/**
+ * The load on one variant, in a process of its own on the load's CPU, kept for the whole section: its channel or its
+ * keep-alive connections stay open from one stretch to the next (main.ts `load`). One stretch at a time.
+ */
+class LoadProcess {
+  readonly #child: ChildProcess;
+  #lines = '';
+  #pending?: { onMeasuring: () => void; resolve: (result: LoadResult) => void; reject: (error: Error) => void };
+
+  constructor(kind: 'grpc' | 'http', target: string) {
+    const [command, args] = pinned(LOAD_CPU, [BENCH_MAIN, 'load', kind, target, String(INFLIGHT)]);
+    this.#child = spawn(command, args, { stdio: ['pipe', 'pipe', 'inherit'] });
+    children.push(this.#child);
+    this.#child.stdout!.on('data', (d: Buffer) => {
+      this.#lines += d;
+      for (let end = this.#lines.indexOf('\n'); end >= 0; end = this.#lines.indexOf('\n')) {
+        const line = this.#lines.slice(0, end);
+        this.#lines = this.#lines.slice(end + 1);
+        if (line === 'measuring') this.#pending?.onMeasuring();
+        else {
+          const pending = this.#pending;
+          this.#pending = undefined;
+          pending?.resolve(JSON.parse(line) as LoadResult);
+        }
+      }
+    });
+    this.#child.once('exit', (code) => this.#pending?.reject(new Error(`the bench's load process exited with ${code}`)));
+  }
+
+  /** `warmupSeconds` of load not counted, `onMeasuring()`, then `seconds` counted; at `rate` calls/s, or a closed loop. */
+  stretch(seconds: number, warmupSeconds: number, onMeasuring: () => void, rate?: number): Promise<LoadResult> {
+    return new Promise((resolve, reject) => {
+      this.#pending = { onMeasuring, resolve, reject };
+      this.#child.stdin!.write(`${seconds} ${warmupSeconds}${rate === undefined ? '' : ` ${rate}`}\n`);
+    });
+  }
+
+  /** Ends the load process (it closes its connections when its input ends). */
+  close(): Promise<void> {
+    return new Promise((resolve) => {
+      this.#child.once('exit', () => resolve());
+      this.#child.stdin!.end();
+    });
+  }
 }
 
 /** Times the main thread (the event loop) gave up its CPU to wait: how often it slept and woke for more work. */
@@ -107,40 +142,74 @@ interface Measured {
   cpuUsPerCall: Record<string, number>;
   /** Event-loop wake-ups per call: fewer means more calls handled per wake-up (and per read and write). */
   wakeupsPerCall: Record<string, number>;
+  /** Bytes allocated on the JS heap per call (`gcTotals`). */
+  bytesPerCall: Record<string, number>;
 }
 
-/** One measured run: load against `target` while reading the CPU of `watched` processes. */
-async function measure(kind: 'grpc' | 'http', target: string, watched: Record<string, number>, warmupSeconds?: number): Promise<Measured> {
+/** One measured stretch of `load` while reading the CPU of the `watched` processes. */
+async function measure(
+  load: LoadProcess,
+  watched: Record<string, number>,
+  warmupSeconds = WARMUP_SECONDS,
+  rate?: number,
+): Promise<Measured> {
   let before: Record<string, number> = {};
   let woken: Record<string, number> = {};
-  const result = await runLoad(
-    kind,
-    target,
+  let allocated: Record<string, number> = {};
+  const result = await load.stretch(
     SECONDS,
+    warmupSeconds,
     () => {
       before = Object.fromEntries(Object.entries(watched).map(([k, pid]) => [k, cpuUs(pid)]));
       woken = Object.fromEntries(Object.entries(watched).map(([k, pid]) => [k, wakeups(pid)]));
+      allocated = Object.fromEntries(Object.entries(watched).map(([k, pid]) => [k, allocatedBytes(pid)]));
     },
-    warmupSeconds,
+    rate,
   );
   const perCall = (read: (pid: number) => number, from: Record<string, number>) =>
     Object.fromEntries(Object.entries(watched).map(([k, pid]) => [k, (read(pid) - from[k]!) / result.completed]));
-  return { result, cpuUsPerCall: perCall(cpuUs, before), wakeupsPerCall: perCall(wakeups, woken) };
+  return {
+    result,
+    cpuUsPerCall: perCall(cpuUs, before),
+    wakeupsPerCall: perCall(wakeups, woken),
+    bytesPerCall: perCall(allocatedBytes, allocated),
+  };
 }
 
-const children: ChildProcess[] = [];
-process.on('exit', () => children.forEach((c) => c.kill('SIGKILL')));
+/**
+ * What each subject has allocated so far and how long its GCs paused it, summed from V8's `--trace-gc-nvp` line per GC
+ * (`allocated=` bytes since the previous GC, `pause=` ms): bytes per call follow the code path, not the speed the VM's
+ * core happens to run at, so they hold from run to run where CPU time moves (docs/performance.md, "Method").
+ */
+const gcTotals = new Map<number, { allocatedBytes: number; pauseMs: number }>();
+const GC_LINE = /\bpause=([\d.]+)\b.*\ballocated=(\d+)\b/;
 
 export async function startProcess(args: string[], env: Record<string, string> = {}): Promise<number> {
-  const [command, commandArgs] = pinned(SUBJECT_CPU, args);
+  const [command, commandArgs] = pinned(SUBJECT_CPU, ['--trace-gc-nvp', ...args]);
   const child = spawn(command, commandArgs, {
     // Every server, bare or not, with the Node options Strata's services run with.
     env: { ...process.env, NODE_OPTIONS: SERVICE_NODE_OPTIONS, LOG_LEVEL: 'info', ...env },
-    stdio: ['ignore', 'ignore', 'inherit'],
+    stdio: ['ignore', 'pipe', 'inherit'],
   });
   children.push(child);
+  const totals = { allocatedBytes: 0, pauseMs: 0 };
+  gcTotals.set(child.pid!, totals);
+  let partial = '';
+  child.stdout!.on('data', (d: Buffer) => {
+    const lines = (partial + d).split('\n');
+    partial = lines.pop()!;
+    for (const line of lines) {
+      const gc = GC_LINE.exec(line);
+      if (gc) {
+        totals.pauseMs += Number(gc[1]);
+        totals.allocatedBytes += Number(gc[2]);
+      }
+    }
+  });
   return child.pid!;
 }
+const allocatedBytes = (pid: number) => gcTotals.get(pid)?.allocatedBytes ?? NaN;
+
 export async function waitGrpc(port: number): Promise<void> {
   for (let i = 0; i < 200; i++) {
     try {
@@ -184,6 +253,8 @@ export interface VariantResult {
   cpu: Record<string, number>;
   /** The spread of the rounds: min and max CPU per call of each watched process. */
   spread: Record<string, string>;
+  /** Median over the rounds of the bytes allocated per call by each watched process. */
+  bytes: Record<string, number>;
   /** Each round's CPU per call of each watched process (for ratios taken within a round: `pairedRatio`). */
   rounds: Record<string, number>[];
 }
@@ -191,22 +262,41 @@ export interface VariantResult {
 /** Measures the variants for ROUNDS rounds (SCHEDULE) after one warm-up round of PREHEAT_SECONDS of load each; returns medians. */
 export async function measureRounds(variants: Variant[]): Promise<Map<string, VariantResult>> {
   const runs = new Map<string, Measured[]>(variants.map((v) => [v.name, []]));
+  const warmupRates = new Map<string, number>();
   const report = (label: string, v: Variant, m: Measured) =>
     process.stderr.write(
-      `  ${label}: ${v.name} … ${fmt(m.result.achievedRate)} calls/s, CPU µs/call ${Object.entries(m.cpuUsPerCall)
-        .map(([k, cpu]) => `${k} ${fmt(cpu)} (${fmt(m.wakeupsPerCall[k]!, 2)} wake-ups)`)
+      `  ${label}: ${v.name} … ${fmt(m.result.achievedRate)} calls/s${m.result.failed + m.result.dropped > 0 ? ` (${m.result.failed} failed, ${m.result.dropped} dropped)` : ''}, CPU µs/call ${Object.entries(
+        m.cpuUsPerCall,
+      )
+        .map(([k, cpu]) => `${k} ${fmt(cpu)} (${fmt(m.wakeupsPerCall[k]!, 2)} wake-ups, ${fmt(m.bytesPerCall[k]! / 1024, 1)} KB)`)
         .join(', ')}\n`,
     );
+  const loads = variants.map((v) => new LoadProcess(v.kind, v.target));
+  let rate: number | undefined;
   for (let round = 0; round <= ROUNDS; round++) {
     const label = round === 0 ? 'warm-up' : `round ${round}/${ROUNDS}`;
     const warmup = round === 0 ? PREHEAT_SECONDS : undefined;
-    const measured = SCHEDULE === 'together' ? await Promise.all(variants.map((v) => measure(v.kind, v.target, v.watched, warmup))) : [];
+    if (round === 1 && RATE_SHARE > 0) {
+      // The warm-up ran each variant flat out (a closed loop); every measured round offers them all the same rate.
+      const slowest = Math.min(...[...runs.keys()].map((name) => warmupRates.get(name)!));
+      rate = Math.max(100, Math.round((slowest * RATE_SHARE) / 100) * 100);
+      process.stderr.write(`  every variant measured at ${rate} calls/s (${RATE_SHARE} × the slowest in the warm-up, ${fmt(slowest)}/s)\n`);
+    }
+    // Every other round in the reverse order (A B C, C B A, …): a drift of the machine's speed over a round then
+    // favours no variant.
+    const order = [...variants.keys()];
+    if (round % 2 === 0) order.reverse();
+    const measured = new Map<number, Measured>();
+    if (SCHEDULE === 'together')
+      await Promise.all(order.map(async (i) => measured.set(i, await measure(loads[i]!, variants[i]!.watched, warmup, rate))));
+    else for (const i of order) measured.set(i, await measure(loads[i]!, variants[i]!.watched, warmup, rate));
     for (const [i, v] of variants.entries()) {
-      const m = measured[i] ?? (await measure(v.kind, v.target, v.watched, warmup));
-      report(label, v, m);
-      if (round > 0) runs.get(v.name)!.push(m);
+      report(label, v, measured.get(i)!);
+      if (round > 0) runs.get(v.name)!.push(measured.get(i)!);
+      else warmupRates.set(v.name, measured.get(i)!.result.achievedRate);
     }
   }
+  await Promise.all(loads.map((load) => load.close()));
   return new Map(
     [...runs].map(([name, ms]) => [
       name,
@@ -214,7 +304,7 @@ export async function measureRounds(variants: Variant[]): Promise<Map<string, Va
         rate: median(ms.map((m) => m.result.achievedRate)),
         p50: median(ms.map((m) => m.result.latencyMs.p50)),
         p99: median(ms.map((m) => m.result.latencyMs.p99)),
-        errors: ms.reduce((a, m) => a + m.result.failed, 0),
+        errors: ms.reduce((a, m) => a + m.result.failed + m.result.dropped, 0),
         cpu: Object.fromEntries(Object.keys(ms[0]!.cpuUsPerCall).map((k) => [k, median(ms.map((m) => m.cpuUsPerCall[k]!))])),
         spread: Object.fromEntries(
           Object.keys(ms[0]!.cpuUsPerCall).map((k) => {
@@ -222,6 +312,7 @@ export async function measureRounds(variants: Variant[]): Promise<Map<string, Va
             return [k, `${fmt(Math.min(...xs))}–${fmt(Math.max(...xs))}`];
           }),
         ),
+        bytes: Object.fromEntries(Object.keys(ms[0]!.bytesPerCall).map((k) => [k, median(ms.map((m) => m.bytesPerCall[k]!))])),
         rounds: ms.map((m) => m.cpuUsPerCall),
       },
     ]),

@@ -2,7 +2,7 @@ import { dirname, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { setTimeout as delay } from 'node:timers/promises';
 import { startConsole } from '@strata/console';
-import { freePort, startEmbeddedPostgres } from '@strata/dev-kit';
+import { reservePortRegion, startEmbeddedPostgres } from '@strata/dev-kit';
 import { serviceNodeOptions } from '@strata/service-registry';
 import { BENCH_MAIN, startProcess, waitGrpc } from './rounds.js';
 
@@ -38,6 +38,14 @@ export const TRACING_PARTS: Record<string, [string, string]> = {
  * and a service reading it for each of section 6's (`PG_VARIANTS`).
  */
 export async function startSubjects(withParts: boolean, withPg: boolean) {
+  // Ports from a region below the ephemeral range (reservePortRegion): a port found free with listen(0) lies inside it,
+  // and once became the source port of some connection before its subject bound it (EADDRINUSE, 2026-12-07).
+  const region = await reservePortRegion({ size: 100 });
+  let nextPort = region.base;
+  const freePort = async () => {
+    if (nextPort >= region.base + 100) throw new Error('the bench needs more than the 100 ports of its region');
+    return nextPort++;
+  };
   // First, before the other subjects load the CPU: PGlite's start is slow on a busy machine.
   const database = withPg ? await startEmbeddedPostgres(await freePort()) : undefined;
   const ports = {
