@@ -31,6 +31,7 @@ import {
   SCHEDULE,
   SECONDS,
 } from './rounds.js';
+import { heapProfileReport } from './heap-sampling.js';
 import { traceFunctions } from './trace-functions.js';
 import { startSubjects } from './subjects.js';
 
@@ -282,6 +283,10 @@ if (mode === 'server') {
     const used = process.cpuUsage(cpu);
     console.log(`${((used.user + used.system) / units / 1000).toFixed(2)} ms of CPU per unit of work`);
   }
+  process.exit(0);
+} else if (mode === 'heap-profile') {
+  // A sampled heap profile of a subject (heap-sampling.ts) by package and function, per request.
+  console.log(heapProfileReport(args[0]!, Number(args[1])));
   process.exit(0);
 } else if (mode === 'trace-functions') {
   traceFunctions();
