@@ -142,7 +142,7 @@ interface Measured {
   cpuUsPerCall: Record<string, number>;
   /** Event-loop wake-ups per call: fewer means more calls handled per wake-up (and per read and write). */
   wakeupsPerCall: Record<string, number>;
-  /** Bytes allocated on the JS heap per call (`gcTotals`). */
+  /** Bytes allocated on the JS heap per call (`allocatedSoFar`). */
   bytesPerCall: Record<string, number>;
 }
 
@@ -177,12 +177,12 @@ async function measure(
 }
 
 /**
- * What each subject has allocated so far and how long its GCs paused it, summed from V8's `--trace-gc-nvp` line per GC
- * (`allocated=` bytes since the previous GC, `pause=` ms): bytes per call follow the code path, not the speed the VM's
- * core happens to run at, so they hold from run to run where CPU time moves (docs/performance.md, "Method").
+ * What each subject has allocated so far, summed from V8's `--trace-gc-nvp` line per GC (`allocated=`: bytes since
+ * the previous GC): bytes per call follow the code path, not the speed the VM's core happens to run at, so they hold
+ * from run to run where CPU time moves (docs/performance.md, "Method").
  */
-const gcTotals = new Map<number, { allocatedBytes: number; pauseMs: number }>();
-const GC_LINE = /\bpause=([\d.]+)\b.*\ballocated=(\d+)\b/;
+const allocatedSoFar = new Map<number, { bytes: number }>();
+const GC_LINE = /\ballocated=(\d+)\b/;
 
 export async function startProcess(args: string[], env: Record<string, string> = {}): Promise<number> {
   const [command, commandArgs] = pinned(SUBJECT_CPU, ['--trace-gc-nvp', ...args]);
@@ -192,23 +192,20 @@ export async function startProcess(args: string[], env: Record<string, string> =
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   children.push(child);
-  const totals = { allocatedBytes: 0, pauseMs: 0 };
-  gcTotals.set(child.pid!, totals);
+  const totals = { bytes: 0 };
+  allocatedSoFar.set(child.pid!, totals);
   let partial = '';
   child.stdout!.on('data', (d: Buffer) => {
     const lines = (partial + d).split('\n');
     partial = lines.pop()!;
     for (const line of lines) {
       const gc = GC_LINE.exec(line);
-      if (gc) {
-        totals.pauseMs += Number(gc[1]);
-        totals.allocatedBytes += Number(gc[2]);
-      }
+      if (gc) totals.bytes += Number(gc[1]);
     }
   });
   return child.pid!;
 }
-const allocatedBytes = (pid: number) => gcTotals.get(pid)?.allocatedBytes ?? NaN;
+const allocatedBytes = (pid: number) => allocatedSoFar.get(pid)?.bytes ?? NaN;
 
 export async function waitGrpc(port: number): Promise<void> {
   for (let i = 0; i < 200; i++) {
