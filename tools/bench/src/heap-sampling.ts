@@ -1,4 +1,4 @@
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
 
 // Where a subject's bytes are allocated, by function: V8's sampling heap profiler, counting objects that the GCs have
@@ -6,7 +6,8 @@ import { Session } from 'node:inspector/promises';
 //   NODE_OPTIONS="--max-semi-space-size=8 --import=./tools/bench/dist/heap-sampling.js" \
 //   HEAP_SAMPLE_OUT=/tmp/gateway.heapprofile node apps/gateway/dist/main.js
 // samples HEAP_SAMPLE_MS (8000) of it once HEAP_SAMPLE_AFTER_MS (8000) have passed, and writes the profile (Chrome
-// DevTools opens it); `node tools/bench/dist/main.js heap-profile <file> <KB per request>` prints it by package.
+// DevTools opens it); `node tools/bench/dist/main.js heap-profile <file> <KB per request>` prints it by package
+// (heap-report.ts).
 // The inspector's sampling API, not --heap-prof: Node's flag keeps only the objects still alive when it stops.
 
 const out = process.env.HEAP_SAMPLE_OUT;
@@ -31,56 +32,4 @@ if (out) {
     },
     Number(process.env.HEAP_SAMPLE_AFTER_MS ?? 8_000),
   ).unref();
-}
-
-interface SampledNode {
-  callFrame: { functionName: string; url: string; lineNumber: number };
-  selfSize: number;
-  children: SampledNode[];
-}
-
-/** Who allocated: the package of the function's file, Node's own code, or V8 (builtins, no file). */
-function packageOf(url: string): string {
-  if (!url) return '(V8 builtins: Map, Object.assign, Promise …)';
-  if (url.startsWith('node:')) return 'node core';
-  const inModules = /node_modules\/((@[^/]+\/)?[^/]+)/.exec(url);
-  if (inModules) return inModules[1]!;
-  const inRepo = /\/(libs|apps|tools|loadtests)\/([^/]+)\//.exec(url);
-  return inRepo ? `${inRepo[1]}/${inRepo[2]}` : url;
-}
-
-/**
- * A sampled heap profile, as KB per request by package and the top allocating functions. The profile counts bytes,
- * not requests: `kbPerRequest` (the bench's "KB allocated/request" of the same subject) turns its total into requests.
- */
-export function heapProfileReport(file: string, kbPerRequest: number, top = 25): string {
-  const { head } = JSON.parse(readFileSync(file, 'utf8')) as { head: SampledNode };
-  const byPackage = new Map<string, number>();
-  const byFunction = new Map<string, number>();
-  let total = 0;
-  const visit = (node: SampledNode) => {
-    const { functionName, url, lineNumber } = node.callFrame;
-    total += node.selfSize;
-    byPackage.set(packageOf(url), (byPackage.get(packageOf(url)) ?? 0) + node.selfSize);
-    const where = `${functionName || '(anonymous)'} ${url.replace(/.*node_modules\//, '').replace(/.*\/(libs|apps|tools)\//, '$1/')}:${lineNumber + 1}`;
-    byFunction.set(where, (byFunction.get(where) ?? 0) + node.selfSize);
-    node.children.forEach(visit);
-  };
-  visit(head);
-  const requests = total / (kbPerRequest * 1024);
-  const rows = (m: Map<string, number>, n: number) =>
-    [...m]
-      .sort((a, b) => b[1] - a[1])
-      .slice(0, n)
-      .map(([name, bytes]) => `| ${name} | ${(bytes / requests / 1024).toFixed(2)} |`)
-      .join('\n');
-  return [
-    `${(total / 1024 / 1024).toFixed(0)} MB sampled ≈ ${requests.toFixed(0)} requests at ${kbPerRequest} KB each`,
-    '',
-    '| allocated by | KB/request |\n|---|---|',
-    rows(byPackage, 14),
-    '',
-    '| function | KB/request |\n|---|---|',
-    rows(byFunction, top),
-  ].join('\n');
 }

@@ -22,6 +22,7 @@ import {
   fmt,
   INFLIGHT,
   measureRounds,
+  PACED_MAX_INFLIGHT,
   pairedRatio,
   PINNED,
   pinOrchestrator,
@@ -31,7 +32,7 @@ import {
   SCHEDULE,
   SECONDS,
 } from './rounds.js';
-import { heapProfileReport } from './heap-sampling.js';
+import { heapProfileReport } from './heap-report.js';
 import { traceFunctions } from './trace-functions.js';
 import { startSubjects } from './subjects.js';
 
@@ -52,7 +53,7 @@ const kb = (bytes: number) => fmt(bytes / 1024, 1);
 async function benchRun(): Promise<Ratios> {
   pinOrchestrator();
   console.log(
-    `Strata bench — Node ${process.version} ${SERVICE_NODE_OPTIONS}, ${ROUNDS} rounds of ${SECONDS} s (${SCHEDULE === 'together' ? "a section's variants measured at the same time" : 'variants alternating'}), ${RATE_SHARE > 0 ? `each section's variants offered ${RATE_SHARE} × the slowest one's flat-out rate (at most ${16 * INFLIGHT} in flight)` : `${INFLIGHT} calls in flight per variant (flat out)`}, one channel or keep-alive pool per variant; ${PINNED ? 'load on CPU 0, subjects on CPU 1' : 'not pinned'}\n`,
+    `Strata bench — Node ${process.version} ${SERVICE_NODE_OPTIONS}, ${ROUNDS} rounds of ${SECONDS} s (${SCHEDULE === 'together' ? "a section's variants measured at the same time" : 'variants alternating'}), ${RATE_SHARE > 0 ? `each section's variants offered ${RATE_SHARE} × the slowest one's flat-out rate (at most ${PACED_MAX_INFLIGHT} in flight)` : `${INFLIGHT} calls in flight per variant (flat out)`}, one channel or keep-alive pool per variant; ${PINNED ? 'load on CPU 0, subjects on CPU 1' : 'not pinned'}\n`,
   );
   const sections = (process.env.BENCH_SECTIONS ?? '1,2,3,4,5,6,7').split(',');
   const { ports, pids, plain, tracedAll, tracedTenth, parts, pgSubjects, database, collector } = await startSubjects(
@@ -248,17 +249,15 @@ if (mode === 'server') {
   // For profiling (node --cpu-prof writes its profile on exit): BENCH_EXIT_AFTER_MS=8000.
   if (process.env.BENCH_EXIT_AFTER_MS) setTimeout(() => process.exit(0), Number(process.env.BENCH_EXIT_AFTER_MS));
 } else if (mode === 'load') {
-  // The load on one variant for a section (rounds.ts LoadProcess): a line "<seconds> <warm-up seconds> [<rate>]" on
-  // standard input runs one stretch (a closed loop, or an open loop at that rate); "measuring" is printed when its
-  // warm-up is over, then its result as one line of JSON.
+  // The load on one variant for a section (rounds.ts LoadProcess): a line "<seconds> <warm-up seconds> [<rate> <max in
+  // flight>]" on standard input runs one stretch (a closed loop, or an open loop at that rate); "measuring" is printed
+  // when its warm-up is over, then its result as one line of JSON.
   const [kind, target, inflight] = args;
   const session = benchLoadSession(kind as 'grpc' | 'http', target!, Number(inflight));
   for await (const line of createInterface({ input: process.stdin })) {
-    const [durationSec, warmupSec, rate] = line.split(' ').map(Number);
+    const [durationSec, warmupSec, rate, maxInFlight] = line.split(' ').map(Number);
     const measuring = () => process.stdout.write('measuring\n');
-    // An open loop may have more outstanding than the closed loop's 64 after a pause of this process (a GC): its
-    // arrivals are then sent late, not dropped, so that every variant is offered the same calls.
-    const paced = Number.isFinite(rate) ? { rate, maxInFlight: 16 * Number(inflight) } : {};
+    const paced = Number.isFinite(rate) ? { rate, maxInFlight } : {};
     const result = await session.run({ durationSec: durationSec!, warmupSec, measuring, ...paced });
     process.stdout.write(`${JSON.stringify(result)}\n`);
   }
@@ -285,7 +284,7 @@ if (mode === 'server') {
   }
   process.exit(0);
 } else if (mode === 'heap-profile') {
-  // A sampled heap profile of a subject (heap-sampling.ts) by package and function, per request.
+  // A sampled heap profile of a subject (heap-sampling.ts) by package and function, per request (heap-report.ts).
   console.log(heapProfileReport(args[0]!, Number(args[1])));
   process.exit(0);
 } else if (mode === 'trace-functions') {

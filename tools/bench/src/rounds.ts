@@ -33,6 +33,12 @@ const PREHEAT_SECONDS = Number(process.env.BENCH_PREHEAT_SECONDS ?? 10);
  * BENCH_RATE_SHARE=0: flat out, as before.
  */
 export const RATE_SHARE = Number(process.env.BENCH_RATE_SHARE ?? 0.6);
+/**
+ * At one offered rate (an open loop), the calls a variant's load may have outstanding: more than a closed loop's, so
+ * that after a pause of the load process (a GC) its arrivals are sent late rather than dropped, and every variant is
+ * offered the same calls.
+ */
+export const PACED_MAX_INFLIGHT = 16 * INFLIGHT;
 
 /**
  * Where the processes run: the load generator (and this orchestrator, the OTLP receiver, the embedded PostgreSQL) on
@@ -119,7 +125,7 @@ class LoadProcess {
   stretch(seconds: number, warmupSeconds: number, onMeasuring: () => void, rate?: number): Promise<LoadResult> {
     return new Promise((resolve, reject) => {
       this.#pending = { onMeasuring, resolve, reject };
-      this.#child.stdin!.write(`${seconds} ${warmupSeconds}${rate === undefined ? '' : ` ${rate}`}\n`);
+      this.#child.stdin!.write(`${seconds} ${warmupSeconds}${rate === undefined ? '' : ` ${rate} ${PACED_MAX_INFLIGHT}`}\n`);
     });
   }
 
