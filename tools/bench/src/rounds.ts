@@ -16,7 +16,7 @@ export const BENCH_MAIN = fileURLToPath(new URL('./main.js', import.meta.url));
 export const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 export const SECONDS = Number(process.env.BENCH_SECONDS ?? 4);
 export const INFLIGHT = Number(process.env.BENCH_INFLIGHT ?? 64);
-/** Load right before each measured run, not measured: every variant is measured hot (see benchLoad). */
+/** Load right before each measured run, not measured: every variant is measured hot (each stretch of a LoadProcess begins with it). */
 const WARMUP_SECONDS = Number(process.env.BENCH_WARMUP_SECONDS ?? 1);
 /**
  * Load on each variant of a section before its first round, not measured. A subject that sat idle while the sections
