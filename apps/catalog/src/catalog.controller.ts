@@ -1,4 +1,5 @@
 import { Controller, Inject } from '@nestjs/common';
+import { Payload } from '@nestjs/microservices';
 import {
   CatalogServiceControllerMethods,
   type BatchGetProductsRequest,
@@ -17,15 +18,15 @@ import { ProductCatalog } from './domain/product-catalog.js';
 export class CatalogController implements CatalogServiceController {
   constructor(@Inject(ProductCatalog) private readonly catalog: ProductCatalog) {}
 
-  getProduct(request: GetProductRequest): GetProductResponse {
+  getProduct(@Payload() request: GetProductRequest): GetProductResponse {
     return { product: this.catalog.getProduct(request.id) };
   }
 
-  batchGetProducts(request: BatchGetProductsRequest): BatchGetProductsResponse {
+  batchGetProducts(@Payload() request: BatchGetProductsRequest): BatchGetProductsResponse {
     return this.catalog.batchGet(request.ids);
   }
 
-  searchProducts(request: SearchProductsRequest): SearchProductsResponse {
+  searchProducts(@Payload() request: SearchProductsRequest): SearchProductsResponse {
     return this.catalog.search(request);
   }
 }

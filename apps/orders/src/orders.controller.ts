@@ -1,4 +1,5 @@
 import { Controller, Inject } from '@nestjs/common';
+import { Payload } from '@nestjs/microservices';
 import {
   OrdersServiceControllerMethods,
   type GetOrderRequest,
@@ -15,11 +16,11 @@ import { OrderPlacement } from './domain/order-placement.js';
 export class OrdersController implements OrdersServiceController {
   constructor(@Inject(OrderPlacement) private readonly orders: OrderPlacement) {}
 
-  placeOrder(request: PlaceOrderRequest): Promise<PlaceOrderResponse> {
+  placeOrder(@Payload() request: PlaceOrderRequest): Promise<PlaceOrderResponse> {
     return this.orders.placeOrder(request);
   }
 
-  async getOrder(request: GetOrderRequest): Promise<GetOrderResponse> {
+  async getOrder(@Payload() request: GetOrderRequest): Promise<GetOrderResponse> {
     return { order: await this.orders.getOrder(request.id) };
   }
 }

@@ -1,4 +1,5 @@
 import { Controller } from '@nestjs/common';
+import { Payload } from '@nestjs/microservices';
 import {
   PricingServiceControllerMethods,
   type PricingServiceController,
@@ -11,7 +12,7 @@ import { calculateQuote } from './domain/quote-calculator.js';
 @Controller()
 @PricingServiceControllerMethods()
 export class PricingController implements PricingServiceController {
-  quote(request: QuoteRequest): QuoteResponse {
+  quote(@Payload() request: QuoteRequest): QuoteResponse {
     return calculateQuote(request);
   }
 }

@@ -1,4 +1,5 @@
 import { Controller, Inject } from '@nestjs/common';
+import { Payload } from '@nestjs/microservices';
 import {
   RecommendationsServiceControllerMethods,
   type GetRecommendationsRequest,
@@ -13,7 +14,7 @@ import { Recommender } from './domain/recommender.js';
 export class RecommendationsController implements RecommendationsServiceController {
   constructor(@Inject(Recommender) private readonly recommender: Recommender) {}
 
-  getRecommendations(request: GetRecommendationsRequest): Promise<GetRecommendationsResponse> {
+  getRecommendations(@Payload() request: GetRecommendationsRequest): Promise<GetRecommendationsResponse> {
     return this.recommender.recommend(request.productId, request.limit);
   }
 }

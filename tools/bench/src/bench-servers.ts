@@ -3,7 +3,7 @@ import Fastify from 'fastify';
 import { z } from 'zod';
 import { Controller, Get, Inject, Module, Param } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
-import { Transport, type MicroserviceOptions } from '@nestjs/microservices';
+import { Payload, Transport, type MicroserviceOptions } from '@nestjs/microservices';
 import { FastifyAdapter } from '@nestjs/platform-fastify';
 import {
   CatalogServiceControllerMethods,
@@ -44,7 +44,7 @@ const ROUND_ROBIN = JSON.stringify({ loadBalancingConfig: [{ round_robin: {} }] 
 @Controller()
 @CatalogServiceControllerMethods()
 class ConstantCatalog {
-  getProduct(): GetProductResponse {
+  getProduct(@Payload() _request: GetProductRequest): GetProductResponse {
     return PRODUCT;
   }
   batchGetProducts(): never {
@@ -113,7 +113,7 @@ export async function startVariant(variant: string, port: number, backendPort?: 
       @CatalogServiceControllerMethods()
       class ForwardingCatalog {
         constructor(@Inject(BACKEND) private readonly backend: PromiseClient<CatalogServiceClient>) {}
-        getProduct(request: GetProductRequest): Promise<GetProductResponse> {
+        getProduct(@Payload() request: GetProductRequest): Promise<GetProductResponse> {
           return this.backend.getProduct(request);
         }
         batchGetProducts(): never {

@@ -11,6 +11,12 @@ async function violations(path: string, code: string): Promise<string[]> {
   return result!.messages.filter((m) => /no-restricted-imports/.test(m.ruleId ?? '')).map((m) => m.message);
 }
 
+/** The same for the restricted-syntax rules. */
+async function restricted(path: string, code: string): Promise<string[]> {
+  const [result] = await eslint.lintText(code, { filePath: `${REPO_ROOT}/${path}` });
+  return result!.messages.filter((m) => m.ruleId === 'no-restricted-syntax').map((m) => m.message);
+}
+
 describe('the architecture as lint rules (eslint.config.js, from the service declarations)', () => {
   it('domain code may not import Nest, gRPC or the runtime kit', async () => {
     const found = await violations(
@@ -56,6 +62,27 @@ describe('the architecture as lint rules (eslint.config.js, from the service dec
       "import type { GetOrderRequest } from '@strata/contracts/orders/v1';\nexport type O = GetOrderRequest;\n",
     );
     assert.match(composite[0] ?? '', /recommendations \(composite\) does not call orders \(composite\)/);
+  });
+
+  it("a gRPC controller's handler takes its request with @Payload()", async () => {
+    const controller = (parameter: string) =>
+      [
+        "import { Controller } from '@nestjs/common';",
+        "import { Payload } from '@nestjs/microservices';",
+        "import { PricingServiceControllerMethods, type QuoteRequest } from '@strata/contracts/pricing/v1';",
+        '@Controller()',
+        '@PricingServiceControllerMethods()',
+        'export class PricingController {',
+        `  quote(${parameter}) {`,
+        '    return { payload: [Payload], request };',
+        '  }',
+        '}',
+        '',
+      ].join('\n');
+    const bare = await restricted('apps/pricing/src/probe.ts', controller('request: QuoteRequest'));
+    assert.equal(bare.length, 1, bare.join('\n'));
+    assert.match(bare[0]!, /takes its request with @Payload\(\)/);
+    assert.deepEqual(await restricted('apps/pricing/src/probe.ts', controller('@Payload() request: QuoteRequest')), []);
   });
 
   it('production code may not use the dev kit; specs may', async () => {
