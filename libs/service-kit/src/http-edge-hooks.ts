@@ -2,6 +2,7 @@ import type { FastifyInstance, FastifyReply, HTTPMethods, RouteOptions } from 'f
 import FindMyWay from 'find-my-way';
 import { Counter, Histogram, type Registry } from 'prom-client';
 import { errorCodeFor, type HttpError } from './http-status.js';
+import { ScrapedCounter } from './metrics.js';
 import { REQUEST_ID_HEADER, runWithRequestContext } from './request-context.js';
 import {
   REQUEST_ID_ATTRIBUTE,
@@ -65,7 +66,7 @@ export class RouteTable {
  */
 export function answerHooks(fastify: FastifyInstance, options: { registry: Registry; maxInflight: number; isReady: () => boolean }): void {
   const { registry, maxInflight, isReady } = options;
-  const requests = new Counter({
+  const requests = new ScrapedCounter({
     name: 'http_requests_total',
     help: 'HTTP requests answered, by route and status.',
     labelNames: ['method', 'route', 'status'],
@@ -109,7 +110,8 @@ export function answerHooks(fastify: FastifyInstance, options: { registry: Regis
     release(request);
     done();
   });
-  // Label children looked up once per (method, route, status), not per request (prom-client hashes the labels).
+  // Label children made once per (method, route, status), not per request: the counter's count with `count++`
+  // (ScrapedCounter); the histogram's child still has prom-client hash its labels on every observation.
   const answered = new Map<string, { inc(): void }>();
   const timed = new Map<string, { observe(value: number): void }>();
   fastify.addHook('onResponse', (request, reply, done) => {
