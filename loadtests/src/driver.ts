@@ -130,14 +130,18 @@ function grpcSender(scenario: GrpcScenario, options: CommonOptions, timeoutMs: n
   const method = serviceDefinition(scenario.service)[scenario.method];
   if (!method) throw new Error(`${scenario.service} has no method ${scenario.method}`);
   // A bare grpc-js channel balanced as callers inside the cluster balance (the kit's weighted_round_robin over the
-  // replicas' load reports), and no retries, so that every failure is counted (a load generator must not hide them).
+  // replicas' load reports). No retry policy, so that every call a server failed is counted (a load generator must not
+  // hide them); gRPC's transparent retry stays on (grpc-js's default, gRFC A6): a call that never reached the server's
+  // application — sent as a server closed the connection at its max age (GRPC_MAX_CONNECTION_AGE_MS), refused by it
+  // before any handler saw it — is sent once more, as every gRPC client does (k6's grpc-go and Strata's callers too).
+  // With retries off a loop at 1,000 calls/s counted a few such calls per recycled connection (docs/performance.md,
+  // "Calls that race a server's connection recycling").
   const connect = (target: string) =>
     new grpc.Client(target, grpc.credentials.createInsecure(), {
       'grpc.service_config': JSON.stringify({
         loadBalancingConfig: options.loadBalancing === 'round_robin' ? [{ round_robin: {} }] : LOAD_BALANCING_CONFIG,
       }),
       'grpc.service_config_disable_resolution': 1,
-      'grpc.enable_retries': 0,
       'grpc.enable_channelz': 0,
       'grpc.initial_reconnect_backoff_ms': 200,
       'grpc.max_reconnect_backoff_ms': 2_000,
