@@ -20,6 +20,29 @@ async function httpServer() {
   return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, close: () => server.close() };
 }
 
+/** A loopback grpc-js server of CatalogService/GetProduct (force it shut after the test). */
+async function catalogServer(
+  getProduct: (call: grpc.ServerUnaryCall<{ id: string }, unknown>, callback: grpc.sendUnaryData<unknown>) => void,
+  options: grpc.ServerOptions = {},
+) {
+  const server = new grpc.Server(options);
+  server.addService(serviceDefinition(CATALOG), { GetProduct: getProduct });
+  const port = await new Promise<number>((resolve, reject) =>
+    server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))),
+  );
+  return { server, target: `127.0.0.1:${port}` };
+}
+
+/** GetProduct over gRPC with the request of index i. */
+const getProduct = (request: (i: number) => { id: string }): Scenario => ({
+  protocol: 'grpc',
+  layer: 'catalog',
+  description: 'test',
+  service: CATALOG,
+  method: 'GetProduct',
+  request,
+});
+
 const get = (path: (i: number) => string): Scenario => ({
   protocol: 'http',
   layer: 'test',
@@ -105,36 +128,23 @@ describe('the load driver (loopback servers)', () => {
   });
 
   it('runClosedLoop over gRPC: keeps the calls outstanding, carries a request id, counts status codes', async () => {
-    const server = new grpc.Server();
     const ids = new Set<string>();
     let outstanding = 0;
     let maxOutstanding = 0;
-    server.addService(serviceDefinition(CATALOG), {
-      GetProduct: (call: grpc.ServerUnaryCall<{ id: string }, unknown>, callback: grpc.sendUnaryData<unknown>) => {
-        ids.add(String(call.metadata.get('x-request-id')[0]));
-        maxOutstanding = Math.max(maxOutstanding, ++outstanding);
-        setTimeout(() => {
-          outstanding--;
-          if (call.request.id === 'missing') callback({ code: grpc.status.NOT_FOUND, details: 'no such product' });
-          else callback(null, { id: call.request.id });
-        }, 5);
-      },
+    const { server, target } = await catalogServer((call, callback) => {
+      ids.add(String(call.metadata.get('x-request-id')[0]));
+      maxOutstanding = Math.max(maxOutstanding, ++outstanding);
+      setTimeout(() => {
+        outstanding--;
+        if (call.request.id === 'missing') callback({ code: grpc.status.NOT_FOUND, details: 'no such product' });
+        else callback(null, { id: call.request.id });
+      }, 5);
     });
-    const port = await new Promise<number>((resolve, reject) =>
-      server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))),
-    );
     try {
       const result = await runClosedLoop({
-        scenario: {
-          protocol: 'grpc',
-          layer: 'catalog',
-          description: 'test',
-          service: CATALOG,
-          method: 'GetProduct',
-          request: (i) => ({ id: i % 10 === 0 ? 'missing' : `p-${i}` }),
-        },
+        scenario: getProduct((i) => ({ id: i % 10 === 0 ? 'missing' : `p-${i}` })),
         context: { runId: 'spec' },
-        grpcTarget: `127.0.0.1:${port}`,
+        grpcTarget: target,
         concurrency: 4,
         // 2 s, not less: the channel's first connection and the contract's loading come out of the run's time, and on
         // two busy cores (the generator's test runs this suite beside another) 0.5 s once completed only 7 calls.
@@ -150,35 +160,27 @@ describe('the load driver (loopback servers)', () => {
       server.forceShutdown();
     }
   });
+
   it('gRPC: a call refused by a server recycling its connection (max connection age) is sent again, not counted as failed', async () => {
     // Connections live 200 ms: a 3 s open loop at 600 calls/s crosses about fifteen GOAWAYs, and calls sent on a
     // connection as its server closes it are refused before any handler runs (docs/performance.md, "Calls that race a
-    // server's connection recycling"). With the driver's retries off, three runs of this counted 17, 27 and 30 of them as UNAVAILABLE.
-    const server = new grpc.Server({ 'grpc.max_connection_age_ms': 200, 'grpc.max_connection_age_grace_ms': 5_000 });
+    // server's connection recycling"). With the driver's retries off, three runs of this counted 17, 27 and 30 of them
+    // as UNAVAILABLE.
     let handled = 0;
     const peers = new Set<string>(); // one client port per connection
-    server.addService(serviceDefinition(CATALOG), {
-      GetProduct: (call: grpc.ServerUnaryCall<{ id: string }, unknown>, callback: grpc.sendUnaryData<unknown>) => {
+    const { server, target } = await catalogServer(
+      (call, callback) => {
         handled++;
         peers.add(call.getPeer());
         callback(null, { id: call.request.id });
       },
-    });
-    const port = await new Promise<number>((resolve, reject) =>
-      server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))),
+      { 'grpc.max_connection_age_ms': 200, 'grpc.max_connection_age_grace_ms': 5_000 },
     );
     try {
       const result = await runOpenLoop({
-        scenario: {
-          protocol: 'grpc',
-          layer: 'catalog',
-          description: 'test',
-          service: CATALOG,
-          method: 'GetProduct',
-          request: (i) => ({ id: `p-${i}` }),
-        },
+        scenario: getProduct((i) => ({ id: `p-${i}` })),
         context: { runId: 'spec' },
-        grpcTarget: `127.0.0.1:${port}`,
+        grpcTarget: target,
         loadBalancing: 'round_robin',
         rate: 600,
         durationSec: 3,
