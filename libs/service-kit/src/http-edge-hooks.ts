@@ -110,8 +110,8 @@ export function answerHooks(fastify: FastifyInstance, options: { registry: Regis
     release(request);
     done();
   });
-  // Label children made once per (method, route, status), not per request: the counter's count with `count++`
-  // (ScrapedCounter); the histogram's child still has prom-client hash its labels on every observation.
+  // Label children made once per (method, route, status), not per request: the counter's children count with
+  // `count++` (ScrapedCounter); the histogram's child still has prom-client hash its labels on every observation.
   const answered = new Map<string, { inc(): void }>();
   const timed = new Map<string, { observe(value: number): void }>();
   fastify.addHook('onResponse', (request, reply, done) => {
